@@ -1,0 +1,18 @@
+//! Kafka wire framing for Strom: length-prefixed frames, request and response headers, the
+//! one table of supported API versions, and Kafka error codes.
+//!
+//! Message bodies are the `kafka-protocol` crate's types, re-exported as [`kafka_protocol`]
+//! so every crate above speaks the same structs.
+
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod limits;
+pub mod request;
+pub mod response;
+pub mod versions;
+
+pub use error::Error;
+pub use kafka_protocol;
+pub use kafka_protocol::error::ResponseError as ErrorCode;
+pub use kafka_protocol::messages::ApiKey;

@@ -1,0 +1,85 @@
+//! Encoding responses: length prefix, header of the right version, body.
+
+use bytes::{BufMut, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
+use kafka_protocol::protocol::Encodable;
+
+use crate::header::encode_response_header;
+use crate::{versions, Error, ErrorCode};
+
+/// Encodes `body` as the response to a request of `api_key` v`version`, length prefix
+/// included, appended to `out`.
+///
+/// # Errors
+/// The body does not encode at that version (a server bug; the caller closes the connection).
+pub fn encode_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+    out: &mut BytesMut,
+) -> Result<(), Error> {
+    let start = out.len();
+    out.put_i32(0);
+    encode_response_header(api_key, version, correlation_id, out)?;
+    body.encode(out, version).map_err(|e| Error::Encode(e.to_string()))?;
+    patch_length(out, start)
+}
+
+fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
+    let len = out.len() - start - 4;
+    let len = i32::try_from(len).map_err(|_| Error::Encode(format!("{len} bytes")))?;
+    if let Some(prefix) = out.get_mut(start..start + 4) {
+        prefix.copy_from_slice(&len.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// The answer to an ApiVersions request at a version we do not know: v0 with
+/// UNSUPPORTED_VERSION and the whole table, so the client can pick a version and retry.
+pub fn unsupported_api_versions(correlation_id: i32, out: &mut BytesMut) {
+    let body = ApiVersionsResponse::default()
+        .with_error_code(ErrorCode::UnsupportedVersion.code())
+        .with_api_keys(versions::api_versions());
+    let start = out.len();
+    out.put_i32(0);
+    out.put_i32(correlation_id);
+    // v0 of ApiVersionsResponse is a fixed layout that always encodes.
+    if body.encode(out, 0).is_err() || patch_length(out, start).is_err() {
+        out.truncate(start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Buf;
+
+    #[test]
+    fn unsupported_api_versions_is_v0_with_table() {
+        let mut out = BytesMut::new();
+        unsupported_api_versions(5, &mut out);
+        let mut buf = &out[..];
+        let len = buf.get_i32();
+        assert_eq!(usize::try_from(len).ok(), Some(out.len() - 4));
+        assert_eq!(buf.get_i32(), 5);
+        assert_eq!(buf.get_i16(), ErrorCode::UnsupportedVersion.code());
+        let count = buf.get_i32();
+        assert_eq!(usize::try_from(count).ok(), Some(versions::SUPPORTED.len()));
+        assert_eq!(buf.remaining(), versions::SUPPORTED.len() * 6);
+    }
+
+    #[test]
+    fn api_versions_v3_writes_no_default_tagged_fields() {
+        let body = ResponseKind::ApiVersions(
+            ApiVersionsResponse::default().with_api_keys(versions::api_versions()),
+        );
+        let mut out = BytesMut::new();
+        assert!(encode_response(ApiKey::ApiVersions, 3, 1, &body, &mut out).is_ok());
+        // length(4) corr(4) error(2) compact array len(1) rows(n * (2+2+2+1 tag byte))
+        // throttle(4) tagged-field count(1) = nothing else.
+        let n = versions::SUPPORTED.len();
+        assert_eq!(out.len(), 4 + 4 + 2 + 1 + n * 7 + 4 + 1);
+        assert_eq!(out.last(), Some(&0u8));
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers for driving Strom with stock clients.
