@@ -7,7 +7,9 @@
 pub enum Error {
     #[error("frame length {0} is negative")]
     NegativeFrameLength(i32),
-    #[error("frame of {bytes} bytes exceeds the limit of {limit} bytes (socket.request.max.bytes)")]
+    #[error(
+        "frame of {bytes} bytes exceeds the limit of {limit} bytes (socket.request.max.bytes)"
+    )]
     FrameTooLarge { bytes: u32, limit: u32 },
     #[error("frame of {bytes} bytes is shorter than any request header")]
     FrameTooSmall { bytes: u32 },

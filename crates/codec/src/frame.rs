@@ -47,7 +47,10 @@ mod tests {
         assert_eq!(frame_bytes(1000u32.to_be_bytes(), 1000).ok(), Some(1000));
         assert!(matches!(
             frame_bytes(1001u32.to_be_bytes(), 1000),
-            Err(Error::FrameTooLarge { bytes: 1001, limit: 1000 })
+            Err(Error::FrameTooLarge {
+                bytes: 1001,
+                limit: 1000
+            })
         ));
     }
 
@@ -55,14 +58,23 @@ mod tests {
     fn two_gib_is_rejected_before_allocation() {
         assert!(matches!(
             frame_bytes(i32::MAX.to_be_bytes(), u32::MAX),
-            Err(Error::FrameTooLarge { limit: FRAME_BYTES_MAX, .. })
+            Err(Error::FrameTooLarge {
+                limit: FRAME_BYTES_MAX,
+                ..
+            })
         ));
     }
 
     #[test]
     fn tiny_frames_are_rejected() {
-        assert!(matches!(frame_bytes(0u32.to_be_bytes(), 100), Err(Error::FrameTooSmall { .. })));
-        assert!(matches!(frame_bytes(9u32.to_be_bytes(), 100), Err(Error::FrameTooSmall { .. })));
+        assert!(matches!(
+            frame_bytes(0u32.to_be_bytes(), 100),
+            Err(Error::FrameTooSmall { .. })
+        ));
+        assert!(matches!(
+            frame_bytes(9u32.to_be_bytes(), 100),
+            Err(Error::FrameTooSmall { .. })
+        ));
         assert_eq!(frame_bytes(10u32.to_be_bytes(), 100).ok(), Some(10));
     }
 }

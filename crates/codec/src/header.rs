@@ -23,7 +23,10 @@ pub struct HeaderPrefix {
 pub fn peek_prefix(frame: &[u8]) -> Result<HeaderPrefix, Error> {
     let mut buf = frame;
     if buf.remaining() < 8 {
-        return Err(Error::Header(format!("{} bytes cannot hold a header", frame.len())));
+        return Err(Error::Header(format!(
+            "{} bytes cannot hold a header",
+            frame.len()
+        )));
     }
     Ok(HeaderPrefix {
         api_key: buf.get_i16(),
@@ -109,7 +112,11 @@ mod tests {
         let p = peek_prefix(&[0, 18, 0, 3, 0, 0, 0, 42]).ok();
         assert_eq!(
             p,
-            Some(HeaderPrefix { api_key: 18, api_version: 3, correlation_id: 42 })
+            Some(HeaderPrefix {
+                api_key: 18,
+                api_version: 3,
+                correlation_id: 42
+            })
         );
     }
 }

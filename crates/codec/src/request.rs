@@ -26,10 +26,19 @@ pub enum DecodeError {
     /// A known API at a version we do not serve. ApiVersions is answered (v0 with
     /// UNSUPPORTED_VERSION and the table); anything else closes the connection.
     #[error("{api_key:?} v{version} is not supported")]
-    UnsupportedVersion { api_key: ApiKey, version: i16, correlation_id: i32 },
+    UnsupportedVersion {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    },
     /// The header or body is malformed.
     #[error("malformed {api_key:?} v{version} request: {reason}")]
-    Malformed { api_key: ApiKey, version: i16, correlation_id: i32, reason: String },
+    Malformed {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        reason: String,
+    },
     /// Fewer bytes than any header.
     #[error("frame too short for a header: {0}")]
     Truncated(crate::Error),
@@ -42,11 +51,17 @@ pub enum DecodeError {
 pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     let prefix = peek_prefix(&frame).map_err(DecodeError::Truncated)?;
     let correlation_id = prefix.correlation_id;
-    let api_key = ApiKey::try_from(prefix.api_key)
-        .map_err(|()| DecodeError::UnknownApiKey { api_key: prefix.api_key, correlation_id })?;
+    let api_key = ApiKey::try_from(prefix.api_key).map_err(|()| DecodeError::UnknownApiKey {
+        api_key: prefix.api_key,
+        correlation_id,
+    })?;
     let version = prefix.api_version;
     if !is_served(api_key, version) {
-        return Err(DecodeError::UnsupportedVersion { api_key, version, correlation_id });
+        return Err(DecodeError::UnsupportedVersion {
+            api_key,
+            version,
+            correlation_id,
+        });
     }
     let malformed = |reason: String| DecodeError::Malformed {
         api_key,
@@ -54,11 +69,15 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
         correlation_id,
         reason,
     };
-    let header =
-        decode_request_header(api_key, version, &mut frame).map_err(|e| malformed(e.to_string()))?;
-    let body = RequestKind::decode(api_key, &mut frame, version)
+    let header = decode_request_header(api_key, version, &mut frame)
         .map_err(|e| malformed(e.to_string()))?;
-    Ok(Request { api_key, header, body })
+    let body =
+        RequestKind::decode(api_key, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
+    Ok(Request {
+        api_key,
+        header,
+        body,
+    })
 }
 
 #[cfg(test)]
@@ -74,7 +93,9 @@ mod tests {
             .with_request_api_key(api_key as i16)
             .with_request_api_version(version)
             .with_correlation_id(9);
-        assert!(header.encode(&mut out, api_key.request_header_version(version)).is_ok());
+        assert!(header
+            .encode(&mut out, api_key.request_header_version(version))
+            .is_ok());
         assert!(body.encode(&mut out, version).is_ok());
         out.freeze()
     }
@@ -84,7 +105,16 @@ mod tests {
         for v in 0..=12 {
             let body = RequestKind::Metadata(MetadataRequest::default());
             let decoded = decode_request(frame_of(ApiKey::Metadata, v, &body));
-            assert!(matches!(decoded, Ok(Request { api_key: ApiKey::Metadata, .. })), "v{v}");
+            assert!(
+                matches!(
+                    decoded,
+                    Ok(Request {
+                        api_key: ApiKey::Metadata,
+                        ..
+                    })
+                ),
+                "v{v}"
+            );
         }
     }
 
@@ -93,7 +123,10 @@ mod tests {
         let frame = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0, 0]);
         assert!(matches!(
             decode_request(frame),
-            Err(DecodeError::UnknownApiKey { api_key: 0x7f00, correlation_id: 1 })
+            Err(DecodeError::UnknownApiKey {
+                api_key: 0x7f00,
+                correlation_id: 1
+            })
         ));
     }
 
@@ -120,7 +153,10 @@ mod tests {
         let mut frame = BytesMut::new();
         frame.extend_from_slice(&[0, 3, 0, 1, 0, 0, 0, 5, 0, 0]);
         frame.extend_from_slice(&i32::MAX.to_be_bytes());
-        assert!(matches!(decode_request(frame.freeze()), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            decode_request(frame.freeze()),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -128,7 +164,10 @@ mod tests {
         let body = RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![])));
         let full = frame_of(ApiKey::Metadata, 4, &body);
         let cut = full.slice(..full.len() - 2);
-        assert!(matches!(decode_request(cut), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            decode_request(cut),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 
     proptest::proptest! {

@@ -22,7 +22,8 @@ pub fn encode_response(
     let start = out.len();
     out.put_i32(0);
     encode_response_header(api_key, version, correlation_id, out)?;
-    body.encode(out, version).map_err(|e| Error::Encode(e.to_string()))?;
+    body.encode(out, version)
+        .map_err(|e| Error::Encode(e.to_string()))?;
     patch_length(out, start)
 }
 

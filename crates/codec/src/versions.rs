@@ -39,7 +39,10 @@ pub const PRODUCE_ADVERTISED_ONLY: RangeInclusive<i16> = 0..=2;
 
 /// The advertised range of `api_key`, if we serve it at all.
 pub fn advertised(api_key: ApiKey) -> Option<RangeInclusive<i16>> {
-    SUPPORTED.iter().find(|s| s.api_key == api_key).map(|s| s.min..=s.max)
+    SUPPORTED
+        .iter()
+        .find(|s| s.api_key == api_key)
+        .map(|s| s.min..=s.max)
 }
 
 /// Whether a request of `api_key` at `version` is actually served.

@@ -1,1 +1,76 @@
-//! placeholder
+//! Strom's storage: one append-only log per partition on disk, laid out as Kafka lays it out
+//! (`<topic>-<partition>/<base_offset>.log|.index|.timeindex`), plus the durable metadata
+//! log that remembers topics and their configs.
+//!
+//! Nothing here knows about sockets or Kafka request types; the server maps [`Error`] to
+//! Kafka error codes.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod batch;
+pub mod config;
+pub mod index;
+pub mod limits;
+pub mod log;
+pub mod meta;
+pub mod producer;
+pub mod segment;
+
+use std::path::PathBuf;
+
+pub use config::{LogConfig, TimestampType};
+pub use log::{AppendInfo, Log};
+pub use segment::FileSlice;
+
+/// Everything that can go wrong in storage, with the context needed to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corrupt record batch: {0}")]
+    CorruptBatch(String),
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(String),
+    #[error("record batch of {bytes} bytes exceeds max.message.bytes={max}")]
+    MessageTooLarge { bytes: u64, max: u32 },
+    #[error("invalid timestamp: {0}")]
+    InvalidTimestamp(String),
+    #[error("offset {offset} is outside [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("out of order sequence number for producer {producer_id}: expected {expected}, got {received}")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        received: i32,
+    },
+    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
+    #[error("invalid config {key}={value}: {reason}")]
+    InvalidConfig {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("log {} refuses writes after a failed fsync; restart the broker", path.display())]
+    Poisoned { path: PathBuf },
+    #[error("corrupt metadata log {}: {reason}", path.display())]
+    CorruptMetadata { path: PathBuf, reason: String },
+}

@@ -360,7 +360,10 @@ impl Decoder<Option<StdString>> for String {
             -1 => Ok(None),
             n if n >= 0 => {
                 if n as usize > buf.remaining() {
-                    bail!("String length {n} exceeds the {} bytes left", buf.remaining());
+                    bail!(
+                        "String length {n} exceeds the {} bytes left",
+                        buf.remaining()
+                    );
                 }
                 let mut strbuf = vec![0; n as usize];
                 buf.try_copy_to_slice(&mut strbuf)?;
@@ -515,7 +518,11 @@ impl Decoder<Option<StdString>> for CompactString {
             0 => Ok(None),
             n => {
                 if (n - 1) as usize > buf.remaining() {
-                    bail!("String length {} exceeds the {} bytes left", n - 1, buf.remaining());
+                    bail!(
+                        "String length {} exceeds the {} bytes left",
+                        n - 1,
+                        buf.remaining()
+                    );
                 }
                 let mut strbuf = vec![0; (n - 1) as usize];
                 buf.try_copy_to_slice(&mut strbuf)?;
@@ -814,7 +821,11 @@ impl Decoder<Option<Vec<u8>>> for CompactBytes {
             0 => Ok(None),
             n => {
                 if (n - 1) as usize > buf.remaining() {
-                    bail!("Data length {} exceeds the {} bytes left", n - 1, buf.remaining());
+                    bail!(
+                        "Data length {} exceeds the {} bytes left",
+                        n - 1,
+                        buf.remaining()
+                    );
                 }
                 let mut data = vec![0; (n - 1) as usize];
                 buf.try_copy_to_slice(&mut data)?;
@@ -1000,7 +1011,10 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
                 // Strom patch: every element takes at least one byte, so a count larger than
                 // what is left is a lie; never pre-allocate what a peer merely claims.
                 if n as usize > buf.remaining() {
-                    bail!("Array length {n} exceeds the {} bytes left", buf.remaining());
+                    bail!(
+                        "Array length {n} exceeds the {} bytes left",
+                        buf.remaining()
+                    );
                 }
                 let mut result = Vec::with_capacity(n as usize);
                 for _ in 0..n {
@@ -1112,7 +1126,11 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
             n => {
                 // Strom patch: see Array above.
                 if (n - 1) as usize > buf.remaining() {
-                    bail!("Array length {} exceeds the {} bytes left", n - 1, buf.remaining());
+                    bail!(
+                        "Array length {} exceeds the {} bytes left",
+                        n - 1,
+                        buf.remaining()
+                    );
                 }
                 let mut result = Vec::with_capacity((n - 1) as usize);
                 for _ in 1..n {

@@ -1,0 +1,501 @@
+//! A zero-copy view of a Kafka record batch (magic 2) and the checks made before it is
+//! written and after it is read back.
+//!
+//! Layout (all big-endian), as `DefaultRecordBatch` in Kafka:
+//! ```text
+//!  0 base_offset i64          8 batch_length i32        12 partition_leader_epoch i32
+//! 16 magic i8                17 crc u32 (CRC-32C of bytes 21..end)
+//! 21 attributes i16          23 last_offset_delta i32  27 base_timestamp i64
+//! 35 max_timestamp i64       43 producer_id i64        51 producer_epoch i16
+//! 53 base_sequence i32       57 records_count i32      61 records...
+//! ```
+//! `base_offset` and `partition_leader_epoch` are outside the CRC, so the broker assigns
+//! offsets by patching them in place.
+
+use crate::Error;
+
+/// Bytes before the first record.
+pub const HEADER_BYTES: usize = 61;
+/// Bytes of `base_offset` + `batch_length`: the part outside `batch_length`.
+pub const LOG_OVERHEAD: usize = 12;
+/// The only record format this broker accepts and serves.
+pub const MAGIC_V2: i8 = 2;
+/// Smallest `batch_length`: the header after the length field, with no records.
+pub const BATCH_LENGTH_MIN: i32 = 49;
+const _: () = assert!(BATCH_LENGTH_MIN as usize == HEADER_BYTES - LOG_OVERHEAD);
+/// Where the CRC-covered part starts.
+const CRC_START: usize = 21;
+
+const ATTR_COMPRESSION_MASK: i16 = 0x07;
+const ATTR_TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
+const ATTR_TRANSACTIONAL: i16 = 0x10;
+const ATTR_CONTROL: i16 = 0x20;
+
+/// `producer_id` of a batch written without idempotence.
+pub const NO_PRODUCER_ID: i64 = -1;
+/// `base_sequence` of a batch written without idempotence.
+pub const NO_SEQUENCE: i32 = -1;
+
+/// The fixed header fields of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        a.copy_from_slice(s);
+    }
+    i64::from_be_bytes(a)
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut a = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        a.copy_from_slice(s);
+    }
+    i32::from_be_bytes(a)
+}
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    let mut a = [0u8; 2];
+    if let Some(s) = b.get(at..at + 2) {
+        a.copy_from_slice(s);
+    }
+    i16::from_be_bytes(a)
+}
+
+impl BatchHeader {
+    /// Parses the header at the start of `bytes`.
+    ///
+    /// # Errors
+    /// Fewer than [`HEADER_BYTES`] bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() < HEADER_BYTES {
+            return Err(Error::InvalidBatch(format!(
+                "{} bytes cannot hold a {HEADER_BYTES}-byte batch header",
+                bytes.len()
+            )));
+        }
+        Ok(Self {
+            base_offset: be_i64(bytes, 0),
+            batch_length: be_i32(bytes, 8),
+            partition_leader_epoch: be_i32(bytes, 12),
+            magic: i8::from_be_bytes([bytes.get(16).copied().unwrap_or(0)]),
+            crc: u32::from_be_bytes(be_i32(bytes, 17).to_be_bytes()),
+            attributes: be_i16(bytes, 21),
+            last_offset_delta: be_i32(bytes, 23),
+            base_timestamp: be_i64(bytes, 27),
+            max_timestamp: be_i64(bytes, 35),
+            producer_id: be_i64(bytes, 43),
+            producer_epoch: be_i16(bytes, 51),
+            base_sequence: be_i32(bytes, 53),
+            records_count: be_i32(bytes, 57),
+        })
+    }
+
+    /// Bytes of the whole batch, `base_offset` and `batch_length` included.
+    pub fn total_bytes(&self) -> u64 {
+        u64::try_from(self.batch_length).unwrap_or(0) + LOG_OVERHEAD as u64
+    }
+
+    /// Offset of the last record.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    /// Compression codec id: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+    pub fn compression(&self) -> i16 {
+        self.attributes & ATTR_COMPRESSION_MASK
+    }
+
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & ATTR_TIMESTAMP_TYPE_LOG_APPEND != 0
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & ATTR_TRANSACTIONAL != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & ATTR_CONTROL != 0
+    }
+
+    /// Last sequence number of the batch (sequences wrap at `i32::MAX`, as Kafka's
+    /// `DefaultRecordBatch.incrementSequence`).
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        increment_sequence(self.base_sequence, self.last_offset_delta)
+    }
+}
+
+/// `sequence + increment`, wrapping past `i32::MAX` to 0.
+pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence > i32::MAX - increment {
+        increment - (i32::MAX - sequence) - 1
+    } else {
+        sequence + increment
+    }
+}
+
+/// Splits `records` into whole batches and checks each one fully: length, magic, CRC-32C,
+/// record count against the last offset delta and, for uncompressed batches, against the
+/// records actually present.
+///
+/// # Errors
+/// [`Error::CorruptBatch`] for a bad length, magic or CRC (Kafka's CORRUPT_MESSAGE);
+/// [`Error::InvalidBatch`] for a well-formed batch whose content is inconsistent
+/// (INVALID_RECORD).
+pub fn split_and_validate(
+    records: &[u8],
+) -> Result<Vec<(BatchHeader, std::ops::Range<usize>)>, Error> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    if records.is_empty() {
+        return Err(Error::InvalidBatch(
+            "produce request carries no record batch".into(),
+        ));
+    }
+    while at < records.len() {
+        let rest = records.get(at..).unwrap_or_default();
+        let header = check_framing(rest)?;
+        let len = usize::try_from(header.total_bytes()).map_err(|_| corrupt("length"))?;
+        let bytes = rest.get(..len).ok_or_else(|| corrupt("truncated batch"))?;
+        check_content(&header, bytes)?;
+        out.push((header, at..at + len));
+        at += len;
+    }
+    Ok(out)
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::CorruptBatch(what.to_string())
+}
+
+/// Length, magic and CRC of the batch at the front of `bytes` (which may hold more).
+///
+/// # Errors
+/// See [`split_and_validate`].
+pub fn check_framing(bytes: &[u8]) -> Result<BatchHeader, Error> {
+    if bytes.len() < HEADER_BYTES {
+        return Err(corrupt("fewer bytes than a batch header"));
+    }
+    let header = BatchHeader::parse(bytes)?;
+    if header.magic != MAGIC_V2 {
+        return Err(Error::CorruptBatch(format!(
+            "magic {} (only magic 2 record batches are supported)",
+            header.magic
+        )));
+    }
+    let total = header.total_bytes();
+    if header.batch_length < BATCH_LENGTH_MIN {
+        return Err(Error::CorruptBatch(format!(
+            "batch length {}",
+            header.batch_length
+        )));
+    }
+    let len = usize::try_from(total).map_err(|_| corrupt("length"))?;
+    let whole = bytes.get(..len).ok_or_else(|| {
+        Error::CorruptBatch(format!(
+            "batch of {total} bytes but only {} present",
+            bytes.len()
+        ))
+    })?;
+    let crc = crc32c::crc32c(whole.get(CRC_START..).unwrap_or_default());
+    if crc != header.crc {
+        return Err(Error::CorruptBatch(format!(
+            "CRC-32C {crc:#010x} does not match the batch's {:#010x}",
+            header.crc
+        )));
+    }
+    Ok(header)
+}
+
+fn check_content(header: &BatchHeader, bytes: &[u8]) -> Result<(), Error> {
+    if header.records_count <= 0 {
+        return Err(Error::InvalidBatch(format!(
+            "record count {}",
+            header.records_count
+        )));
+    }
+    if header.last_offset_delta != header.records_count - 1 {
+        return Err(Error::InvalidBatch(format!(
+            "last offset delta {} with {} records",
+            header.last_offset_delta, header.records_count
+        )));
+    }
+    if header.compression() > 4 {
+        return Err(Error::CorruptBatch(format!(
+            "unknown compression codec {}",
+            header.compression()
+        )));
+    }
+    if header.compression() == 0 {
+        let counted = count_records(bytes.get(HEADER_BYTES..).unwrap_or_default())?;
+        if i64::from(header.records_count) != counted {
+            return Err(Error::InvalidBatch(format!(
+                "batch says {} records but holds {counted}",
+                header.records_count
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a zig-zag varint (Kafka's `ByteUtils.readVarint`), returning it and its length.
+pub fn read_varint(bytes: &[u8]) -> Option<(i64, usize)> {
+    let mut value: u64 = 0;
+    for (i, b) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            let decoded = i64::try_from(value >> 1).ok()? ^ -i64::try_from(value & 1).ok()?;
+            return Some((decoded, i + 1));
+        }
+    }
+    None
+}
+
+/// Counts the records of an uncompressed batch body by their length prefixes, without
+/// decoding them; the lengths must exactly fill the body.
+fn count_records(mut body: &[u8]) -> Result<i64, Error> {
+    let mut count = 0i64;
+    while !body.is_empty() {
+        let (len, n) = read_varint(body).ok_or_else(|| corrupt("record length varint"))?;
+        let len = usize::try_from(len).map_err(|_| corrupt("negative record length"))?;
+        body = body
+            .get(n + len..)
+            .ok_or_else(|| Error::InvalidBatch("record extends past its batch".into()))?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Walks the records of an uncompressed batch body and returns `(offset_delta, timestamp_delta)`
+/// of each. `None` when the body is malformed.
+pub fn record_deltas(body: &[u8]) -> Option<Vec<(i64, i64)>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (len, n) = read_varint(rest)?;
+        let len = usize::try_from(len).ok()?;
+        let record = rest.get(n..n + len)?;
+        // attributes: i8, then timestampDelta varint, offsetDelta varint.
+        let after_attr = record.get(1..)?;
+        let (ts_delta, a) = read_varint(after_attr)?;
+        let (off_delta, _) = read_varint(after_attr.get(a..)?)?;
+        out.push((off_delta, ts_delta));
+        rest = rest.get(n + len..)?;
+    }
+    Some(out)
+}
+
+/// A batch header as it will be written: offsets assigned, and for `LogAppendTime` the
+/// timestamp type, max timestamp and CRC rewritten. Record bytes are not touched.
+pub fn patched_header(
+    original: &[u8],
+    base_offset: i64,
+    log_append_time: Option<i64>,
+) -> Result<[u8; HEADER_BYTES], Error> {
+    let mut h = [0u8; HEADER_BYTES];
+    h.copy_from_slice(
+        original
+            .get(..HEADER_BYTES)
+            .ok_or_else(|| corrupt("short header"))?,
+    );
+    h[..8].copy_from_slice(&base_offset.to_be_bytes());
+    h[12..16].copy_from_slice(&0i32.to_be_bytes()); // single broker: leader epoch 0
+    if let Some(now) = log_append_time {
+        let attrs = be_i16(&h, 21) | ATTR_TIMESTAMP_TYPE_LOG_APPEND;
+        h[21..23].copy_from_slice(&attrs.to_be_bytes());
+        h[35..43].copy_from_slice(&now.to_be_bytes());
+        let crc = crc32c::crc32c(&h[CRC_START..]);
+        let crc = crc32c::crc32c_append(crc, original.get(HEADER_BYTES..).unwrap_or_default());
+        h[17..21].copy_from_slice(&crc.to_be_bytes());
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Encodes a zig-zag varint.
+    pub fn varint(v: i64, out: &mut Vec<u8>) {
+        let mut z = u64::from_ne_bytes(((v << 1) ^ (v >> 63)).to_ne_bytes());
+        loop {
+            let b = u8::try_from(z & 0x7f).unwrap_or(0);
+            z >>= 7;
+            if z == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// Builds a valid uncompressed batch of `values`, timestamps `ts, ts+1, …`.
+    pub fn batch(values: &[&[u8]], ts: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
+        let mut records = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let i = i64::try_from(i).unwrap_or(0);
+            let mut r = vec![0u8]; // attributes
+            varint(i, &mut r); // timestamp delta
+            varint(i, &mut r); // offset delta
+            varint(-1, &mut r); // null key
+            varint(i64::try_from(v.len()).unwrap_or(0), &mut r);
+            r.extend_from_slice(v);
+            varint(0, &mut r); // no headers
+            varint(i64::try_from(r.len()).unwrap_or(0), &mut records);
+            records.extend_from_slice(&r);
+        }
+        let n = i32::try_from(values.len()).unwrap_or(0);
+        let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+        let mut b = Vec::new();
+        b.extend_from_slice(&0i64.to_be_bytes());
+        let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + records.len()).unwrap_or(0);
+        b.extend_from_slice(&len.to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.push(2);
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&(n - 1).to_be_bytes());
+        b.extend_from_slice(&ts.to_be_bytes());
+        b.extend_from_slice(&(ts + i64::from(n) - 1).to_be_bytes());
+        b.extend_from_slice(&pid.to_be_bytes());
+        b.extend_from_slice(&epoch.to_be_bytes());
+        b.extend_from_slice(&seq.to_be_bytes());
+        b.extend_from_slice(&n.to_be_bytes());
+        b.extend_from_slice(&records);
+        let crc = crc32c::crc32c(&b[CRC_START..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn valid_batch_passes() {
+        let b = batch(&[b"a", b"bc"], 1000, None);
+        let parts = split_and_validate(&b);
+        assert!(
+            matches!(parts.as_deref(), Ok([(h, _)]) if h.records_count == 2 && h.max_timestamp == 1001)
+        );
+    }
+
+    #[test]
+    fn two_batches_split() {
+        let mut b = batch(&[b"a"], 1, None);
+        b.extend(batch(&[b"b", b"c", b"d"], 2, None));
+        let parts = split_and_validate(&b).unwrap_or_default();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts.get(1).map(|p| p.0.records_count), Some(3));
+    }
+
+    #[test]
+    fn bad_crc_is_corrupt() {
+        let mut b = batch(&[b"hello"], 1, None);
+        if let Some(last) = b.last_mut() {
+            *last ^= 0xff;
+        }
+        assert!(matches!(split_and_validate(&b), Err(Error::CorruptBatch(m)) if m.contains("CRC")));
+    }
+
+    #[test]
+    fn bad_magic_is_corrupt() {
+        let mut b = batch(&[b"x"], 1, None);
+        b[16] = 1;
+        assert!(
+            matches!(split_and_validate(&b), Err(Error::CorruptBatch(m)) if m.contains("magic"))
+        );
+    }
+
+    #[test]
+    fn wrong_record_count_is_invalid() {
+        let mut b = batch(&[b"x", b"y"], 1, None);
+        b[57..61].copy_from_slice(&3i32.to_be_bytes());
+        b[23..27].copy_from_slice(&2i32.to_be_bytes());
+        let crc = crc32c::crc32c(&b[CRC_START..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            split_and_validate(&b),
+            Err(Error::InvalidBatch(_))
+        ));
+    }
+
+    #[test]
+    fn last_offset_delta_must_match_count() {
+        let mut b = batch(&[b"x", b"y"], 1, None);
+        b[23..27].copy_from_slice(&5i32.to_be_bytes());
+        let crc = crc32c::crc32c(&b[CRC_START..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            split_and_validate(&b),
+            Err(Error::InvalidBatch(_))
+        ));
+    }
+
+    #[test]
+    fn truncated_batch_is_corrupt() {
+        let b = batch(&[b"hello", b"world"], 1, None);
+        for cut in [0, 1, 12, 60, 61, b.len() - 1] {
+            assert!(split_and_validate(&b[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn patching_offsets_keeps_crc_valid() {
+        let b = batch(&[b"a", b"b"], 5, None);
+        let h = patched_header(&b, 1234, None).unwrap_or([0; HEADER_BYTES]);
+        let mut out = h.to_vec();
+        out.extend_from_slice(&b[HEADER_BYTES..]);
+        let parsed = check_framing(&out);
+        assert!(matches!(parsed, Ok(p) if p.base_offset == 1234 && p.last_offset() == 1235));
+    }
+
+    #[test]
+    fn log_append_time_rewrites_timestamp_and_crc() {
+        let b = batch(&[b"a", b"b"], 5, None);
+        let h = patched_header(&b, 7, Some(99_999)).unwrap_or([0; HEADER_BYTES]);
+        let mut out = h.to_vec();
+        out.extend_from_slice(&b[HEADER_BYTES..]);
+        let parsed = check_framing(&out);
+        assert!(
+            matches!(parsed, Ok(p) if p.max_timestamp == 99_999 && p.is_log_append_time()),
+            "{parsed:?}"
+        );
+    }
+
+    #[test]
+    fn sequences_wrap() {
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+        assert_eq!(increment_sequence(5, 3), 8);
+    }
+
+    #[test]
+    fn record_deltas_are_read() {
+        let b = batch(&[b"a", b"b", b"c"], 5, None);
+        assert_eq!(
+            record_deltas(&b[HEADER_BYTES..]),
+            Some(vec![(0, 0), (1, 1), (2, 2)])
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = split_and_validate(&bytes);
+        }
+    }
+}

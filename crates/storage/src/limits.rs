@@ -1,0 +1,22 @@
+//! Named limits of the storage layer. Config may lower them, never remove them.
+
+/// Largest `segment.bytes`: positions in the offset index are `u32` and Kafka caps it at 1 GiB.
+pub const SEGMENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
+/// Smallest `segment.bytes` Kafka accepts (`LogConfig`: at least 14 bytes, the record
+/// overhead; we require room for one batch header).
+pub const SEGMENT_BYTES_MIN: u64 = 14;
+/// Largest `segment.index.bytes` (Kafka's default, 10 MiB): the index lives in memory.
+pub const INDEX_BYTES_MAX: usize = 10 * 1024 * 1024;
+/// Largest `max.message.bytes` we accept for a topic: a batch must fit one frame.
+pub const BATCH_BYTES_MAX: u32 = 100 * 1024 * 1024 - 1024;
+/// Idempotent producers remembered per partition; the least recently used beyond this is
+/// forgotten (Kafka expires them after `producer.id.expiration.ms` instead).
+pub const PRODUCERS_PER_PARTITION_MAX: usize = 10_000;
+/// Batches remembered per producer for duplicate detection: Kafka's
+/// `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`, matching `max.in.flight.requests.per.connection` ≤ 5.
+pub const PRODUCER_BATCHES_RETAINED: usize = 5;
+/// Metadata log records beyond the live state that trigger a rewrite at start-up.
+pub const META_LOG_GARBAGE_MAX: usize = 10_000;
+
+const _: () = assert!(SEGMENT_BYTES_MAX <= u32::MAX as u64);
+const _: () = assert!((BATCH_BYTES_MAX as u64) < SEGMENT_BYTES_MAX);

@@ -1,0 +1,766 @@
+//! The log of one partition: an ordered set of segments, the last one active, as Kafka's
+//! `UnifiedLog`/`LocalLog`. The owner serialises calls (one lock per partition); reads hand
+//! back [`FileSlice`]s so the bytes can be read after the lock is released.
+//!
+//! Invariants: at least one segment exists; segments are ordered by base offset and the last
+//! one is the only one written; `log_start_offset <= log_end_offset`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::batch::{self, patched_header, HEADER_BYTES};
+use crate::config::{LogConfig, TimestampType};
+use crate::producer::{ProducerStates, SequenceCheck};
+use crate::segment::{FileSlice, Segment, SegmentSettings};
+use crate::Error;
+
+/// The outcome of an append, for the Produce response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The broker's time for `LogAppendTime` topics, otherwise -1.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    /// The batch was a retry of one already written.
+    pub duplicate: bool,
+}
+
+#[derive(Debug)]
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    /// Built on the first idempotent append (from the batch headers on disk), so a clean
+    /// start does no work proportional to data.
+    producers: Option<ProducerStates>,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    poisoned: bool,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Log {
+    fn settings(config: &LogConfig) -> SegmentSettings {
+        SegmentSettings {
+            index_interval_bytes: u64::from(config.index_interval_bytes),
+            index_bytes_max: config.segment_index_bytes as usize,
+        }
+    }
+
+    /// Opens the log in `dir`, creating it when missing. With `recover` (after an unclean
+    /// stop) the active segment is re-validated batch by batch and cut at the first torn or
+    /// corrupt one; older segments have every batch after their last index entry checked.
+    pub fn open(dir: &Path, config: LogConfig, recover: bool, now_ms: i64) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(base) = stem.parse::<i64>() {
+                    bases.push(base);
+                }
+            } else if name.ends_with(".cleaned")
+                || name.ends_with(".swap")
+                || name.ends_with(".deleted")
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        bases.sort_unstable();
+        let settings = Self::settings(&config);
+        let mut segments = BTreeMap::new();
+        let last = bases.last().copied();
+        for base in bases {
+            let segment = Segment::open(dir, base, settings, recover && Some(base) == last)?;
+            segments.insert(base, segment);
+        }
+        if segments.is_empty() {
+            segments.insert(0, Segment::create(dir, 0, settings)?);
+        }
+        let log_start_offset = segments.keys().next().copied().unwrap_or(0);
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            producers: None,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            poisoned: false,
+        };
+        log.drop_empty_tail_gap()?;
+        Ok(log)
+    }
+
+    /// After recovery an older segment may have lost its tail; later segments still start
+    /// at their own base offsets, so nothing needs to move. An empty non-active segment is
+    /// removed.
+    fn drop_empty_tail_gap(&mut self) -> Result<(), Error> {
+        let active = self.active_base();
+        let empty: Vec<i64> = self
+            .segments
+            .iter()
+            .filter(|(base, s)| **base != active && s.size() == 0)
+            .map(|(base, _)| *base)
+            .collect();
+        for base in empty {
+            if let Some(s) = self.segments.remove(&base) {
+                s.delete()?;
+            }
+        }
+        self.log_start_offset = self.segments.keys().next().copied().unwrap_or(0);
+        Ok(())
+    }
+
+    fn active_base(&self) -> i64 {
+        self.segments.keys().next_back().copied().unwrap_or(0)
+    }
+
+    fn active(&self) -> Option<&Segment> {
+        self.segments.values().next_back()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the config (takes effect for the next append or retention pass).
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// Offset the next record will get (the high watermark on a single broker).
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().map_or(0, Segment::next_offset)
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(Segment::size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Validates and appends the batches in `records`, assigning offsets from the log end.
+    ///
+    /// # Errors
+    /// Corrupt or invalid batches, size and timestamp limits, producer sequence and epoch
+    /// checks, I/O. Nothing is written when a check fails.
+    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, Error> {
+        if self.poisoned {
+            return Err(Error::Poisoned {
+                path: self.dir.clone(),
+            });
+        }
+        let batches = batch::split_and_validate(records)?;
+        for (header, range) in &batches {
+            let bytes = (range.end - range.start) as u64;
+            if bytes > u64::from(self.config.max_message_bytes) {
+                return Err(Error::MessageTooLarge {
+                    bytes,
+                    max: self.config.max_message_bytes,
+                });
+            }
+            if self.config.timestamp_type == TimestampType::CreateTime {
+                self.check_timestamps(header, now_ms)?;
+            }
+        }
+        let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
+        if idempotent && self.producers.is_none() {
+            self.producers = Some(self.rebuild_producer_state()?);
+        }
+        let mut first: Option<AppendInfo> = None;
+        let mut last_offset = self.log_end_offset() - 1;
+        let log_append_time = match self.config.timestamp_type {
+            TimestampType::LogAppendTime => Some(now_ms),
+            TimestampType::CreateTime => None,
+        };
+        for (header, range) in batches {
+            if header.producer_id >= 0 {
+                if let Some(states) = self.producers.as_ref() {
+                    if let SequenceCheck::Duplicate(meta) = states.check(&header)? {
+                        let info = AppendInfo {
+                            base_offset: meta.base_offset,
+                            last_offset: meta.last_offset,
+                            log_append_time: log_append_time.map_or(-1, |_| meta.timestamp),
+                            log_start_offset: self.log_start_offset,
+                            duplicate: true,
+                        };
+                        first.get_or_insert(info);
+                        continue;
+                    }
+                }
+            }
+            let bytes = records.get(range).unwrap_or_default();
+            let base_offset = self.log_end_offset();
+            let head = patched_header(bytes, base_offset, log_append_time)?;
+            let written = batch::BatchHeader::parse(&head)?;
+            self.maybe_roll(bytes.len() as u64, written.last_offset(), now_ms)?;
+            let settings = Self::settings(&self.config);
+            let base = self.active_base();
+            let segment = match self.segments.get_mut(&base) {
+                Some(s) => s,
+                None => {
+                    self.segments
+                        .insert(base, Segment::create(&self.dir, base, settings)?);
+                    self.segments
+                        .get_mut(&base)
+                        .ok_or_else(|| Error::Poisoned {
+                            path: self.dir.clone(),
+                        })?
+                }
+            };
+            segment.append(&head, bytes.get(HEADER_BYTES..).unwrap_or_default())?;
+            if let Some(states) = self.producers.as_mut() {
+                states.update(&written);
+            }
+            self.unflushed_messages += i64::from(written.records_count);
+            last_offset = written.last_offset();
+            first.get_or_insert(AppendInfo {
+                base_offset,
+                last_offset,
+                log_append_time: log_append_time.unwrap_or(-1),
+                log_start_offset: self.log_start_offset,
+                duplicate: false,
+            });
+        }
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush(now_ms)?;
+        }
+        let mut info = first.ok_or_else(|| Error::InvalidBatch("no batch".into()))?;
+        if !info.duplicate {
+            info.last_offset = last_offset;
+        }
+        Ok(info)
+    }
+
+    fn check_timestamps(&self, header: &batch::BatchHeader, now_ms: i64) -> Result<(), Error> {
+        let before = self.config.timestamp_before_max_ms;
+        let after = self.config.timestamp_after_max_ms;
+        if header.base_timestamp >= 0 && now_ms.saturating_sub(header.base_timestamp) > before {
+            return Err(Error::InvalidTimestamp(format!(
+                "timestamp {} is more than message.timestamp.before.max.ms={before} before now ({now_ms})",
+                header.base_timestamp
+            )));
+        }
+        if header.max_timestamp.saturating_sub(now_ms) > after {
+            return Err(Error::InvalidTimestamp(format!(
+                "timestamp {} is more than message.timestamp.after.max.ms={after} after now ({now_ms})",
+                header.max_timestamp
+            )));
+        }
+        Ok(())
+    }
+
+    fn maybe_roll(&mut self, bytes: u64, last_offset: i64, now_ms: i64) -> Result<(), Error> {
+        let Some(active) = self.active() else {
+            return Ok(());
+        };
+        let aged = active
+            .first_batch_timestamp()
+            .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.segment_ms);
+        if active.fits(bytes, last_offset, self.config.segment_bytes) && !aged {
+            return Ok(());
+        }
+        if active.size() == 0 {
+            return Ok(());
+        }
+        self.roll()
+    }
+
+    /// Starts a new active segment at the log end offset. The old one is flushed to the
+    /// page cache now and fsynced in the background (Kafka also flushes rolled segments
+    /// asynchronously).
+    pub fn roll(&mut self) -> Result<(), Error> {
+        let next = self.log_end_offset();
+        let base = self.active_base();
+        if let Some(old) = self.segments.get_mut(&base) {
+            old.flush_indexes()?;
+            let path = old.log_path().to_path_buf();
+            if let Ok(file) = std::fs::File::open(&path) {
+                std::thread::spawn(move || {
+                    if let Err(e) = file.sync_data() {
+                        tracing::error!(segment = %path.display(), error = %e, "fsync of rolled segment failed");
+                    }
+                });
+            }
+        }
+        let segment = Segment::create(&self.dir, next, Self::settings(&self.config))?;
+        self.segments.insert(next, segment);
+        Ok(())
+    }
+
+    /// Bytes starting at the batch that contains `offset`, up to `max_bytes` (at least one
+    /// whole batch), from one segment. `Ok(None)` when `offset` is the log end.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] when `offset` is below the log start or past the end.
+    pub fn read(&self, offset: i64, max_bytes: u32) -> Result<Option<FileSlice>, Error> {
+        let end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > end {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        if offset == end {
+            return Ok(None);
+        }
+        for (_, segment) in self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .into_iter()
+            .chain(self.segments.range(offset + 1..))
+        {
+            if let Some(slice) = segment.read(offset, max_bytes)? {
+                return Ok(Some(slice));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first offset whose timestamp is ≥ `timestamp`, and that timestamp (ListOffsets
+    /// by time). `None` when every record is older.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, Error> {
+        for segment in self.segments.values() {
+            if segment.max_timestamp() >= timestamp {
+                if let Some(found) = segment.find_offset_by_timestamp(timestamp)? {
+                    let offset = found.0.max(self.log_start_offset);
+                    return Ok(Some((offset, found.1)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Offset and timestamp of the record with the largest timestamp (KIP-734), or
+    /// `(-1, -1)` for an empty log.
+    pub fn max_timestamp(&self) -> (i64, i64) {
+        let mut best = (-1, -1);
+        for s in self.segments.values() {
+            if s.max_timestamp() > best.1 {
+                best = (s.offset_of_max_timestamp(), s.max_timestamp());
+            }
+        }
+        best
+    }
+
+    fn rebuild_producer_state(&self) -> Result<ProducerStates, Error> {
+        let mut states = ProducerStates::default();
+        for segment in self.segments.values() {
+            let mut position = 0;
+            while position < segment.size() {
+                let header = segment.header_at(position)?;
+                states.update(&header);
+                position += header.total_bytes();
+            }
+        }
+        Ok(states)
+    }
+
+    /// Deletes segments past `retention.ms` (by their largest timestamp) or beyond
+    /// `retention.bytes`, oldest first, and moves the log start offset. When every segment
+    /// is due, a new empty active segment is rolled first so the log end offset stays.
+    /// Returns how many segments were deleted.
+    pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize, Error> {
+        if !self.config.cleanup_policy.split(',').any(|p| p == "delete") {
+            return Ok(0);
+        }
+        let mut deletable = Vec::new();
+        let mut total = self.size_bytes();
+        let retention_ms = self.config.retention_ms;
+        let retention_bytes = self.config.retention_bytes;
+        for (base, segment) in &self.segments {
+            if segment.size() == 0 {
+                break;
+            }
+            let expired =
+                retention_ms >= 0 && now_ms.saturating_sub(segment.max_timestamp()) > retention_ms;
+            let oversize = retention_bytes >= 0
+                && total.saturating_sub(segment.size())
+                    >= u64::try_from(retention_bytes).unwrap_or(u64::MAX);
+            let oversize = oversize
+                && retention_bytes >= 0
+                && total > u64::try_from(retention_bytes).unwrap_or(u64::MAX);
+            if !(expired || oversize) {
+                break;
+            }
+            total -= segment.size();
+            deletable.push(*base);
+        }
+        if deletable.is_empty() {
+            return Ok(0);
+        }
+        if deletable.len() == self.segments.len() {
+            self.roll()?;
+        }
+        let count = deletable.len();
+        for base in deletable {
+            if let Some(segment) = self.segments.remove(&base) {
+                tracing::info!(segment = %segment.log_path().display(), "deleting segment past retention");
+                segment.delete()?;
+            }
+        }
+        self.log_start_offset = self
+            .segments
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(0)
+            .max(self.log_start_offset);
+        Ok(count)
+    }
+
+    /// Whether `flush.ms` has passed since the last flush.
+    pub fn flush_due(&self, now_ms: i64) -> bool {
+        self.unflushed_messages > 0
+            && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms
+    }
+
+    /// fsyncs the active segment and its indexes. A failed fsync poisons the log: it
+    /// refuses writes until restart, since the kernel may have dropped the dirty pages.
+    pub fn flush(&mut self, now_ms: i64) -> Result<(), Error> {
+        let base = self.active_base();
+        if let Some(active) = self.segments.get_mut(&base) {
+            if let Err(e) = active.sync() {
+                self.poisoned = true;
+                tracing::error!(log = %self.dir.display(), error = %e, "fsync failed; partition refuses writes until restart");
+                return Err(e);
+            }
+        }
+        self.unflushed_messages = 0;
+        self.last_flush_ms = now_ms;
+        Ok(())
+    }
+
+    /// Writes index buffers out so a clean restart can trust them.
+    pub fn close(&mut self) -> Result<(), Error> {
+        for segment in self.segments.values_mut() {
+            segment.flush_indexes()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the whole log directory.
+    pub fn delete(self) -> Result<(), Error> {
+        let dir = self.dir.clone();
+        drop(self);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Io {
+                path: dir,
+                source: e,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::tests::batch;
+    use std::io::Write;
+
+    fn config() -> LogConfig {
+        LogConfig {
+            timestamp_after_max_ms: i64::MAX,
+            ..LogConfig::default()
+        }
+    }
+
+    fn read_all(log: &Log, from: i64) -> Vec<batch::BatchHeader> {
+        let mut out = Vec::new();
+        let mut offset = from;
+        while let Ok(Some(slice)) = log.read(offset, 1 << 20) {
+            let bytes = slice.read().unwrap();
+            let mut at = 0;
+            while let Ok(h) = batch::check_framing(&bytes[at..]) {
+                at += usize::try_from(h.total_bytes()).unwrap();
+                offset = h.last_offset() + 1;
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn append_assigns_offsets_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+        let a = log.append(&batch(&[b"a", b"b"], 10, None), 100).unwrap();
+        let b = log.append(&batch(&[b"c"], 12, None), 100).unwrap();
+        assert_eq!((a.base_offset, a.last_offset), (0, 1));
+        assert_eq!((b.base_offset, b.last_offset), (2, 2));
+        assert_eq!(log.log_end_offset(), 3);
+        let headers = read_all(&log, 0);
+        assert_eq!(
+            headers.iter().map(|h| h.base_offset).collect::<Vec<_>>(),
+            vec![0, 2]
+        );
+        // A fetch inside a batch returns that whole batch.
+        let slice = log.read(1, 1).unwrap().unwrap();
+        assert_eq!(
+            batch::check_framing(&slice.read().unwrap())
+                .unwrap()
+                .base_offset,
+            0
+        );
+        assert!(log.read(3, 100).unwrap().is_none());
+        assert!(matches!(
+            log.read(4, 100),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn segments_roll_by_size_and_reads_cross_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 200,
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        for i in 0..10 {
+            log.append(&batch(&[&[b'x'; 100]], i, None), 0).unwrap();
+        }
+        assert_eq!(log.segment_count(), 10);
+        assert_eq!(read_all(&log, 0).len(), 10);
+        assert_eq!(read_all(&log, 7).first().map(|h| h.base_offset), Some(7));
+    }
+
+    #[test]
+    fn message_too_large_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            max_message_bytes: 100,
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        assert!(matches!(
+            log.append(&batch(&[&[0u8; 200]], 0, None), 0),
+            Err(Error::MessageTooLarge { .. })
+        ));
+        assert_eq!(log.log_end_offset(), 0);
+    }
+
+    #[test]
+    fn future_timestamps_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+        assert!(matches!(
+            log.append(&batch(&[b"x"], 10_000_000, None), 0),
+            Err(Error::InvalidTimestamp(_))
+        ));
+    }
+
+    #[test]
+    fn log_append_time_is_stamped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        let info = log.append(&batch(&[b"x"], 5, None), 777).unwrap();
+        assert_eq!(info.log_append_time, 777);
+        assert_eq!(read_all(&log, 0)[0].max_timestamp, 777);
+    }
+
+    #[test]
+    fn restart_keeps_data_and_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            index_interval_bytes: 1,
+            ..config()
+        };
+        {
+            let mut log = Log::open(dir.path(), cfg.clone(), false, 0).unwrap();
+            for i in 0..20 {
+                log.append(&batch(&[b"v"], i, None), 0).unwrap();
+            }
+            log.close().unwrap();
+        }
+        let log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 20);
+        assert_eq!(read_all(&log, 13).first().map(|h| h.base_offset), Some(13));
+        assert_eq!(log.offset_for_timestamp(15).unwrap(), Some((15, 15)));
+    }
+
+    #[test]
+    fn recovery_truncates_a_batch_cut_in_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let path;
+        {
+            let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+            log.append(&batch(&[b"one"], 1, None), 0).unwrap();
+            log.append(&batch(&[b"two", b"three"], 2, None), 0).unwrap();
+            path = dir.path().join(crate::segment::file_name(0, "log"));
+        }
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 5)
+            .unwrap();
+        let mut log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 1);
+        assert_eq!(read_all(&log, 0).len(), 1);
+        // and the log keeps working from there
+        assert_eq!(
+            log.append(&batch(&[b"again"], 3, None), 0)
+                .unwrap()
+                .base_offset,
+            1
+        );
+    }
+
+    #[test]
+    fn recovery_truncates_garbage_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+            log.append(&batch(&[b"one"], 1, None), 0).unwrap();
+            log.append(&batch(&[b"two"], 2, None), 0).unwrap();
+        }
+        let path = dir.path().join(crate::segment::file_name(0, "log"));
+        let good = std::fs::metadata(&path).unwrap().len();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&[0xAB; 300]).unwrap();
+        drop(f);
+        let log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 2);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+    }
+
+    #[test]
+    fn recovery_stops_at_a_corrupt_batch_in_the_middle() {
+        let dir = tempfile::tempdir().unwrap();
+        let first_len;
+        {
+            let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+            let b = batch(&[b"one"], 1, None);
+            first_len = b.len();
+            log.append(&b, 0).unwrap();
+            log.append(&batch(&[b"two"], 2, None), 0).unwrap();
+            log.append(&batch(&[b"three"], 3, None), 0).unwrap();
+        }
+        let path = dir.path().join(crate::segment::file_name(0, "log"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[first_len + 70] ^= 0xff; // inside the second batch's records
+        std::fs::write(&path, &bytes).unwrap();
+        let log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 1);
+    }
+
+    #[test]
+    fn retention_by_bytes_and_time_moves_log_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 200,
+            retention_bytes: 250,
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        for i in 0..6 {
+            log.append(&batch(&[&[b'x'; 100]], i, None), 0).unwrap();
+        }
+        assert_eq!(log.segment_count(), 6);
+        let deleted = log.enforce_retention(0).unwrap();
+        assert_eq!(deleted, 4);
+        assert_eq!(log.log_start_offset(), 4);
+        assert!(matches!(
+            log.read(0, 10),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(read_all(&log, 4).len(), 2);
+
+        let mut c = log.config().clone();
+        c.retention_bytes = -1;
+        c.retention_ms = 1000;
+        log.set_config(c);
+        assert_eq!(log.enforce_retention(500).unwrap(), 0);
+        assert_eq!(log.enforce_retention(10_000).unwrap(), 2);
+        assert_eq!(log.log_start_offset(), 6);
+        assert_eq!(log.log_end_offset(), 6);
+        assert_eq!(
+            log.append(&batch(&[b"y"], 10_000, None), 10_000)
+                .unwrap()
+                .base_offset,
+            6
+        );
+    }
+
+    #[test]
+    fn idempotent_retry_is_not_written_twice_even_after_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+            log.append(&batch(&[b"a"], 1, None), 0).unwrap();
+            let first = log
+                .append(&batch(&[b"b", b"c"], 1, Some((42, 0, 0))), 0)
+                .unwrap();
+            assert_eq!(first.base_offset, 1);
+            let retry = log
+                .append(&batch(&[b"b", b"c"], 1, Some((42, 0, 0))), 0)
+                .unwrap();
+            assert!(retry.duplicate);
+            assert_eq!((retry.base_offset, retry.last_offset), (1, 2));
+            assert!(matches!(
+                log.append(&batch(&[b"z"], 1, Some((42, 0, 5))), 0),
+                Err(Error::OutOfOrderSequence { expected: 2, .. })
+            ));
+        }
+        let mut log = Log::open(dir.path(), config(), true, 0).unwrap();
+        let retry = log
+            .append(&batch(&[b"b", b"c"], 1, Some((42, 0, 0))), 0)
+            .unwrap();
+        assert!(retry.duplicate);
+        assert_eq!(log.log_end_offset(), 3);
+        assert_eq!(
+            log.append(&batch(&[b"d"], 1, Some((42, 0, 2))), 0)
+                .unwrap()
+                .base_offset,
+            3
+        );
+    }
+
+    #[test]
+    fn time_lookup_and_max_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+        log.append(&batch(&[b"a", b"b", b"c"], 100, None), 0)
+            .unwrap(); // ts 100..102
+        log.append(&batch(&[b"d"], 500, None), 0).unwrap();
+        assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 100)));
+        assert_eq!(log.offset_for_timestamp(101).unwrap(), Some((1, 101)));
+        assert_eq!(log.offset_for_timestamp(103).unwrap(), Some((3, 500)));
+        assert_eq!(log.offset_for_timestamp(501).unwrap(), None);
+        assert_eq!(log.max_timestamp(), (3, 500));
+    }
+}

@@ -1,0 +1,238 @@
+//! Idempotent-producer state of one partition: for each producer id, its epoch and the last
+//! [`PRODUCER_BATCHES_RETAINED`] batches' sequence ranges and offsets (Kafka's
+//! `ProducerStateEntry`). A retried batch is recognised and answered with its original
+//! offset instead of being written twice; a gap in sequences is refused.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::batch::{increment_sequence, BatchHeader, NO_SEQUENCE};
+use crate::limits::{PRODUCERS_PER_PARTITION_MAX, PRODUCER_BATCHES_RETAINED};
+use crate::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMetadata {
+    pub first_sequence: i32,
+    pub last_sequence: i32,
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<BatchMetadata>,
+    last_used: u64,
+}
+
+/// What to do with an incoming batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SequenceCheck {
+    /// New data: append it.
+    Append,
+    /// Already written: answer with the original metadata.
+    Duplicate(BatchMetadata),
+}
+
+#[derive(Debug, Default)]
+pub struct ProducerStates {
+    producers: HashMap<i64, ProducerEntry>,
+    clock: u64,
+}
+
+impl ProducerStates {
+    /// Checks `header` (an idempotent batch) against the producer's state.
+    ///
+    /// # Errors
+    /// A stale epoch, or a sequence that is neither the next one nor a retained duplicate.
+    pub fn check(&self, header: &BatchHeader) -> Result<SequenceCheck, Error> {
+        let producer_id = header.producer_id;
+        let Some(entry) = self.producers.get(&producer_id) else {
+            if header.base_sequence != 0 && header.base_sequence != NO_SEQUENCE {
+                return Err(Error::OutOfOrderSequence {
+                    producer_id,
+                    expected: 0,
+                    received: header.base_sequence,
+                });
+            }
+            return Ok(SequenceCheck::Append);
+        };
+        if header.producer_epoch < entry.epoch {
+            return Err(Error::InvalidProducerEpoch {
+                producer_id,
+                epoch: header.producer_epoch,
+                current: entry.epoch,
+            });
+        }
+        if header.producer_epoch > entry.epoch {
+            if header.base_sequence != 0 {
+                return Err(Error::OutOfOrderSequence {
+                    producer_id,
+                    expected: 0,
+                    received: header.base_sequence,
+                });
+            }
+            return Ok(SequenceCheck::Append);
+        }
+        let first = header.base_sequence;
+        let last = header.last_sequence();
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_sequence == first && b.last_sequence == last)
+        {
+            return Ok(SequenceCheck::Duplicate(*dup));
+        }
+        let expected = entry
+            .batches
+            .back()
+            .map_or(0, |b| increment_sequence(b.last_sequence, 1));
+        if first != expected {
+            return Err(Error::OutOfOrderSequence {
+                producer_id,
+                expected,
+                received: first,
+            });
+        }
+        Ok(SequenceCheck::Append)
+    }
+
+    /// Records a batch that was written (or found in the log during a rebuild).
+    pub fn update(&mut self, header: &BatchHeader) {
+        if header.producer_id < 0 || header.base_sequence == NO_SEQUENCE {
+            return;
+        }
+        self.clock += 1;
+        let meta = BatchMetadata {
+            first_sequence: header.base_sequence,
+            last_sequence: header.last_sequence(),
+            base_offset: header.base_offset,
+            last_offset: header.last_offset(),
+            timestamp: header.max_timestamp,
+        };
+        let clock = self.clock;
+        let entry = self
+            .producers
+            .entry(header.producer_id)
+            .or_insert_with(|| ProducerEntry {
+                epoch: header.producer_epoch,
+                batches: VecDeque::new(),
+                last_used: clock,
+            });
+        if header.producer_epoch > entry.epoch {
+            entry.epoch = header.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.last_used = clock;
+        entry.batches.push_back(meta);
+        while entry.batches.len() > PRODUCER_BATCHES_RETAINED {
+            entry.batches.pop_front();
+        }
+        if self.producers.len() > PRODUCERS_PER_PARTITION_MAX {
+            if let Some(oldest) = self
+                .producers
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(id, _)| *id)
+            {
+                self.producers.remove(&oldest);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
+        BatchHeader {
+            base_offset,
+            batch_length: 100,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes: 0,
+            last_offset_delta: count - 1,
+            base_timestamp: 0,
+            max_timestamp: 0,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            records_count: count,
+        }
+    }
+
+    #[test]
+    fn in_order_then_duplicate_then_gap() {
+        let mut s = ProducerStates::default();
+        assert_eq!(
+            s.check(&header(1, 0, 0, 3, 0)).unwrap(),
+            SequenceCheck::Append
+        );
+        s.update(&header(1, 0, 0, 3, 0));
+        assert_eq!(
+            s.check(&header(1, 0, 3, 2, 0)).unwrap(),
+            SequenceCheck::Append
+        );
+        s.update(&header(1, 0, 3, 2, 3));
+        assert!(matches!(
+            s.check(&header(1, 0, 0, 3, 0)).unwrap(),
+            SequenceCheck::Duplicate(BatchMetadata {
+                base_offset: 0,
+                last_offset: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            s.check(&header(1, 0, 9, 1, 0)),
+            Err(Error::OutOfOrderSequence {
+                expected: 5,
+                received: 9,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn stale_epoch_is_fenced_and_new_epoch_restarts_at_zero() {
+        let mut s = ProducerStates::default();
+        s.update(&header(1, 3, 0, 1, 0));
+        assert!(matches!(
+            s.check(&header(1, 2, 1, 1, 0)),
+            Err(Error::InvalidProducerEpoch { .. })
+        ));
+        assert!(s.check(&header(1, 4, 5, 1, 0)).is_err());
+        assert_eq!(
+            s.check(&header(1, 4, 0, 1, 0)).unwrap(),
+            SequenceCheck::Append
+        );
+    }
+
+    #[test]
+    fn unknown_producer_must_start_at_zero() {
+        let s = ProducerStates::default();
+        assert!(s.check(&header(7, 0, 4, 1, 0)).is_err());
+    }
+
+    #[test]
+    fn only_five_batches_are_retained() {
+        let mut s = ProducerStates::default();
+        for i in 0..7 {
+            s.update(&header(1, 0, i, 1, i64::from(i)));
+        }
+        assert!(s.check(&header(1, 0, 1, 1, 0)).is_err());
+        assert!(matches!(
+            s.check(&header(1, 0, 2, 1, 0)),
+            Ok(SequenceCheck::Duplicate(_))
+        ));
+    }
+}
