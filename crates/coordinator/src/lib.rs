@@ -1,1 +1,11 @@
-//! placeholder
+//! Sans-I/O coordinators: they take `(now, request)` and return what to reply and what to
+//! persist; the server performs the I/O. Producer ids live here now; consumer groups and
+//! transactions follow the same pattern.
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+pub mod producer_ids;
+
+pub use producer_ids::{Allocation, ProducerIds};

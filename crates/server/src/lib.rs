@@ -1,1 +1,15 @@
-//! placeholder
+//! The Strom broker: configuration, listeners, connections, request dispatch and one handler
+//! per Kafka API. [`Broker::start`] runs a broker in-process (tests embed it this way); the
+//! `strom` binary wraps it.
+
+pub mod api;
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod dispatch;
+pub mod error;
+pub mod topics;
+
+pub use broker::{Broker, BrokerState};
+pub use config::Config;

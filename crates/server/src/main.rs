@@ -1,1 +1,128 @@
-fn main() {}
+//! `strom`: a Kafka-compatible broker. With no arguments it serves on port 9092 with data in
+//! `./data`; see `strom --help` and `config/strom.toml`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use strom_server::{Broker, Config};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strom",
+    version,
+    about = "A Kafka wire-compatible broker in one small binary"
+)]
+struct Args {
+    /// TOML config file (Kafka key names, e.g. `log.dirs`, `num.partitions`).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Address to listen on, host:port (port 0 picks a free port and prints it).
+    #[arg(long)]
+    listen: Option<String>,
+    /// host:port clients are told to connect to (Kafka's `advertised.listeners`).
+    #[arg(long)]
+    advertised: Option<String>,
+    /// Data directory (Kafka's `log.dirs`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Use a temporary data directory, removed on exit (for tests and CI).
+    #[arg(long)]
+    ephemeral: bool,
+    /// Any config key, `key=value`; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+fn config_from(args: &Args) -> Result<Config, String> {
+    let mut config = Config::default();
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        config
+            .apply_toml(&text, &path.display().to_string())
+            .map_err(|e| e.to_string())?;
+    }
+    config
+        .apply_env(std::env::vars())
+        .map_err(|e| format!("{e} (from a STROM_* variable)"))?;
+    if let Some(listen) = &args.listen {
+        config.set("listeners", listen).map_err(|e| e.to_string())?;
+    }
+    if let Some(advertised) = &args.advertised {
+        config
+            .set("advertised.listeners", advertised)
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(dir) = &args.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    if args.ephemeral {
+        config.ephemeral = true;
+    }
+    for kv in &args.overrides {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--set expects KEY=VALUE, got `{kv}`"))?;
+        config.set(k.trim(), v.trim()).map_err(|e| e.to_string())?;
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match config_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("strom: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("strom: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let broker = match Broker::start(config).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("strom: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Tests and scripts read this line to learn the port chosen for --listen host:0.
+        println!("strom listening on {}", broker.local_addr());
+        wait_for_signal().await;
+        broker.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+}

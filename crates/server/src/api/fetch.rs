@@ -1,0 +1,232 @@
+//! Fetch (API key 1, v4–v16; topic ids from v13): long polling woken by the append that
+//! satisfies it, `max_wait_ms`, `min_bytes`, response and partition byte limits, at least
+//! one whole batch for the first partition with data (KIP-74). Fetch sessions (KIP-227) are
+//! declined with session id 0, which Kafka allows; clients then send full fetches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+use strom_codec::kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, PartitionData,
+};
+use strom_codec::kafka_protocol::messages::{FetchRequest, FetchResponse};
+use strom_codec::ErrorCode;
+use strom_storage::FileSlice;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::connection::ConnectionContext;
+use crate::error::storage_error_code;
+use crate::topics::Partition;
+
+/// Longest a fetch may wait, whatever it asks: bounds parked requests.
+pub const FETCH_MAX_WAIT_MS_MAX: i32 = 300_000;
+/// `isolation_level` value of read_committed.
+const READ_COMMITTED: i8 = 1;
+
+struct Wanted {
+    partition: Option<Arc<Partition>>,
+    index: i32,
+    fetch_offset: i64,
+    partition_max_bytes: i32,
+    unknown_error: ErrorCode,
+}
+
+struct TopicWanted {
+    name: strom_codec::kafka_protocol::messages::TopicName,
+    id: uuid::Uuid,
+    partitions: Vec<Wanted>,
+}
+
+struct Planned {
+    error: Option<ErrorCode>,
+    slice: Option<FileSlice>,
+    high_watermark: i64,
+    log_start_offset: i64,
+}
+
+pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest) -> FetchResponse {
+    if request.session_id != 0 {
+        // We never hand out sessions, so an incremental fetch names one we do not know.
+        return FetchResponse::default()
+            .with_error_code(ErrorCode::FetchSessionIdNotFound.code())
+            .with_session_id(0);
+    }
+    let topics: Vec<TopicWanted> = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let (topic, unknown_error) = if version >= 13 {
+                (
+                    ctx.state.topics.get_by_id(&t.topic_id),
+                    ErrorCode::UnknownTopicId,
+                )
+            } else {
+                (
+                    ctx.state.topics.get(t.topic.0.as_str()),
+                    ErrorCode::UnknownTopicOrPartition,
+                )
+            };
+            TopicWanted {
+                name: topic
+                    .as_ref()
+                    .map_or(t.topic.clone(), |tp| super::topic_name(tp.name.clone())),
+                id: topic.as_ref().map_or(t.topic_id, |tp| tp.id),
+                partitions: t
+                    .partitions
+                    .into_iter()
+                    .map(|p| Wanted {
+                        partition: topic
+                            .as_ref()
+                            .and_then(|tp| tp.partition(p.partition))
+                            .cloned(),
+                        index: p.partition,
+                        fetch_offset: p.fetch_offset,
+                        partition_max_bytes: p.partition_max_bytes,
+                        unknown_error,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let max_wait = Duration::from_millis(
+        u64::try_from(request.max_wait_ms.clamp(0, FETCH_MAX_WAIT_MS_MAX)).unwrap_or(0),
+    );
+    let deadline = Instant::now() + max_wait;
+    let response_max = i64::from(request.max_bytes.max(0)).min(ctx.state.config.fetch_max_bytes);
+    let min_bytes = i64::from(request.min_bytes.max(0));
+    let read_committed = request.isolation_level == READ_COMMITTED;
+    let mut receivers: Vec<watch::Receiver<i64>> = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|w| w.partition.as_ref().map(|p| p.subscribe()))
+        .collect();
+    loop {
+        for rx in &mut receivers {
+            rx.borrow_and_update();
+        }
+        let plans = plan(&topics, response_max);
+        let bytes: i64 = plans
+            .iter()
+            .flatten()
+            .map(|p| p.slice.as_ref().map_or(0, |s| i64::from(s.len)))
+            .sum();
+        let errored = plans.iter().flatten().any(|p| p.error.is_some());
+        let waited_out = Instant::now() >= deadline;
+        if bytes >= min_bytes.max(1)
+            || errored
+            || waited_out
+            || receivers.is_empty()
+            || ctx.state.shutdown.is_cancelled()
+        {
+            return respond(topics, plans, read_committed);
+        }
+        let changed = select_all(receivers.iter_mut().map(|rx| Box::pin(rx.changed())));
+        tokio::select! {
+            _ = changed => {}
+            () = tokio::time::sleep_until(deadline) => {}
+            () = ctx.state.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Decides what each partition returns, without reading bytes.
+fn plan(topics: &[TopicWanted], response_max: i64) -> Vec<Vec<Planned>> {
+    let mut remaining = response_max;
+    let mut first_with_data = true;
+    topics
+        .iter()
+        .map(|t| {
+            t.partitions
+                .iter()
+                .map(|w| {
+                    let Some(partition) = &w.partition else {
+                        return Planned {
+                            error: Some(w.unknown_error),
+                            slice: None,
+                            high_watermark: -1,
+                            log_start_offset: -1,
+                        };
+                    };
+                    let limit = i64::from(w.partition_max_bytes.max(0)).min(remaining.max(0));
+                    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+                    match partition.read(w.fetch_offset, limit) {
+                        Ok(outcome) => {
+                            let mut slice = outcome.slice;
+                            if let Some(s) = &slice {
+                                // KIP-74: only the first partition with data may exceed the limits.
+                                if !first_with_data && s.len > limit {
+                                    slice = None;
+                                }
+                            }
+                            if let Some(s) = &slice {
+                                first_with_data = false;
+                                remaining -= i64::from(s.len);
+                            }
+                            Planned {
+                                error: None,
+                                slice,
+                                high_watermark: outcome.high_watermark,
+                                log_start_offset: outcome.log_start_offset,
+                            }
+                        }
+                        Err(e) => {
+                            let (log_start_offset, high_watermark) = partition.offsets();
+                            Planned {
+                                error: Some(storage_error_code(&e)),
+                                slice: None,
+                                high_watermark,
+                                log_start_offset,
+                            }
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn respond(
+    topics: Vec<TopicWanted>,
+    plans: Vec<Vec<Planned>>,
+    read_committed: bool,
+) -> FetchResponse {
+    let responses = topics
+        .into_iter()
+        .zip(plans)
+        .map(|(t, plans)| {
+            let partitions = t
+                .partitions
+                .iter()
+                .zip(plans)
+                .map(|(w, p)| {
+                    let mut error = p.error;
+                    let records = match p.slice.as_ref().map(FileSlice::read) {
+                        Some(Ok(bytes)) => Bytes::from(bytes),
+                        Some(Err(e)) => {
+                            tracing::error!(partition = w.index, error = %e, "reading a segment failed");
+                            error = Some(ErrorCode::KafkaStorageError);
+                            Bytes::new()
+                        }
+                        None => Bytes::new(),
+                    };
+                    PartitionData::default()
+                        .with_partition_index(w.index)
+                        .with_error_code(crate::error::code(error))
+                        .with_high_watermark(p.high_watermark)
+                        .with_last_stable_offset(p.high_watermark)
+                        .with_log_start_offset(p.log_start_offset)
+                        .with_aborted_transactions(if read_committed { Some(vec![]) } else { None })
+                        .with_preferred_read_replica((-1).into())
+                        .with_records(Some(records))
+                })
+                .collect();
+            FetchableTopicResponse::default().with_topic(t.name).with_topic_id(t.id).with_partitions(partitions)
+        })
+        .collect();
+    FetchResponse::default()
+        .with_session_id(0)
+        .with_responses(responses)
+}

@@ -1,0 +1,87 @@
+//! ListOffsets (API key 2, v1–v9): earliest (-2), latest (-1), max timestamp (-3, KIP-734),
+//! earliest local (-4), earliest pending upload (-5, no tiered storage: none), or the first
+//! offset whose timestamp is ≥ a given time, through the time index.
+
+use strom_codec::kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use strom_codec::kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use strom_codec::ErrorCode;
+
+use crate::connection::ConnectionContext;
+use crate::error::storage_error_code;
+use crate::topics::Partition;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const EARLIEST_PENDING_UPLOAD: i64 = -5;
+
+pub fn handle(
+    ctx: &ConnectionContext,
+    _version: i16,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = ctx.state.topics.get(t.name.0.as_str());
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let base = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index);
+                    match topic
+                        .as_ref()
+                        .and_then(|tp| tp.partition(p.partition_index))
+                    {
+                        Some(partition) => lookup(partition, p.timestamp, base),
+                        None => base
+                            .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
+                            .with_timestamp(-1)
+                            .with_offset(-1)
+                            .with_leader_epoch(-1),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    base: ListOffsetsPartitionResponse,
+) -> ListOffsetsPartitionResponse {
+    let base = base.with_leader_epoch(0);
+    let log = partition.log();
+    let found = match timestamp {
+        LATEST => Ok(Some((log.log_end_offset(), -1))),
+        EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
+        EARLIEST_PENDING_UPLOAD => Ok(None),
+        MAX_TIMESTAMP => {
+            let (offset, ts) = log.max_timestamp();
+            Ok(if offset < 0 { None } else { Some((offset, ts)) })
+        }
+        t => log.offset_for_timestamp(t),
+    };
+    drop(log);
+    match found {
+        Ok(Some((offset, ts))) => base.with_offset(offset).with_timestamp(ts),
+        Ok(None) => base
+            .with_offset(-1)
+            .with_timestamp(-1)
+            .with_leader_epoch(-1),
+        Err(e) => base
+            .with_error_code(storage_error_code(&e).code())
+            .with_offset(-1)
+            .with_timestamp(-1),
+    }
+}

@@ -1,0 +1,24 @@
+//! One module per Kafka API, named after it. Handlers validate, call the owner (storage,
+//! coordinator) and build the response; they return responses, never `Result`: errors are
+//! Kafka error codes inside the response.
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod fetch;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod topic_configs;
+
+use strom_codec::kafka_protocol::messages::TopicName;
+use strom_codec::kafka_protocol::protocol::StrBytes;
+
+pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
+    TopicName(str_bytes(s))
+}

@@ -1,0 +1,247 @@
+//! A running broker: shared state, the accept loop, background tasks and shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strom_coordinator::ProducerIds;
+use strom_storage::meta::MetaRecord;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::connection;
+use crate::topics::{base64_url, Topics};
+
+/// How long shutdown waits for connections to finish their current request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often partitions are checked for a due `flush.ms`.
+const FLUSH_CHECK_INTERVAL: Duration = Duration::from_millis(1000);
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub struct BrokerState {
+    pub config: Config,
+    pub topics: Topics,
+    pub cluster_id: String,
+    pub producer_ids: Mutex<ProducerIds>,
+    /// The address actually bound (port 0 resolved).
+    pub bound: SocketAddr,
+    /// `(host, port)` to advertise; `None` means "the address the client connected to".
+    pub advertised: Option<(String, i32)>,
+    pub shutdown: CancellationToken,
+    /// Bytes of requests in memory at once, across connections.
+    pub request_memory: Semaphore,
+    /// One permit per open connection (`max.connections`).
+    pub connections: Arc<Semaphore>,
+}
+
+impl BrokerState {
+    /// The `(host, port)` clients should use, given the local address of their connection.
+    pub fn advertised_for(&self, local: SocketAddr) -> (String, i32) {
+        match &self.advertised {
+            Some(a) => a.clone(),
+            None => (local.ip().to_string(), i32::from(local.port())),
+        }
+    }
+}
+
+/// Handle to a running broker.
+#[derive(Debug)]
+pub struct Broker {
+    state: Arc<BrokerState>,
+    tracker: TaskTracker,
+    _ephemeral: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source} (is another broker running? pick another port with --listen)")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot open data directory {}: {reason}", path.display())]
+    Storage { path: PathBuf, reason: String },
+}
+
+impl Broker {
+    /// Opens storage, binds the listener and starts serving.
+    ///
+    /// # Errors
+    /// The data directory cannot be opened or the address cannot be bound.
+    pub async fn start(mut config: Config) -> Result<Self, StartError> {
+        let ephemeral = if config.ephemeral {
+            let dir = tempfile::Builder::new()
+                .prefix("strom-")
+                .tempdir()
+                .map_err(|e| StartError::Storage {
+                    path: std::env::temp_dir(),
+                    reason: e.to_string(),
+                })?;
+            config.data_dir = dir.path().to_path_buf();
+            Some(dir)
+        } else {
+            None
+        };
+        let bind = config.bind_address()?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let storage_error = |reason: String| StartError::Storage {
+            path: config.data_dir.clone(),
+            reason,
+        };
+        let data_dir = config.data_dir.clone();
+        let defaults = config.log.clone();
+        let (topics, meta) = tokio::task::spawn_blocking(move || Topics::open(&data_dir, defaults))
+            .await
+            .map_err(|e| storage_error(e.to_string()))?
+            .map_err(|e| storage_error(e.to_string()))?;
+        let cluster_id = match meta.cluster_id {
+            Some(id) => id,
+            None => {
+                let id = base64_url(uuid::Uuid::new_v4().as_bytes());
+                topics
+                    .persist(MetaRecord::ClusterId { id: id.clone() })
+                    .map_err(|e| storage_error(e.to_string()))?;
+                id
+            }
+        };
+        let advertised = advertised(&config, bound);
+        let state = Arc::new(BrokerState {
+            producer_ids: Mutex::new(ProducerIds::new(meta.next_producer_id)),
+            request_memory: Semaphore::new(
+                usize::try_from(config.request_memory_bytes_max).unwrap_or(usize::MAX >> 4),
+            ),
+            connections: Arc::new(Semaphore::new(config.connections_max)),
+            config,
+            topics,
+            cluster_id,
+            bound,
+            advertised,
+            shutdown: CancellationToken::new(),
+        });
+        let tracker = TaskTracker::new();
+        tracker.spawn(accept_loop(listener, Arc::clone(&state), tracker.clone()));
+        tracker.spawn(background(Arc::clone(&state)));
+        tracing::info!(
+            listen = %bound,
+            advertised = ?state.advertised,
+            data_dir = %state.config.data_dir.display(),
+            cluster_id = %state.cluster_id,
+            "strom broker started"
+        );
+        Ok(Self {
+            state,
+            tracker,
+            _ephemeral: ephemeral,
+        })
+    }
+
+    /// The bound listener address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.bound
+    }
+
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Stops accepting, lets connections finish their current request (bounded), flushes
+    /// and marks the shutdown clean. An ephemeral data directory is removed.
+    pub async fn shutdown(self) {
+        self.state.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections did not finish within {SHUTDOWN_GRACE:?}; closing anyway");
+        }
+        let state = Arc::clone(&self.state);
+        let _ = tokio::task::spawn_blocking(move || state.topics.close()).await;
+        tracing::info!("strom broker stopped");
+    }
+}
+
+fn advertised(config: &Config, bound: SocketAddr) -> Option<(String, i32)> {
+    if let Some(a) = &config.advertised {
+        let (host, port) = a.rsplit_once(':').unwrap_or((a.as_str(), "0"));
+        let port: i32 = port.parse().unwrap_or(0);
+        let port = if port == 0 {
+            i32::from(bound.port())
+        } else {
+            port
+        };
+        return Some((host.to_string(), port));
+    }
+    if bound.ip().is_unspecified() {
+        None
+    } else {
+        Some((bound.ip().to_string(), i32::from(bound.port())))
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, tracker: TaskTracker) {
+    loop {
+        let permit = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            permit = Arc::clone(&state.connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((socket, peer)) => {
+                let state = Arc::clone(&state);
+                tracker.spawn(async move {
+                    connection::serve(socket, peer, state).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn background(state: Arc<BrokerState>) {
+    let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
+    let mut retention = tokio::time::interval(retention_every);
+    let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = retention.tick() => {
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || s.topics.enforce_retention()).await;
+            }
+            _ = flush.tick() => {
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! Broker configuration under Kafka's key names (`log.dirs`, `num.partitions`,
+//! `advertised.listeners` …). Sources, later ones winning: embedded defaults, a TOML file
+//! (`log.dirs = "x"` and `[log] dirs = "x"` mean the same), `STROM_*` environment variables
+//! (`STROM_LOG_DIRS` is `log.dirs`), then command-line flags.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use strom_storage::{LogConfig, TimestampType};
+
+/// Default most connections at once (Kafka's `max.connections` is unbounded; we are not).
+pub const CONNECTIONS_MAX: usize = 10_000;
+/// Default bound on bytes of requests being read or processed at once across connections
+/// (Kafka's `queued.max.request.bytes`, which Kafka leaves unbounded by default).
+pub const REQUEST_MEMORY_BYTES_MAX: u64 = 512 * 1024 * 1024;
+/// Kafka's `fetch.max.bytes` default: the most bytes one Fetch response carries.
+pub const FETCH_RESPONSE_BYTES_MAX: i64 = 55 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_id: i32,
+    /// Where to listen, `host:port`; port 0 picks a free one.
+    pub listen: String,
+    /// `host:port` to tell clients; `None` advertises the bind address, or for a wildcard
+    /// bind the local address each client connected to.
+    pub advertised: Option<String>,
+    pub data_dir: PathBuf,
+    /// A temporary data directory, removed at shutdown.
+    pub ephemeral: bool,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics: bool,
+    pub log: LogConfig,
+    pub retention_check_interval_ms: u64,
+    pub socket_request_max_bytes: u32,
+    pub connections_max: usize,
+    pub request_memory_bytes_max: u64,
+    pub fetch_max_bytes: i64,
+    pub delete_topic_enable: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            listen: "0.0.0.0:9092".into(),
+            advertised: None,
+            data_dir: PathBuf::from("./data"),
+            ephemeral: false,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics: true,
+            log: LogConfig::default(),
+            retention_check_interval_ms: 300_000,
+            socket_request_max_bytes: strom_codec::limits::FRAME_BYTES_MAX,
+            connections_max: CONNECTIONS_MAX,
+            request_memory_bytes_max: REQUEST_MEMORY_BYTES_MAX,
+            fetch_max_bytes: FETCH_RESPONSE_BYTES_MAX,
+            delete_topic_enable: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown config key `{0}` (keys use Kafka's names, e.g. log.dirs, num.partitions)")]
+    UnknownKey(String),
+    #[error("invalid value `{value}` for `{key}`: {reason}")]
+    InvalidValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a valid number"))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, value, "must be true or false")),
+    }
+}
+
+/// `PLAINTEXT://host:port[,…]` or `host:port` → `host:port` of the first listener.
+fn listener_address(key: &str, value: &str) -> Result<String, ConfigError> {
+    let first = value.split(',').next().unwrap_or_default().trim();
+    let addr = match first.split_once("://") {
+        Some((protocol, rest)) => {
+            let protocol = protocol.rsplit(':').next().unwrap_or(protocol);
+            if !protocol.eq_ignore_ascii_case("PLAINTEXT") {
+                return Err(invalid(
+                    key,
+                    value,
+                    "only PLAINTEXT listeners are supported",
+                ));
+            }
+            rest
+        }
+        None => first,
+    };
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, value, "expected host:port"))?;
+    port.parse::<u16>()
+        .map_err(|_| invalid(key, value, "bad port"))?;
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(format!("{host}:{port}"))
+}
+
+/// Every broker key this file understands, for documentation and validation.
+pub const BROKER_KEYS: &[&str] = &[
+    "node.id",
+    "broker.id",
+    "listeners",
+    "advertised.listeners",
+    "log.dirs",
+    "log.dir",
+    "num.partitions",
+    "default.replication.factor",
+    "auto.create.topics.enable",
+    "delete.topic.enable",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.roll.hours",
+    "log.retention.ms",
+    "log.retention.minutes",
+    "log.retention.hours",
+    "log.retention.bytes",
+    "log.retention.check.interval.ms",
+    "message.max.bytes",
+    "log.message.timestamp.type",
+    "log.message.timestamp.before.max.ms",
+    "log.message.timestamp.after.max.ms",
+    "log.index.interval.bytes",
+    "log.index.size.max.bytes",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.cleanup.policy",
+    "socket.request.max.bytes",
+    "max.connections",
+    "queued.max.request.bytes",
+    "fetch.max.bytes",
+    "strom.ephemeral",
+];
+
+impl Config {
+    /// Sets one key.
+    ///
+    /// # Errors
+    /// Unknown key or invalid value, naming both.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let log_key = |c: &mut LogConfig, k: &str| {
+            c.apply(k, value)
+                .map_err(|e| invalid(key, value, e.to_string()))
+        };
+        match key {
+            "node.id" | "broker.id" => self.node_id = parse(key, value)?,
+            "listeners" => self.listen = listener_address(key, value)?,
+            "advertised.listeners" => {
+                self.advertised = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(listener_address(key, value)?)
+                }
+            }
+            "log.dirs" | "log.dir" => {
+                let first = value.split(',').next().unwrap_or_default().trim();
+                if first.is_empty() {
+                    return Err(invalid(key, value, "empty path"));
+                }
+                self.data_dir = PathBuf::from(first);
+            }
+            "num.partitions" => {
+                let n: i32 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.num_partitions = n;
+            }
+            "default.replication.factor" => {
+                let n: i16 = parse(key, value)?;
+                if n != 1 {
+                    return Err(invalid(
+                        key,
+                        value,
+                        "a single broker can only hold 1 replica",
+                    ));
+                }
+                self.default_replication_factor = n;
+            }
+            "auto.create.topics.enable" => self.auto_create_topics = parse_bool(key, value)?,
+            "delete.topic.enable" => self.delete_topic_enable = parse_bool(key, value)?,
+            "log.segment.bytes" => log_key(&mut self.log, "segment.bytes")?,
+            "log.roll.ms" => log_key(&mut self.log, "segment.ms")?,
+            "log.roll.hours" => {
+                let h: i64 = parse(key, value)?;
+                self.log.segment_ms = h.saturating_mul(3_600_000);
+            }
+            "log.retention.ms" => log_key(&mut self.log, "retention.ms")?,
+            "log.retention.minutes" => {
+                let m: i64 = parse(key, value)?;
+                self.log.retention_ms = if m < 0 { -1 } else { m.saturating_mul(60_000) };
+            }
+            "log.retention.hours" => {
+                let h: i64 = parse(key, value)?;
+                self.log.retention_ms = if h < 0 {
+                    -1
+                } else {
+                    h.saturating_mul(3_600_000)
+                };
+            }
+            "log.retention.bytes" => log_key(&mut self.log, "retention.bytes")?,
+            "log.retention.check.interval.ms" => {
+                let ms: u64 = parse(key, value)?;
+                self.retention_check_interval_ms = ms.max(1);
+            }
+            "message.max.bytes" => log_key(&mut self.log, "max.message.bytes")?,
+            "log.message.timestamp.type" => log_key(&mut self.log, "message.timestamp.type")?,
+            "log.message.timestamp.before.max.ms" => {
+                log_key(&mut self.log, "message.timestamp.before.max.ms")?
+            }
+            "log.message.timestamp.after.max.ms" => {
+                log_key(&mut self.log, "message.timestamp.after.max.ms")?
+            }
+            "log.index.interval.bytes" => log_key(&mut self.log, "index.interval.bytes")?,
+            "log.index.size.max.bytes" => log_key(&mut self.log, "segment.index.bytes")?,
+            "log.flush.interval.messages" => log_key(&mut self.log, "flush.messages")?,
+            "log.flush.interval.ms" => log_key(&mut self.log, "flush.ms")?,
+            "log.cleanup.policy" => log_key(&mut self.log, "cleanup.policy")?,
+            "socket.request.max.bytes" => {
+                let n: u32 = parse(key, value)?;
+                if !(1024..=strom_codec::limits::FRAME_BYTES_MAX).contains(&n) {
+                    return Err(invalid(key, value, "must be between 1024 and 104857600"));
+                }
+                self.socket_request_max_bytes = n;
+            }
+            "max.connections" => {
+                let n: usize = parse(key, value)?;
+                if n == 0 || n > CONNECTIONS_MAX {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!("must be between 1 and {CONNECTIONS_MAX}"),
+                    ));
+                }
+                self.connections_max = n;
+            }
+            "queued.max.request.bytes" => {
+                let n: i64 = parse(key, value)?;
+                let max = REQUEST_MEMORY_BYTES_MAX * 8;
+                self.request_memory_bytes_max = if n <= 0 {
+                    REQUEST_MEMORY_BYTES_MAX
+                } else {
+                    u64::try_from(n).unwrap_or(max).min(max)
+                };
+            }
+            "fetch.max.bytes" => {
+                let n: i64 = parse(key, value)?;
+                if n < 1024 {
+                    return Err(invalid(key, value, "must be at least 1024"));
+                }
+                self.fetch_max_bytes = n;
+            }
+            "strom.ephemeral" => self.ephemeral = parse_bool(key, value)?,
+            _ => return Err(ConfigError::UnknownKey(key.into())),
+        }
+        Ok(())
+    }
+
+    /// Applies a TOML document: nested tables flatten to dotted keys.
+    ///
+    /// # Errors
+    /// Bad TOML, unknown keys, invalid values.
+    pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::File {
+                path: origin.into(),
+                reason: e.to_string(),
+            })?;
+        let mut flat = BTreeMap::new();
+        flatten("", &toml::Value::Table(table), &mut flat);
+        for (k, v) in flat {
+            self.set(&k, &v)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `STROM_*` variables from `vars` (`STROM_LOG_DIRS` → `log.dirs`).
+    ///
+    /// # Errors
+    /// Unknown keys or invalid values.
+    pub fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("STROM_") else {
+                continue;
+            };
+            let key = rest.to_ascii_lowercase().replace('_', ".");
+            if BROKER_KEYS.contains(&key.as_str()) {
+                self.set(&key, &value)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn timestamp_type_name(&self) -> &'static str {
+        match self.log.timestamp_type {
+            TimestampType::CreateTime => "CreateTime",
+            TimestampType::LogAppendTime => "LogAppendTime",
+        }
+    }
+
+    /// The bind address.
+    ///
+    /// # Errors
+    /// `listen` does not parse as `ip:port`.
+    pub fn bind_address(&self) -> Result<SocketAddr, ConfigError> {
+        let host_port = self.listen.replace("localhost:", "127.0.0.1:");
+        host_port
+            .parse()
+            .map_err(|_| invalid("listeners", &self.listen, "expected ip:port"))
+    }
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        toml::Value::Array(items) => {
+            let joined: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.insert(prefix.to_string(), joined.join(","));
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_and_nested_toml_mean_the_same() {
+        let mut a = Config::default();
+        a.apply_toml(
+            "\"log.dirs\" = \"/x\"\nnum.partitions = 3\n[log.retention]\nms = 5000\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(a.data_dir, PathBuf::from("/x"));
+        assert_eq!(a.num_partitions, 3);
+        assert_eq!(a.log.retention_ms, 5000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let mut c = Config::default();
+        assert!(matches!(c.set("no.such", "1"), Err(ConfigError::UnknownKey(k)) if k == "no.such"));
+        assert!(c.set("num.partitions", "zero").is_err());
+        assert!(c.set("listeners", "SSL://:9093").is_err());
+        c.set("listeners", "PLAINTEXT://127.0.0.1:0").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        c.set("advertised.listeners", "PLAINTEXT://kafka:29092")
+            .unwrap();
+        assert_eq!(c.advertised.as_deref(), Some("kafka:29092"));
+    }
+
+    #[test]
+    fn env_vars_map_to_keys() {
+        let mut c = Config::default();
+        c.apply_env(vec![("STROM_NUM_PARTITIONS".to_string(), "4".to_string())].into_iter())
+            .unwrap();
+        assert_eq!(c.num_partitions, 4);
+    }
+
+    #[test]
+    fn shipped_config_file_parses() {
+        let text = include_str!("../../../config/strom.toml");
+        let mut c = Config::default();
+        c.apply_toml(text, "config/strom.toml").unwrap();
+    }
+}

@@ -1,0 +1,47 @@
+//! Routes a decoded request to its handler. Only APIs in the codec's versions table reach
+//! here (the codec refuses the rest), and every API in that table has an arm below; the
+//! `every_supported_api_is_dispatched` test in `integration-tests` keeps it so.
+
+use strom_codec::kafka_protocol::messages::{RequestKind, ResponseKind};
+
+use crate::api;
+use crate::connection::ConnectionContext;
+
+/// Runs the handler. `None`: no response is sent (Produce with acks=0).
+pub async fn dispatch(
+    ctx: &ConnectionContext,
+    version: i16,
+    body: RequestKind,
+) -> Option<ResponseKind> {
+    Some(match body {
+        RequestKind::ApiVersions(r) => {
+            ResponseKind::ApiVersions(api::api_versions::handle(version, &r))
+        }
+        RequestKind::Metadata(r) => {
+            ResponseKind::Metadata(api::metadata::handle(ctx, version, r).await)
+        }
+        RequestKind::Produce(r) => {
+            return api::produce::handle(ctx, version, r)
+                .await
+                .map(ResponseKind::Produce)
+        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(api::fetch::handle(ctx, version, r).await),
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(api::list_offsets::handle(ctx, version, r))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(api::create_topics::handle(ctx, version, r).await)
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(api::delete_topics::handle(ctx, version, r).await)
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(api::init_producer_id::handle(ctx, r).await)
+        }
+        other => {
+            // Unreachable while the versions table and this match agree.
+            tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");
+            return None;
+        }
+    })
+}

@@ -1,0 +1,458 @@
+//! Topics and their partitions: creation, deletion, lookup by name and id, persisted in the
+//! metadata log. Each partition owns its [`Log`] behind its own lock (no lock spans
+//! partitions) and a `watch` of its log end offset that wakes long-polling fetches.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dashmap::DashMap;
+use strom_storage::meta::{MetaLog, MetaRecord, MetaState, TopicMeta};
+use strom_storage::{AppendInfo, FileSlice, Log, LogConfig};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::clock::now_ms;
+
+/// Longest topic name Kafka allows (`Topic.MAX_NAME_LENGTH`).
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+/// Most partitions one topic may have.
+pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
+
+/// Why a topic operation failed; mapped to Kafka error codes by the handlers.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic name {0:?} is illegal: names are 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'")]
+    InvalidName(String),
+    #[error("topic '{0}' already exists")]
+    AlreadyExists(String),
+    #[error("topic '{0}' does not exist")]
+    Unknown(String),
+    #[error("number of partitions {0} must be between 1 and {PARTITIONS_PER_TOPIC_MAX}")]
+    InvalidPartitions(i32),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("storage error: {0}")]
+    Storage(#[from] strom_storage::Error),
+}
+
+/// Kafka's `Topic.validate`.
+pub fn validate_name(name: &str) -> Result<(), TopicError> {
+    let ok = !name.is_empty()
+        && name.len() <= TOPIC_NAME_BYTES_MAX
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(TopicError::InvalidName(name.into()))
+    }
+}
+
+/// One partition of one topic.
+#[derive(Debug)]
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    log: Mutex<Log>,
+    end_offset: watch::Sender<i64>,
+}
+
+/// What a fetch learns about a partition in one look.
+#[derive(Debug)]
+pub struct ReadOutcome {
+    pub slice: Option<FileSlice>,
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+}
+
+impl Partition {
+    fn new(topic: &str, index: i32, log: Log) -> Self {
+        let (end_offset, _) = watch::channel(log.log_end_offset());
+        Self {
+            topic: topic.into(),
+            index,
+            log: Mutex::new(log),
+            end_offset,
+        }
+    }
+
+    /// The log, locked. A poisoned lock means a panic while appending: the log may be
+    /// inconsistent, but its on-disk state is still recoverable, so we keep serving.
+    pub fn log(&self) -> MutexGuard<'_, Log> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends and wakes waiting fetches.
+    pub fn append(&self, records: &[u8]) -> Result<AppendInfo, strom_storage::Error> {
+        let (info, end) = {
+            let mut log = self.log();
+            let info = log.append(records, now_ms())?;
+            (info, log.log_end_offset())
+        };
+        self.end_offset.send_replace(end);
+        Ok(info)
+    }
+
+    /// Plans a read; the bytes are read after the lock is released.
+    pub fn read(&self, offset: i64, max_bytes: u32) -> Result<ReadOutcome, strom_storage::Error> {
+        let log = self.log();
+        let slice = log.read(offset, max_bytes)?;
+        Ok(ReadOutcome {
+            slice,
+            log_start_offset: log.log_start_offset(),
+            high_watermark: log.log_end_offset(),
+        })
+    }
+
+    pub fn offsets(&self) -> (i64, i64) {
+        let log = self.log();
+        (log.log_start_offset(), log.log_end_offset())
+    }
+
+    /// A receiver that changes whenever the log end offset moves.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.end_offset.subscribe()
+    }
+}
+
+#[derive(Debug)]
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<Arc<Partition>>,
+    pub configs: BTreeMap<String, String>,
+    pub internal: bool,
+}
+
+impl Topic {
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+}
+
+/// All topics of the broker.
+#[derive(Debug)]
+pub struct Topics {
+    data_dir: PathBuf,
+    defaults: LogConfig,
+    by_name: DashMap<String, Arc<Topic>>,
+    by_id: DashMap<Uuid, Arc<Topic>>,
+    /// Serialises creations and deletions and owns the metadata log.
+    meta: Mutex<(MetaLog, MetaState)>,
+}
+
+fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
+    data_dir.join(format!("{topic}-{index}"))
+}
+
+const CLEAN_SHUTDOWN_MARKER: &str = ".strom_clean_shutdown";
+
+impl Topics {
+    /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
+    /// marker), each partition's active segment is recovered.
+    pub fn open(data_dir: &Path, defaults: LogConfig) -> Result<(Self, MetaState), TopicError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| strom_storage::Error::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let marker = data_dir.join(CLEAN_SHUTDOWN_MARKER);
+        let clean = marker.exists();
+        let _ = std::fs::remove_file(&marker);
+        let (meta_log, state) = MetaLog::open(data_dir)?;
+        remove_deleted_dirs(data_dir);
+        let topics = Self {
+            data_dir: data_dir.to_path_buf(),
+            defaults,
+            by_name: DashMap::new(),
+            by_id: DashMap::new(),
+            meta: Mutex::new((meta_log, state.clone())),
+        };
+        if !clean && !state.topics.is_empty() {
+            tracing::warn!("previous shutdown was not clean: recovering active segments");
+        }
+        for meta in state.topics.values() {
+            let topic = topics.open_topic(meta, !clean)?;
+            topics.insert(topic);
+        }
+        Ok((topics, state))
+    }
+
+    fn open_topic(&self, meta: &TopicMeta, recover: bool) -> Result<Arc<Topic>, TopicError> {
+        let config = self
+            .defaults
+            .with_overrides(&meta.configs)
+            .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        let id = Uuid::parse_str(&meta.id).unwrap_or_else(|_| Uuid::new_v4());
+        let mut partitions = Vec::new();
+        for index in 0..meta.partitions {
+            let dir = partition_dir(&self.data_dir, &meta.name, index);
+            let log = Log::open(&dir, config.clone(), recover, now_ms())?;
+            write_partition_metadata(&dir, id);
+            partitions.push(Arc::new(Partition::new(&meta.name, index, log)));
+        }
+        Ok(Arc::new(Topic {
+            name: meta.name.clone(),
+            id,
+            partitions,
+            configs: meta.configs.clone(),
+            internal: meta.internal,
+        }))
+    }
+
+    fn insert(&self, topic: Arc<Topic>) {
+        self.by_id.insert(topic.id, Arc::clone(&topic));
+        self.by_name.insert(topic.name.clone(), topic);
+    }
+
+    fn meta(&self) -> MutexGuard<'_, (MetaLog, MetaState)> {
+        self.meta
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.by_name.get(name).map(|t| Arc::clone(t.value()))
+    }
+
+    pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
+        self.by_id.get(id).map(|t| Arc::clone(t.value()))
+    }
+
+    /// Every topic, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<Arc<Topic>> = self.by_name.iter().map(|t| Arc::clone(t.value())).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Checks a creation without performing it: the effective log config on success.
+    pub fn validate_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, TopicError> {
+        validate_name(name)?;
+        if self.by_name.contains_key(name) {
+            return Err(TopicError::AlreadyExists(name.into()));
+        }
+        if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
+            return Err(TopicError::InvalidPartitions(partitions));
+        }
+        self.defaults
+            .with_overrides(configs)
+            .map_err(|e| TopicError::InvalidConfig(e.to_string()))
+    }
+
+    /// Creates a topic durably: the metadata record is fsynced before the topic is visible.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        internal: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let mut meta = self.meta();
+        self.validate_create(name, partitions, &configs)?;
+        let record = TopicMeta {
+            name: name.into(),
+            id: Uuid::new_v4().simple().to_string(),
+            partitions,
+            configs,
+            internal,
+        };
+        // Leftovers of an earlier topic of the same name (a crash mid-delete) must not leak in.
+        for index in 0..partitions {
+            let dir = partition_dir(&self.data_dir, name, index);
+            if dir.exists() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        let topic = self.open_topic(&record, false)?;
+        let (log, state) = &mut *meta;
+        log.append(&MetaRecord::Topic(record.clone()))?;
+        state.topics.insert(record.name.clone(), record);
+        self.insert(Arc::clone(&topic));
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    /// Deletes a topic: forgotten durably first, then its directories are removed.
+    pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
+        let mut meta = self.meta();
+        let Some((_, topic)) = self.by_name.remove(name) else {
+            return Err(TopicError::Unknown(name.into()));
+        };
+        self.by_id.remove(&topic.id);
+        let (log, state) = &mut *meta;
+        log.append(&MetaRecord::DeleteTopic { name: name.into() })?;
+        state.topics.remove(name);
+        for p in &topic.partitions {
+            let dir = partition_dir(&self.data_dir, name, p.index);
+            let doomed =
+                self.data_dir
+                    .join(format!("{name}-{}.{}-delete", p.index, topic.id.simple()));
+            if std::fs::rename(&dir, &doomed).is_ok() {
+                if let Err(e) = std::fs::remove_dir_all(&doomed) {
+                    tracing::warn!(dir = %doomed.display(), error = %e, "could not remove deleted partition");
+                }
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic.id)
+    }
+
+    /// Appends a record to the metadata log (producer-id blocks, cluster id).
+    pub fn persist(&self, record: MetaRecord) -> Result<(), TopicError> {
+        let mut meta = self.meta();
+        meta.0.append(&record)?;
+        Ok(())
+    }
+
+    /// Runs retention on every partition; returns segments deleted.
+    pub fn enforce_retention(&self) -> usize {
+        let mut deleted = 0;
+        for topic in self.all() {
+            for p in &topic.partitions {
+                match p.log().enforce_retention(now_ms()) {
+                    Ok(n) => deleted += n,
+                    Err(e) => {
+                        tracing::warn!(topic = %topic.name, partition = p.index, error = %e, "retention failed")
+                    }
+                }
+            }
+        }
+        deleted
+    }
+
+    /// fsyncs partitions whose `flush.ms` has passed.
+    pub fn flush_due(&self) {
+        let now = now_ms();
+        for topic in self.all() {
+            for p in &topic.partitions {
+                let mut log = p.log();
+                if log.flush_due(now) {
+                    if let Err(e) = log.flush(now) {
+                        tracing::error!(topic = %topic.name, partition = p.index, error = %e, "flush failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Flushes index buffers and writes the clean-shutdown marker.
+    pub fn close(&self) {
+        for topic in self.all() {
+            for p in &topic.partitions {
+                if let Err(e) = p.log().close() {
+                    tracing::error!(topic = %topic.name, partition = p.index, error = %e, "close failed");
+                    return;
+                }
+            }
+        }
+        if let Err(e) = std::fs::write(self.data_dir.join(CLEAN_SHUTDOWN_MARKER), b"") {
+            tracing::error!(error = %e, "could not write the clean-shutdown marker");
+        }
+    }
+}
+
+/// Kafka writes `partition.metadata` (version and topic id) into each partition directory;
+/// tools read it, so we do too.
+fn write_partition_metadata(dir: &Path, id: Uuid) {
+    let path = dir.join("partition.metadata");
+    if !path.exists() {
+        let text = format!("version: 0\ntopic_id: {}\n", base64_url(id.as_bytes()));
+        if let Err(e) = std::fs::write(&path, text) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write partition.metadata");
+        }
+    }
+}
+
+/// Kafka prints topic ids as URL-safe base64 without padding.
+pub fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let idx = (n >> (18 - 6 * i)) & 0x3f;
+            out.push(char::from(ALPHABET[idx as usize]));
+        }
+    }
+    out
+}
+
+fn remove_deleted_dirs(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().ends_with("-delete") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_kafka_rules() {
+        for ok in ["a", "my-topic.v1_x", &"x".repeat(249)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a b", "é", &"x".repeat(250), "a/b"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_matches_kafka() {
+        // Uuid 00000000-0000-0000-0000-000000000001 prints as AAAAAAAAAAAAAAAAAAAAAQ in Kafka.
+        let mut bytes = [0u8; 16];
+        bytes[15] = 1;
+        assert_eq!(base64_url(&bytes), "AAAAAAAAAAAAAAAAAAAAAQ");
+    }
+
+    #[test]
+    fn topics_survive_reopen_and_deletion_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (topics, _) = Topics::open(dir.path(), LogConfig::default()).unwrap();
+            topics.create("a", 2, BTreeMap::new(), false).unwrap();
+            topics.create("b", 1, BTreeMap::new(), false).unwrap();
+            assert!(matches!(
+                topics.create("a", 1, BTreeMap::new(), false),
+                Err(TopicError::AlreadyExists(_))
+            ));
+            topics.delete("b").unwrap();
+            topics.close();
+        }
+        let (topics, _) = Topics::open(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(
+            topics
+                .all()
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["a"]
+        );
+        assert_eq!(topics.get("a").unwrap().partitions.len(), 2);
+        assert!(!dir.path().join("b-0").exists());
+    }
+}
