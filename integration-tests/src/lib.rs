@@ -35,9 +35,11 @@ impl TestBroker {
 
     /// A broker on `data_dir` (kept after the broker stops).
     pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".into();
-        config.data_dir = data_dir.to_path_buf();
+        let mut config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.to_path_buf(),
+            ..Config::default()
+        };
         tweak(&mut config);
         let broker = Broker::start(config).await.expect("broker starts");
         let addr = broker.local_addr();
