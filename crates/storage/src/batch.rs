@@ -328,61 +328,66 @@ pub fn patched_header(
     Ok(h)
 }
 
+/// Encodes a zig-zag varint.
+pub fn varint(v: i64, out: &mut Vec<u8>) {
+    let mut z = u64::from_ne_bytes(((v << 1) ^ (v >> 63)).to_ne_bytes());
+    loop {
+        let b = u8::try_from(z & 0x7f).unwrap_or(0);
+        z >>= 7;
+        if z == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Builds a valid uncompressed batch of `values` (null keys, no headers), timestamps
+/// `ts, ts+1, …`, optionally idempotent `(producer_id, epoch, base_sequence)`. For tests and
+/// tools; the broker never builds batches.
+pub fn build_uncompressed(values: &[&[u8]], ts: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
+    let mut records = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let i = i64::try_from(i).unwrap_or(0);
+        let mut r = vec![0u8]; // attributes
+        varint(i, &mut r); // timestamp delta
+        varint(i, &mut r); // offset delta
+        varint(-1, &mut r); // null key
+        varint(i64::try_from(v.len()).unwrap_or(0), &mut r);
+        r.extend_from_slice(v);
+        varint(0, &mut r); // no headers
+        varint(i64::try_from(r.len()).unwrap_or(0), &mut records);
+        records.extend_from_slice(&r);
+    }
+    let n = i32::try_from(values.len()).unwrap_or(0);
+    let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    let mut b = Vec::new();
+    b.extend_from_slice(&0i64.to_be_bytes());
+    let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + records.len()).unwrap_or(0);
+    b.extend_from_slice(&len.to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes());
+    b.push(2);
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&(n - 1).to_be_bytes());
+    b.extend_from_slice(&ts.to_be_bytes());
+    b.extend_from_slice(&(ts + i64::from(n) - 1).to_be_bytes());
+    b.extend_from_slice(&pid.to_be_bytes());
+    b.extend_from_slice(&epoch.to_be_bytes());
+    b.extend_from_slice(&seq.to_be_bytes());
+    b.extend_from_slice(&n.to_be_bytes());
+    b.extend_from_slice(&records);
+    let crc = crc32c::crc32c(b.get(CRC_START..).unwrap_or_default());
+    if let Some(field) = b.get_mut(17..21) {
+        field.copy_from_slice(&crc.to_be_bytes());
+    }
+    b
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
+    pub use super::build_uncompressed as batch;
     use super::*;
-
-    /// Encodes a zig-zag varint.
-    pub fn varint(v: i64, out: &mut Vec<u8>) {
-        let mut z = u64::from_ne_bytes(((v << 1) ^ (v >> 63)).to_ne_bytes());
-        loop {
-            let b = u8::try_from(z & 0x7f).unwrap_or(0);
-            z >>= 7;
-            if z == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-    }
-
-    /// Builds a valid uncompressed batch of `values`, timestamps `ts, ts+1, …`.
-    pub fn batch(values: &[&[u8]], ts: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
-        let mut records = Vec::new();
-        for (i, v) in values.iter().enumerate() {
-            let i = i64::try_from(i).unwrap_or(0);
-            let mut r = vec![0u8]; // attributes
-            varint(i, &mut r); // timestamp delta
-            varint(i, &mut r); // offset delta
-            varint(-1, &mut r); // null key
-            varint(i64::try_from(v.len()).unwrap_or(0), &mut r);
-            r.extend_from_slice(v);
-            varint(0, &mut r); // no headers
-            varint(i64::try_from(r.len()).unwrap_or(0), &mut records);
-            records.extend_from_slice(&r);
-        }
-        let n = i32::try_from(values.len()).unwrap_or(0);
-        let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
-        let mut b = Vec::new();
-        b.extend_from_slice(&0i64.to_be_bytes());
-        let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + records.len()).unwrap_or(0);
-        b.extend_from_slice(&len.to_be_bytes());
-        b.extend_from_slice(&0i32.to_be_bytes());
-        b.push(2);
-        b.extend_from_slice(&[0; 4]);
-        b.extend_from_slice(&0i16.to_be_bytes());
-        b.extend_from_slice(&(n - 1).to_be_bytes());
-        b.extend_from_slice(&ts.to_be_bytes());
-        b.extend_from_slice(&(ts + i64::from(n) - 1).to_be_bytes());
-        b.extend_from_slice(&pid.to_be_bytes());
-        b.extend_from_slice(&epoch.to_be_bytes());
-        b.extend_from_slice(&seq.to_be_bytes());
-        b.extend_from_slice(&n.to_be_bytes());
-        b.extend_from_slice(&records);
-        let crc = crc32c::crc32c(&b[CRC_START..]);
-        b[17..21].copy_from_slice(&crc.to_be_bytes());
-        b
-    }
 
     #[test]
     fn valid_batch_passes() {

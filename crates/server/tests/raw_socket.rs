@@ -1,0 +1,377 @@
+//! Raw bytes against the broker: framing abuse closes only the offending connection, and
+//! the codec-level contracts clients depend on hold byte for byte.
+
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
+use strom_codec::kafka_protocol::messages::produce_request::{
+    PartitionProduceData, TopicProduceData,
+};
+use strom_codec::kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, MetadataRequest,
+    ProduceRequest, ProduceResponse, RequestHeader, RequestKind, ResponseHeader, TopicName,
+};
+use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use strom_codec::versions::SUPPORTED;
+use strom_server::{Broker, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn broker() -> (Broker, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    (Broker::start(config).await.unwrap(), dir)
+}
+
+fn frame(api_key: ApiKey, version: i16, correlation_id: i32, body: &RequestKind) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    out.put_i32(0);
+    RequestHeader::default()
+        .with_request_api_key(api_key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("raw-test")))
+        .encode(&mut out, api_key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut out, version).unwrap();
+    let len = i32::try_from(out.len() - 4).unwrap();
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out.to_vec()
+}
+
+/// Reads one response frame; `None` when the broker closed the connection.
+async fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
+    let mut len = [0u8; 4];
+    tokio::time::timeout(WAIT, s.read_exact(&mut len))
+        .await
+        .expect("timely")
+        .ok()?;
+    let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(len)).unwrap()];
+    tokio::time::timeout(WAIT, s.read_exact(&mut body))
+        .await
+        .expect("timely")
+        .ok()?;
+    Some(Bytes::from(body))
+}
+
+async fn assert_closed(s: &mut TcpStream) {
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+        .await
+        .expect("closed in time");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "connection should be closed, read {n:?}"
+    );
+}
+
+async fn api_versions_ok(broker: &Broker) {
+    let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+    s.write_all(&frame(
+        ApiKey::ApiVersions,
+        3,
+        1,
+        &RequestKind::ApiVersions(
+            ApiVersionsRequest::default()
+                .with_client_software_name(StrBytes::from_static_str("raw"))
+                .with_client_software_version(StrBytes::from_static_str("1")),
+        ),
+    ))
+    .await
+    .unwrap();
+    let mut resp = read_frame(&mut s).await.expect("answer");
+    assert_eq!(resp.get_i32(), 1);
+    let body = ApiVersionsResponse::decode(&mut resp, 3).unwrap();
+    assert_eq!(body.error_code, 0);
+}
+
+#[tokio::test]
+async fn bad_frames_close_only_their_connection() {
+    let (broker, _dir) = broker().await;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("negative length", (-5i32).to_be_bytes().to_vec()),
+        ("2 GiB length", i32::MAX.to_be_bytes().to_vec()),
+        (
+            "over socket.request.max.bytes",
+            (200 * 1024 * 1024i32).to_be_bytes().to_vec(),
+        ),
+        ("unknown api key", {
+            let mut f = vec![0, 0, 0, 10];
+            f.extend_from_slice(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0]);
+            f
+        }),
+        ("garbage", {
+            let mut f = 40i32.to_be_bytes().to_vec();
+            f.extend((0..40u8).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+            f
+        }),
+        ("array count larger than the frame", {
+            // Metadata v1 claiming 2^31-1 topics.
+            let mut f = 14i32.to_be_bytes().to_vec();
+            f.extend_from_slice(&[0, 3, 0, 1, 0, 0, 0, 9, 0, 0]);
+            f.extend_from_slice(&i32::MAX.to_be_bytes());
+            f
+        }),
+        (
+            "produce v2 (advertised, refused as Kafka 4)",
+            frame(
+                ApiKey::ApiVersions,
+                0,
+                1,
+                &RequestKind::ApiVersions(ApiVersionsRequest::default()),
+            )
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| match i {
+                5 => 0,
+                7 => 2,
+                _ => b,
+            })
+            .collect(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+        s.write_all(&bytes).await.unwrap();
+        assert_closed(&mut s).await;
+        api_versions_ok(&broker).await;
+        eprintln!("ok: {name}");
+    }
+    // A truncated frame followed by the peer going away.
+    let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+    s.write_all(&100i32.to_be_bytes()).await.unwrap();
+    s.write_all(&[0, 18, 0, 0, 0, 0]).await.unwrap();
+    drop(s);
+    api_versions_ok(&broker).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_api_versions_version_gets_v0_with_unsupported_version() {
+    let (broker, _dir) = broker().await;
+    let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let mut f = frame(
+        ApiKey::ApiVersions,
+        4,
+        7,
+        &RequestKind::ApiVersions(ApiVersionsRequest::default()),
+    );
+    f[7] = 77; // api_version 77
+    s.write_all(&f).await.unwrap();
+    let mut resp = read_frame(&mut s).await.expect("answer");
+    assert_eq!(resp.get_i32(), 7);
+    let body = ApiVersionsResponse::decode(&mut resp, 0).unwrap();
+    assert_eq!(body.error_code, 35, "UNSUPPORTED_VERSION");
+    assert_eq!(body.api_keys.len(), SUPPORTED.len());
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_versions_v3_has_a_v0_header_and_no_default_tagged_fields() {
+    let (broker, _dir) = broker().await;
+    let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+    s.write_all(&frame(
+        ApiKey::ApiVersions,
+        3,
+        5,
+        &RequestKind::ApiVersions(
+            ApiVersionsRequest::default()
+                .with_client_software_name(StrBytes::from_static_str("kcat"))
+                .with_client_software_version(StrBytes::from_static_str("1.7.1")),
+        ),
+    ))
+    .await
+    .unwrap();
+    let resp = read_frame(&mut s).await.expect("answer");
+    // correlation id (4) + error (2) + compact array (1 + 7 per api) + throttle (4) + no tags (1)
+    assert_eq!(resp.len(), 4 + 2 + 1 + 7 * SUPPORTED.len() + 4 + 1);
+    let mut r = resp.clone();
+    assert_eq!(r.get_i32(), 5);
+    assert_eq!(r.get_i16(), 0);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let (broker, _dir) = broker().await;
+    let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let mut bytes = Vec::new();
+    for id in 0..20 {
+        let (key, version, body) = if id % 2 == 0 {
+            (
+                ApiKey::Metadata,
+                12,
+                RequestKind::Metadata(MetadataRequest::default()),
+            )
+        } else {
+            (
+                ApiKey::ApiVersions,
+                2,
+                RequestKind::ApiVersions(ApiVersionsRequest::default()),
+            )
+        };
+        bytes.extend(frame(key, version, id, &body));
+    }
+    s.write_all(&bytes).await.unwrap();
+    for id in 0..20 {
+        let mut resp = read_frame(&mut s).await.expect("answer");
+        let header_version = if id % 2 == 0 { 1 } else { 0 };
+        let header = ResponseHeader::decode(&mut resp, header_version).unwrap();
+        assert_eq!(header.correlation_id, id);
+    }
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_supported_api_is_dispatched_at_every_version() {
+    let (broker, _dir) = broker().await;
+    for row in SUPPORTED {
+        for version in row.min..=row.max {
+            if !strom_codec::versions::is_served(row.api_key, version) {
+                continue;
+            }
+            let body = default_request(row.api_key);
+            let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+            s.write_all(&frame(row.api_key, version, 42, &body))
+                .await
+                .unwrap();
+            if row.api_key == ApiKey::Produce {
+                // acks=0 by default in an empty request has no answer: ask for acks=1.
+                continue;
+            }
+            let mut resp = read_frame(&mut s)
+                .await
+                .unwrap_or_else(|| panic!("{:?} v{version} got no response", row.api_key));
+            let header = ResponseHeader::decode(
+                &mut resp,
+                strom_codec::header::response_header_version(row.api_key, version),
+            )
+            .unwrap();
+            assert_eq!(header.correlation_id, 42, "{:?} v{version}", row.api_key);
+        }
+    }
+    broker.shutdown().await;
+}
+
+fn default_request(api_key: ApiKey) -> RequestKind {
+    use strom_codec::kafka_protocol::messages::*;
+    match api_key {
+        ApiKey::Produce => RequestKind::Produce(ProduceRequest::default()),
+        ApiKey::Fetch => RequestKind::Fetch(FetchRequest::default()),
+        ApiKey::ListOffsets => RequestKind::ListOffsets(ListOffsetsRequest::default()),
+        ApiKey::Metadata => RequestKind::Metadata(MetadataRequest::default()),
+        ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::CreateTopics => RequestKind::CreateTopics(CreateTopicsRequest::default()),
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
+        ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+        other => panic!("add a default request for {other:?}"),
+    }
+}
+
+async fn produce(s: &mut TcpStream, topic: &str, records: Vec<u8>, id: i32) -> (i16, i64) {
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(Bytes::from(records)))])]);
+    s.write_all(&frame(
+        ApiKey::Produce,
+        9,
+        id,
+        &RequestKind::Produce(request),
+    ))
+    .await
+    .unwrap();
+    let mut resp = read_frame(s).await.expect("answer");
+    ResponseHeader::decode(&mut resp, 1).unwrap();
+    let body = ProduceResponse::decode(&mut resp, 9).unwrap();
+    let p = &body.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+#[tokio::test]
+async fn produce_errors_and_idempotent_duplicates() {
+    let (broker, _dir) = broker().await;
+    let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let create = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("raw")))
+            .with_num_partitions(1)
+            .with_replication_factor(1)]);
+    s.write_all(&frame(
+        ApiKey::CreateTopics,
+        7,
+        1,
+        &RequestKind::CreateTopics(create),
+    ))
+    .await
+    .unwrap();
+    read_frame(&mut s).await.expect("created");
+
+    let batch = |values: &[&[u8]], producer| {
+        strom_storage::batch::build_uncompressed(values, strom_server::clock::now_ms(), producer)
+    };
+    assert_eq!(
+        produce(&mut s, "raw", batch(&[b"a", b"b"], None), 2).await,
+        (0, 0)
+    );
+    // Idempotent: first write, its retry, then a gap.
+    assert_eq!(
+        produce(&mut s, "raw", batch(&[b"c"], Some((7, 0, 0))), 3).await,
+        (0, 2)
+    );
+    assert_eq!(
+        produce(&mut s, "raw", batch(&[b"c"], Some((7, 0, 0))), 4).await,
+        (0, 2),
+        "duplicate answered with its offset"
+    );
+    assert_eq!(
+        produce(&mut s, "raw", batch(&[b"d"], Some((7, 0, 5))), 5)
+            .await
+            .0,
+        45,
+        "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    );
+    assert_eq!(
+        produce(&mut s, "raw", batch(&[b"d"], Some((7, 0, 1))), 6).await,
+        (0, 3)
+    );
+    // Corrupt CRC.
+    let mut bad = batch(&[b"x"], None);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(produce(&mut s, "raw", bad, 7).await.0, 2, "CORRUPT_MESSAGE");
+    // Magic 1.
+    let mut old = batch(&[b"x"], None);
+    old[16] = 1;
+    assert_eq!(produce(&mut s, "raw", old, 8).await.0, 2, "CORRUPT_MESSAGE");
+    // Unknown topic.
+    assert_eq!(
+        produce(&mut s, "nope", batch(&[b"x"], None), 9).await.0,
+        3,
+        "UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    // Timestamp far in the future (message.timestamp.after.max.ms = 1 h).
+    let future = strom_storage::batch::build_uncompressed(
+        &[b"x"],
+        strom_server::clock::now_ms() + 10 * 3_600_000,
+        None,
+    );
+    assert_eq!(
+        produce(&mut s, "raw", future, 10).await.0,
+        32,
+        "INVALID_TIMESTAMP"
+    );
+    broker.shutdown().await;
+}
