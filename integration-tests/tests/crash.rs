@@ -54,7 +54,7 @@ async fn acknowledged_records_survive_sigkill() {
             }
             sequence += 1;
             // Paced (at most ~100 k/s) so the kill lands mid-stream with a bounded backlog.
-            if sequence % 100 == 0 {
+            if sequence.is_multiple_of(100) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
