@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine (kcat, kafka-python, librdkafka's
+# build dependencies) and runs every test: unit, integration with stock clients, and
+# librdkafka's own suite on the allow-list when ../shared/compat is present.
+#
+#   scripts/test.sh            # everything
+#   SKIP_INSTALL=1 scripts/test.sh
+#   SKIP_COMPAT=1 scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+    need=""
+    command -v kcat >/dev/null || need="$need kcat"
+    command -v cc >/dev/null || need="$need build-essential"
+    command -v pkg-config >/dev/null || need="$need pkg-config"
+    command -v python3 >/dev/null || need="$need python3 python3-pip"
+    dpkg-query -W -f='${Status}' zlib1g-dev 2>/dev/null | grep -q "ok installed" || need="$need zlib1g-dev"
+    if [ -n "$need" ]; then
+        echo "test.sh: installing$need" >&2
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+    fi
+    if ! python3 -c "import kafka" 2>/dev/null; then
+        echo "test.sh: installing kafka-python" >&2
+        python3 -m pip install -q kafka-python 2>/dev/null \
+            || python3 -m pip install -q --break-system-packages kafka-python
+    fi
+    command -v cargo-nextest >/dev/null || true
+fi
+
+export STROM_REQUIRE_CLIENTS=1
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+cargo test --workspace -- --test-threads=2
+
+if [ "${SKIP_COMPAT:-0}" != 1 ] && [ -x ../shared/compat/librdkafka/run.sh ]; then
+    scripts/compat-librdkafka.sh
+fi
