@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SUITE=${SUITE:-$ROOT/../shared/compat/librdkafka/run.sh}
 ALLOW=${ALLOW:-$ROOT/scripts/compat/librdkafka.allow}
-PORT=${PORT:-29092}
+PORT=${PORT:-29092}  # override when another run uses it
 PROFILE=${PROFILE:-release}
 
 if [ ! -x "$SUITE" ]; then

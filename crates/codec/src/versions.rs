@@ -32,6 +32,7 @@ pub const SUPPORTED: &[Supported] = &[
     row(ApiKey::CreateTopics, 2, 7),
     row(ApiKey::DeleteTopics, 1, 6),
     row(ApiKey::InitProducerId, 0, 5),
+    row(ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
 /// Produce versions that are advertised but refused (see [`SUPPORTED`]).

@@ -38,6 +38,9 @@ pub async fn dispatch(
         RequestKind::InitProducerId(r) => {
             ResponseKind::InitProducerId(api::init_producer_id::handle(ctx, r).await)
         }
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            api::incremental_alter_configs::handle(ctx, r).await,
+        ),
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

@@ -12,7 +12,7 @@ pub fn storage_error_code(error: &strom_storage::Error) -> ErrorCode {
             ErrorCode::KafkaStorageError
         }
         E::CorruptBatch(_) => ErrorCode::CorruptMessage,
-        E::InvalidBatch(_) => ErrorCode::InvalidRecord,
+        E::InvalidBatch(_) | E::KeylessRecords { .. } => ErrorCode::InvalidRecord,
         E::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
         E::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
         E::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,

@@ -126,11 +126,21 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<Arc<Partition>>,
-    pub configs: BTreeMap<String, String>,
+    /// Topic-level config overrides; changed by the Alter*Configs APIs under the metadata
+    /// lock, read by describe paths.
+    configs: Mutex<BTreeMap<String, String>>,
     pub internal: bool,
 }
 
 impl Topic {
+    /// The topic's config overrides.
+    pub fn configs(&self) -> BTreeMap<String, String> {
+        self.configs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
         usize::try_from(index)
             .ok()
@@ -202,7 +212,7 @@ impl Topics {
             name: meta.name.clone(),
             id,
             partitions,
-            configs: meta.configs.clone(),
+            configs: Mutex::new(meta.configs.clone()),
             internal: meta.internal,
         }))
     }
@@ -308,6 +318,50 @@ impl Topics {
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.id)
+    }
+
+    /// Replaces a topic's config overrides: validated, persisted, then applied to every
+    /// partition without a restart. With `validate_only` nothing changes.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let mut meta = self.meta();
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.into()))?;
+        let log_config = self
+            .defaults
+            .with_overrides(&configs)
+            .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        if validate_only {
+            return Ok(());
+        }
+        let (log, state) = &mut *meta;
+        let mut record = state
+            .topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TopicError::Unknown(name.into()))?;
+        record.configs = configs.clone();
+        log.append(&MetaRecord::Topic(record.clone()))?;
+        state.topics.insert(name.into(), record);
+        *topic
+            .configs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = configs;
+        for p in &topic.partitions {
+            p.log().set_config(log_config.clone());
+        }
+        tracing::info!(topic = name, "topic configs altered");
+        Ok(())
+    }
+
+    /// The broker-level defaults under topic configs.
+    pub fn defaults(&self) -> &LogConfig {
+        &self.defaults
     }
 
     /// Appends a record to the metadata log (producer-id blocks, cluster id).

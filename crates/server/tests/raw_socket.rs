@@ -1,65 +1,20 @@
 //! Raw bytes against the broker: framing abuse closes only the offending connection, and
 //! the codec-level contracts clients depend on hold byte for byte.
 
-use std::time::Duration;
-
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Buf;
 use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
-use strom_codec::kafka_protocol::messages::produce_request::{
-    PartitionProduceData, TopicProduceData,
-};
 use strom_codec::kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, MetadataRequest,
-    ProduceRequest, ProduceResponse, RequestHeader, RequestKind, ResponseHeader, TopicName,
+    RequestKind, ResponseHeader, TopicName,
 };
-use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use strom_codec::kafka_protocol::protocol::{Decodable, StrBytes};
 use strom_codec::versions::SUPPORTED;
-use strom_server::{Broker, Config};
+use strom_server::Broker;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn broker() -> (Broker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    (Broker::start(config).await.unwrap(), dir)
-}
-
-fn frame(api_key: ApiKey, version: i16, correlation_id: i32, body: &RequestKind) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    out.put_i32(0);
-    RequestHeader::default()
-        .with_request_api_key(api_key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("raw-test")))
-        .encode(&mut out, api_key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut out, version).unwrap();
-    let len = i32::try_from(out.len() - 4).unwrap();
-    out[..4].copy_from_slice(&len.to_be_bytes());
-    out.to_vec()
-}
-
-/// Reads one response frame; `None` when the broker closed the connection.
-async fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
-    let mut len = [0u8; 4];
-    tokio::time::timeout(WAIT, s.read_exact(&mut len))
-        .await
-        .expect("timely")
-        .ok()?;
-    let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(len)).unwrap()];
-    tokio::time::timeout(WAIT, s.read_exact(&mut body))
-        .await
-        .expect("timely")
-        .ok()?;
-    Some(Bytes::from(body))
-}
+mod common;
+use common::{broker, frame, produce, read_frame, WAIT};
 
 async fn assert_closed(s: &mut TcpStream) {
     let mut buf = [0u8; 16];
@@ -271,32 +226,11 @@ fn default_request(api_key: ApiKey) -> RequestKind {
         ApiKey::CreateTopics => RequestKind::CreateTopics(CreateTopicsRequest::default()),
         ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
         ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+        ApiKey::IncrementalAlterConfigs => {
+            RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+        }
         other => panic!("add a default request for {other:?}"),
     }
-}
-
-async fn produce(s: &mut TcpStream, topic: &str, records: Vec<u8>, id: i32) -> (i16, i64) {
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(TopicName(StrBytes::from_string(topic.into())))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(0)
-                .with_records(Some(Bytes::from(records)))])]);
-    s.write_all(&frame(
-        ApiKey::Produce,
-        9,
-        id,
-        &RequestKind::Produce(request),
-    ))
-    .await
-    .unwrap();
-    let mut resp = read_frame(s).await.expect("answer");
-    ResponseHeader::decode(&mut resp, 1).unwrap();
-    let body = ProduceResponse::decode(&mut resp, 9).unwrap();
-    let p = &body.responses[0].partition_responses[0];
-    (p.error_code, p.base_offset)
 }
 
 #[tokio::test]
@@ -324,16 +258,16 @@ async fn produce_errors_and_idempotent_duplicates() {
     };
     assert_eq!(
         produce(&mut s, "raw", batch(&[b"a", b"b"], None), 2).await,
-        (0, 0)
+        (0, 0, vec![])
     );
     // Idempotent: first write, its retry, then a gap.
     assert_eq!(
         produce(&mut s, "raw", batch(&[b"c"], Some((7, 0, 0))), 3).await,
-        (0, 2)
+        (0, 2, vec![])
     );
     assert_eq!(
         produce(&mut s, "raw", batch(&[b"c"], Some((7, 0, 0))), 4).await,
-        (0, 2),
+        (0, 2, vec![]),
         "duplicate answered with its offset"
     );
     assert_eq!(
@@ -345,7 +279,7 @@ async fn produce_errors_and_idempotent_duplicates() {
     );
     assert_eq!(
         produce(&mut s, "raw", batch(&[b"d"], Some((7, 0, 1))), 6).await,
-        (0, 3)
+        (0, 3, vec![])
     );
     // Corrupt CRC.
     let mut bad = batch(&[b"x"], None);

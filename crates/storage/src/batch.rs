@@ -302,6 +302,32 @@ pub fn record_deltas(body: &[u8]) -> Option<Vec<(i64, i64)>> {
     Some(out)
 }
 
+/// Indexes (within the batch) of the records of an uncompressed batch body whose key is
+/// null. `None` when the body is malformed.
+pub fn keyless_records(body: &[u8]) -> Option<Vec<i32>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    let mut index = 0i32;
+    while !rest.is_empty() {
+        let (len, n) = read_varint(rest)?;
+        let len = usize::try_from(len).ok()?;
+        let record = rest.get(n..n + len)?;
+        // attributes: i8, timestampDelta varint, offsetDelta varint, keyLength varint.
+        let mut at = 1usize;
+        let (_, a) = read_varint(record.get(at..)?)?;
+        at += a;
+        let (_, b) = read_varint(record.get(at..)?)?;
+        at += b;
+        let (key_len, _) = read_varint(record.get(at..)?)?;
+        if key_len < 0 {
+            out.push(index);
+        }
+        index += 1;
+        rest = rest.get(n + len..)?;
+    }
+    Some(out)
+}
+
 /// A batch header as it will be written: offsets assigned, and for `LogAppendTime` the
 /// timestamp type, max timestamp and CRC rewritten. Record bytes are not touched.
 pub fn patched_header(
@@ -486,6 +512,12 @@ pub(crate) mod tests {
         assert_eq!(increment_sequence(i32::MAX, 1), 0);
         assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
         assert_eq!(increment_sequence(5, 3), 8);
+    }
+
+    #[test]
+    fn keyless_records_are_found() {
+        let b = batch(&[b"a", b"b"], 5, None);
+        assert_eq!(keyless_records(&b[HEADER_BYTES..]), Some(vec![0, 1]));
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub enum Error {
         epoch: i16,
         current: i16,
     },
+    #[error("compacted topic cannot accept records without a key (records {record_indexes:?} of the batch)")]
+    KeylessRecords { record_indexes: Vec<i32> },
     #[error("invalid config {key}={value}: {reason}")]
     InvalidConfig {
         key: String,

@@ -183,6 +183,20 @@ impl Log {
             if self.config.timestamp_type == TimestampType::CreateTime {
                 self.check_timestamps(header, now_ms)?;
             }
+            if self.is_compacted() && !header.is_control() && header.compression() == 0 {
+                // As Kafka's LogValidator: a compacted topic keeps the latest value per key,
+                // so a record without one is refused. Compressed batches are not decoded
+                // here yet (the cleaner will need decompression; until then they pass).
+                let body = records
+                    .get(range.start + HEADER_BYTES..range.end)
+                    .unwrap_or_default();
+                let keyless = batch::keyless_records(body).unwrap_or_default();
+                if !keyless.is_empty() {
+                    return Err(Error::KeylessRecords {
+                        record_indexes: keyless,
+                    });
+                }
+            }
         }
         let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
         if idempotent && self.producers.is_none() {
@@ -251,6 +265,14 @@ impl Log {
             info.last_offset = last_offset;
         }
         Ok(info)
+    }
+
+    /// Whether `cleanup.policy` includes `compact`.
+    pub fn is_compacted(&self) -> bool {
+        self.config
+            .cleanup_policy
+            .split(',')
+            .any(|p| p == "compact")
     }
 
     fn check_timestamps(&self, header: &batch::BatchHeader, now_ms: i64) -> Result<(), Error> {
@@ -573,6 +595,21 @@ mod tests {
             log.append(&batch(&[b"x"], 10_000_000, None), 0),
             Err(Error::InvalidTimestamp(_))
         ));
+    }
+
+    #[test]
+    fn compacted_topics_refuse_keyless_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            cleanup_policy: "compact".into(),
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        assert!(matches!(
+            log.append(&batch(&[b"x", b"y"], 0, None), 0),
+            Err(Error::KeylessRecords { record_indexes }) if record_indexes == vec![0, 1]
+        ));
+        assert_eq!(log.log_end_offset(), 0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! broker; acks=0 gets no response. Errors are per partition.
 
 use strom_codec::kafka_protocol::messages::produce_response::{
-    PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use strom_codec::kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use strom_codec::ErrorCode;
@@ -59,7 +59,25 @@ pub async fn handle(
                             .with_log_start_offset(info.log_start_offset),
                         Err(e) => {
                             tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
-                            failed(index, storage_error_code(&e), Some(e.to_string()))
+                            let mut response =
+                                failed(index, storage_error_code(&e), Some(e.to_string()));
+                            if let strom_storage::Error::KeylessRecords { record_indexes } = &e {
+                                // v8+: which records were bad; clients fail the others of the
+                                // batch with INVALID_DIFFERENT_RECORD (KIP-467).
+                                response = response.with_record_errors(
+                                    record_indexes
+                                        .iter()
+                                        .map(|i| {
+                                            BatchIndexAndErrorMessage::default()
+                                                .with_batch_index(*i)
+                                                .with_batch_index_error_message(Some(str_bytes(
+                                                    "Compacted topic cannot accept message without key",
+                                                )))
+                                        })
+                                        .collect(),
+                                );
+                            }
+                            response
                         }
                     },
                 }
