@@ -3,9 +3,17 @@
 //! transactions follow the same pattern.
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
 )]
 
+pub mod group;
+pub mod groups;
 pub mod producer_ids;
+pub mod records;
 
 pub use producer_ids::{Allocation, ProducerIds};
