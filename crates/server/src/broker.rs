@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::connection;
+use crate::group_coordinator::{self, GroupCoordinator};
 use crate::topics::{base64_url, Topics};
 
 /// How long shutdown waits for connections to finish their current request.
@@ -25,7 +26,8 @@ const FLUSH_CHECK_INTERVAL: Duration = Duration::from_millis(1000);
 #[derive(Debug)]
 pub struct BrokerState {
     pub config: Config,
-    pub topics: Topics,
+    pub topics: Arc<Topics>,
+    pub groups: GroupCoordinator,
     pub cluster_id: String,
     pub producer_ids: Mutex<ProducerIds>,
     /// The address actually bound (port 0 resolved).
@@ -121,6 +123,25 @@ impl Broker {
             }
         };
         let advertised = advertised(&config, bound);
+        let topics = Arc::new(topics);
+        let mut groups = strom_coordinator::groups::Groups::new(config.groups.clone());
+        let replay_topics = Arc::clone(&topics);
+        let (groups, replayed) = tokio::task::spawn_blocking(move || {
+            let n = group_coordinator::replay(&replay_topics, &mut groups);
+            (groups, n)
+        })
+        .await
+        .map_err(|e| storage_error(e.to_string()))?;
+        if replayed > 0 {
+            tracing::info!(
+                records = replayed,
+                groups = groups.group_ids().len(),
+                "replayed __consumer_offsets"
+            );
+        }
+        let shutdown = CancellationToken::new();
+        let (group_coordinator, coordinator_task) =
+            GroupCoordinator::start(Arc::clone(&topics), groups, shutdown.clone());
         let state = Arc::new(BrokerState {
             producer_ids: Mutex::new(ProducerIds::new(meta.next_producer_id)),
             request_memory: Semaphore::new(
@@ -129,12 +150,16 @@ impl Broker {
             connections: Arc::new(Semaphore::new(config.connections_max)),
             config,
             topics,
+            groups: group_coordinator,
             cluster_id,
             bound,
             advertised,
-            shutdown: CancellationToken::new(),
+            shutdown,
         });
         let tracker = TaskTracker::new();
+        tracker.spawn(async move {
+            let _ = coordinator_task.await;
+        });
         tracker.spawn(accept_loop(listener, Arc::clone(&state), tracker.clone()));
         tracker.spawn(background(Arc::clone(&state)));
         tracing::info!(

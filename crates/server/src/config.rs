@@ -38,6 +38,7 @@ pub struct Config {
     pub request_memory_bytes_max: u64,
     pub fetch_max_bytes: i64,
     pub delete_topic_enable: bool,
+    pub groups: strom_coordinator::groups::GroupConfig,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             request_memory_bytes_max: REQUEST_MEMORY_BYTES_MAX,
             fetch_max_bytes: FETCH_RESPONSE_BYTES_MAX,
             delete_topic_enable: true,
+            groups: strom_coordinator::groups::GroupConfig::default(),
         }
     }
 }
@@ -159,6 +161,13 @@ pub const BROKER_KEYS: &[&str] = &[
     "queued.max.request.bytes",
     "fetch.max.bytes",
     "strom.ephemeral",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.initial.rebalance.delay.ms",
+    "group.max.size",
+    "offsets.retention.minutes",
+    "offsets.topic.num.partitions",
+    "offset.metadata.max.bytes",
 ];
 
 impl Config {
@@ -280,6 +289,42 @@ impl Config {
                 self.fetch_max_bytes = n;
             }
             "strom.ephemeral" => self.ephemeral = parse_bool(key, value)?,
+            "group.min.session.timeout.ms" => {
+                self.groups.session_timeout_ms_min = parse(key, value)?
+            }
+            "group.max.session.timeout.ms" => {
+                self.groups.session_timeout_ms_max = parse(key, value)?
+            }
+            "group.initial.rebalance.delay.ms" => {
+                let ms: i64 = parse(key, value)?;
+                self.groups.initial_rebalance_delay_ms = ms.max(0);
+            }
+            "group.max.size" => {
+                let n: usize = parse(key, value)?;
+                let max = strom_coordinator::groups::GROUP_MEMBERS_MAX;
+                if n == 0 || n > max {
+                    return Err(invalid(key, value, format!("must be between 1 and {max}")));
+                }
+                self.groups.max_size = n;
+            }
+            "offsets.retention.minutes" => {
+                let m: i64 = parse(key, value)?;
+                if m < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.groups.offsets_retention_ms = m.saturating_mul(60_000);
+            }
+            "offsets.topic.num.partitions" => {
+                let n: i32 = parse(key, value)?;
+                if !(1..=1000).contains(&n) {
+                    return Err(invalid(key, value, "must be between 1 and 1000"));
+                }
+                self.groups.offsets_partitions = n;
+            }
+            "offset.metadata.max.bytes" => {
+                let n: usize = parse(key, value)?;
+                self.groups.offset_metadata_bytes_max = n.min(1024 * 1024);
+            }
             _ => return Err(ConfigError::UnknownKey(key.into())),
         }
         Ok(())

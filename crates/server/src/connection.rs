@@ -172,7 +172,13 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut By
     let version = request.header.request_api_version;
     let correlation_id = request.header.correlation_id;
     tracing::trace!(peer = %ctx.peer, ?api_key, version, correlation_id, "request");
-    let Some(response) = dispatch(ctx, version, request.body).await else {
+    let client_id = request
+        .header
+        .client_id
+        .as_ref()
+        .map_or("", |c| c.as_str())
+        .to_string();
+    let Some(response) = dispatch(ctx, version, &client_id, request.body).await else {
         return true; // acks=0 produce: no response
     };
     if let Err(e) = encode_response(api_key, version, correlation_id, &response, out) {

@@ -1,6 +1,6 @@
 //! Routes a decoded request to its handler. Only APIs in the codec's versions table reach
 //! here (the codec refuses the rest), and every API in that table has an arm below; the
-//! `every_supported_api_is_dispatched` test in `integration-tests` keeps it so.
+//! `every_supported_api_is_dispatched_at_every_version` test in `server/tests/raw_socket.rs` keeps it so.
 
 use strom_codec::kafka_protocol::messages::{RequestKind, ResponseKind};
 
@@ -11,8 +11,10 @@ use crate::connection::ConnectionContext;
 pub async fn dispatch(
     ctx: &ConnectionContext,
     version: i16,
+    client_id: &str,
     body: RequestKind,
 ) -> Option<ResponseKind> {
+    use api::group;
     Some(match body {
         RequestKind::ApiVersions(r) => {
             ResponseKind::ApiVersions(api::api_versions::handle(version, &r))
@@ -41,6 +43,36 @@ pub async fn dispatch(
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
             api::incremental_alter_configs::handle(ctx, r).await,
         ),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(group::find_coordinator::handle(ctx, version, r))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(group::join_group::handle(ctx, version, client_id, r).await)
+        }
+        RequestKind::SyncGroup(r) => {
+            ResponseKind::SyncGroup(group::sync_group::handle(ctx, r).await)
+        }
+        RequestKind::Heartbeat(r) => {
+            ResponseKind::Heartbeat(group::heartbeat::handle(ctx, r).await)
+        }
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(group::leave_group::handle(ctx, version, r).await)
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(group::offset_commit::handle(ctx, r).await)
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(group::offset_fetch::handle(ctx, version, r).await)
+        }
+        RequestKind::ListGroups(r) => {
+            ResponseKind::ListGroups(group::list_groups::handle(ctx, r).await)
+        }
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(group::describe_groups::handle(ctx, r).await)
+        }
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(group::delete_groups::handle(ctx, r).await)
+        }
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod error;
+pub mod group_coordinator;
 pub mod topics;
 
 pub use broker::{Broker, BrokerState};

@@ -368,28 +368,51 @@ pub fn varint(v: i64, out: &mut Vec<u8>) {
     }
 }
 
+/// A record to build: `(key, value)`, either possibly null.
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Builds a valid uncompressed batch of `values` (null keys, no headers), timestamps
 /// `ts, ts+1, …`, optionally idempotent `(producer_id, epoch, base_sequence)`. For tests and
-/// tools; the broker never builds batches.
+/// tools.
 pub fn build_uncompressed(values: &[&[u8]], ts: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
-    let mut records = Vec::new();
-    for (i, v) in values.iter().enumerate() {
+    let records: Vec<KeyValue<'_>> = values.iter().map(|v| (None, Some(*v))).collect();
+    build_batch(&records, ts, 1, producer)
+}
+
+/// Builds a valid uncompressed batch of `(key, value)` records (no headers); record `i` has
+/// timestamp `ts + i * ts_step`. The broker uses it for its internal topics.
+pub fn build_batch(
+    records: &[KeyValue<'_>],
+    ts: i64,
+    ts_step: i64,
+    producer: Option<(i64, i16, i32)>,
+) -> Vec<u8> {
+    fn bytes_field(b: Option<&[u8]>, out: &mut Vec<u8>) {
+        match b {
+            Some(b) => {
+                varint(i64::try_from(b.len()).unwrap_or(0), out);
+                out.extend_from_slice(b);
+            }
+            None => varint(-1, out),
+        }
+    }
+    let mut body = Vec::new();
+    for (i, (key, value)) in records.iter().enumerate() {
         let i = i64::try_from(i).unwrap_or(0);
         let mut r = vec![0u8]; // attributes
-        varint(i, &mut r); // timestamp delta
+        varint(i * ts_step, &mut r); // timestamp delta
         varint(i, &mut r); // offset delta
-        varint(-1, &mut r); // null key
-        varint(i64::try_from(v.len()).unwrap_or(0), &mut r);
-        r.extend_from_slice(v);
+        bytes_field(*key, &mut r);
+        bytes_field(*value, &mut r);
         varint(0, &mut r); // no headers
-        varint(i64::try_from(r.len()).unwrap_or(0), &mut records);
-        records.extend_from_slice(&r);
+        varint(i64::try_from(r.len()).unwrap_or(0), &mut body);
+        body.extend_from_slice(&r);
     }
-    let n = i32::try_from(values.len()).unwrap_or(0);
+    let n = i32::try_from(records.len()).unwrap_or(0);
     let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
-    let mut b = Vec::new();
+    let mut b = Vec::with_capacity(HEADER_BYTES + body.len());
     b.extend_from_slice(&0i64.to_be_bytes());
-    let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + records.len()).unwrap_or(0);
+    let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + body.len()).unwrap_or(0);
     b.extend_from_slice(&len.to_be_bytes());
     b.extend_from_slice(&0i32.to_be_bytes());
     b.push(2);
@@ -397,17 +420,62 @@ pub fn build_uncompressed(values: &[&[u8]], ts: i64, producer: Option<(i64, i16,
     b.extend_from_slice(&0i16.to_be_bytes());
     b.extend_from_slice(&(n - 1).to_be_bytes());
     b.extend_from_slice(&ts.to_be_bytes());
-    b.extend_from_slice(&(ts + i64::from(n) - 1).to_be_bytes());
+    b.extend_from_slice(&(ts + i64::from(n - 1) * ts_step).to_be_bytes());
     b.extend_from_slice(&pid.to_be_bytes());
     b.extend_from_slice(&epoch.to_be_bytes());
     b.extend_from_slice(&seq.to_be_bytes());
     b.extend_from_slice(&n.to_be_bytes());
-    b.extend_from_slice(&records);
+    b.extend_from_slice(&body);
     let crc = crc32c::crc32c(b.get(CRC_START..).unwrap_or_default());
     if let Some(field) = b.get_mut(17..21) {
         field.copy_from_slice(&crc.to_be_bytes());
     }
     b
+}
+
+/// One record of an uncompressed batch, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub offset_delta: i64,
+    pub timestamp_delta: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+}
+
+/// Parses the records of an uncompressed batch body (headers are skipped). `None` when the
+/// body is malformed.
+pub fn parse_records(body: &[u8]) -> Option<Vec<RecordView<'_>>> {
+    fn bytes_field(b: &[u8]) -> Option<(Option<&[u8]>, usize)> {
+        let (len, n) = read_varint(b)?;
+        if len < 0 {
+            return Some((None, n));
+        }
+        let len = usize::try_from(len).ok()?;
+        Some((Some(b.get(n..n + len)?), n + len))
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (len, n) = read_varint(rest)?;
+        let len = usize::try_from(len).ok()?;
+        let record = rest.get(n..n + len)?;
+        let mut at = 1usize;
+        let (timestamp_delta, a) = read_varint(record.get(at..)?)?;
+        at += a;
+        let (offset_delta, b) = read_varint(record.get(at..)?)?;
+        at += b;
+        let (key, k) = bytes_field(record.get(at..)?)?;
+        at += k;
+        let (value, _) = bytes_field(record.get(at..)?)?;
+        out.push(RecordView {
+            offset_delta,
+            timestamp_delta,
+            key,
+            value,
+        });
+        rest = rest.get(n + len..)?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -512,6 +580,18 @@ pub(crate) mod tests {
         assert_eq!(increment_sequence(i32::MAX, 1), 0);
         assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
         assert_eq!(increment_sequence(5, 3), 8);
+    }
+
+    #[test]
+    fn keyed_batches_parse_back() {
+        let b = build_batch(&[(Some(b"k"), Some(b"v")), (Some(b"t"), None)], 10, 0, None);
+        let h = check_framing(&b).unwrap();
+        assert_eq!(h.records_count, 2);
+        let records = parse_records(&b[HEADER_BYTES..]).unwrap();
+        assert_eq!(records[0].key, Some(&b"k"[..]));
+        assert_eq!(records[1].value, None);
+        assert_eq!(records[1].offset_delta, 1);
+        assert_eq!(keyless_records(&b[HEADER_BYTES..]), Some(vec![]));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod api_versions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod fetch;
+pub mod group;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;

@@ -1,0 +1,27 @@
+//! Heartbeat (API key 12, v0–v4): keeps a member's session alive, tells it when to rejoin.
+
+use strom_codec::kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
+use strom_codec::ErrorCode;
+use strom_coordinator::groups::{HeartbeatRequest as Beat, Reply};
+
+use super::opt_string;
+use crate::connection::ConnectionContext;
+
+pub async fn handle(ctx: &ConnectionContext, request: HeartbeatRequest) -> HeartbeatResponse {
+    let req = Beat {
+        group_id: request.group_id.0.as_str().to_string(),
+        generation_id: request.generation_id,
+        member_id: request.member_id.as_str().to_string(),
+        group_instance_id: opt_string(request.group_instance_id.as_ref()),
+    };
+    let reply = ctx
+        .state
+        .groups
+        .call(move |groups, now, _, token| groups.heartbeat(now, token, req))
+        .await;
+    let error = match reply {
+        Some(Reply::Heartbeat(e)) => e,
+        _ => Some(ErrorCode::CoordinatorNotAvailable),
+    };
+    HeartbeatResponse::default().with_error_code(super::code(error))
+}

@@ -1,0 +1,61 @@
+//! LeaveGroup (API key 13, v0–v5): one member (v0–v2) or a batch by member or instance id
+//! (v3+, KIP-345).
+
+use strom_codec::kafka_protocol::messages::leave_group_response::MemberResponse;
+use strom_codec::kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
+use strom_codec::ErrorCode;
+use strom_coordinator::groups::{LeaveRequest, Reply};
+
+use super::opt_string;
+use crate::api::str_bytes;
+use crate::connection::ConnectionContext;
+
+pub async fn handle(
+    ctx: &ConnectionContext,
+    version: i16,
+    request: LeaveGroupRequest,
+) -> LeaveGroupResponse {
+    let members = if version >= 3 {
+        request
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.as_str().to_string(),
+                    opt_string(m.group_instance_id.as_ref()),
+                )
+            })
+            .collect()
+    } else {
+        vec![(request.member_id.as_str().to_string(), None)]
+    };
+    let req = LeaveRequest {
+        group_id: request.group_id.0.as_str().to_string(),
+        members,
+    };
+    let reply = ctx
+        .state
+        .groups
+        .call(move |groups, now, wall, token| groups.leave(now, wall, token, req))
+        .await;
+    let Some(Reply::Leave(l)) = reply else {
+        return LeaveGroupResponse::default()
+            .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
+    };
+    if version >= 3 {
+        // Per-member errors; the top level reports only a whole-request failure.
+        let members = l
+            .members
+            .into_iter()
+            .map(|(m, i, e)| {
+                MemberResponse::default()
+                    .with_member_id(str_bytes(m))
+                    .with_group_instance_id(i.map(str_bytes))
+                    .with_error_code(super::code(e))
+            })
+            .collect();
+        LeaveGroupResponse::default().with_members(members)
+    } else {
+        LeaveGroupResponse::default().with_error_code(super::code(l.error))
+    }
+}

@@ -1,0 +1,43 @@
+//! ListGroups (API key 16, v0–v5): every group with its protocol type, state (v4+, with a
+//! state filter) and type (v5+, "classic").
+
+use strom_codec::kafka_protocol::messages::list_groups_response::ListedGroup;
+use strom_codec::kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
+use strom_codec::ErrorCode;
+
+use crate::api::str_bytes;
+use crate::connection::ConnectionContext;
+
+pub async fn handle(ctx: &ConnectionContext, request: ListGroupsRequest) -> ListGroupsResponse {
+    let states: Vec<String> = request
+        .states_filter
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let types: Vec<String> = request
+        .types_filter
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let Some(listing) = ctx
+        .state
+        .groups
+        .query(move |groups| (groups.list(&states, &types), Vec::new()))
+        .await
+    else {
+        return ListGroupsResponse::default()
+            .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
+    };
+    ListGroupsResponse::default().with_groups(
+        listing
+            .into_iter()
+            .map(|g| {
+                ListedGroup::default()
+                    .with_group_id(GroupId(str_bytes(g.group_id)))
+                    .with_protocol_type(str_bytes(g.protocol_type))
+                    .with_group_state(str_bytes(g.state.name()))
+                    .with_group_type(str_bytes("classic"))
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,100 @@
+//! OffsetCommit (API key 8, v2–v9): committed offsets with their metadata, checked against
+//! the member's generation (generation -1: a simple consumer outside any group); partitions
+//! of unknown topics get UNKNOWN_TOPIC_OR_PARTITION. Stored in `__consumer_offsets` before
+//! the answer.
+
+use std::collections::HashMap;
+
+use strom_codec::kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use strom_codec::kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+use strom_codec::ErrorCode;
+use strom_coordinator::groups::{CommitRequest, Reply};
+
+use super::opt_string;
+use crate::api::topic_name;
+use crate::connection::ConnectionContext;
+
+/// Per topic, each partition's error decided before the coordinator is asked.
+type Prechecked = Vec<(String, Vec<(i32, Option<ErrorCode>)>)>;
+
+pub async fn handle(ctx: &ConnectionContext, request: OffsetCommitRequest) -> OffsetCommitResponse {
+    let mut results: Prechecked = Vec::new();
+    let mut offsets = Vec::new();
+    for t in &request.topics {
+        let name = t.name.0.as_str().to_string();
+        let topic = ctx.state.topics.get(&name);
+        let mut partitions = Vec::new();
+        for p in &t.partitions {
+            if topic
+                .as_ref()
+                .and_then(|tp| tp.partition(p.partition_index))
+                .is_none()
+            {
+                partitions.push((p.partition_index, Some(ErrorCode::UnknownTopicOrPartition)));
+                continue;
+            }
+            partitions.push((p.partition_index, None));
+            offsets.push((
+                name.clone(),
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                opt_string(p.committed_metadata.as_ref()),
+            ));
+        }
+        results.push((name, partitions));
+    }
+    let mut outcome: HashMap<(String, i32), Option<ErrorCode>> = HashMap::new();
+    if !offsets.is_empty() {
+        let req = CommitRequest {
+            group_id: request.group_id.0.as_str().to_string(),
+            generation_id: request.generation_id_or_member_epoch,
+            member_id: request.member_id.as_str().to_string(),
+            group_instance_id: opt_string(request.group_instance_id.as_ref()),
+            offsets,
+        };
+        let keys: Vec<(String, i32)> = req
+            .offsets
+            .iter()
+            .map(|(t, p, ..)| (t.clone(), *p))
+            .collect();
+        match ctx
+            .state
+            .groups
+            .call(move |groups, now, wall, token| groups.commit(now, wall, token, req))
+            .await
+        {
+            Some(Reply::Commit(c)) => {
+                for (t, p, e) in c.errors {
+                    outcome.insert((t, p), e);
+                }
+            }
+            _ => {
+                for k in keys {
+                    outcome.insert(k, Some(ErrorCode::CoordinatorNotAvailable));
+                }
+            }
+        }
+    }
+    let topics = results
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|(index, pre)| {
+                    let error =
+                        pre.or_else(|| outcome.get(&(name.clone(), index)).copied().flatten());
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(index)
+                        .with_error_code(super::code(error))
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(topic_name(name))
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}

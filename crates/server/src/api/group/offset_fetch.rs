@@ -1,0 +1,129 @@
+//! OffsetFetch (API key 9, v1–v9): committed offsets of one group (v1–v7) or several (v8+);
+//! `topics = null` asks for all of a group's offsets (v2+). Unknown offsets are -1 with empty
+//! metadata. No transactional offsets exist yet, so `require_stable` never waits.
+
+use strom_codec::kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use strom_codec::kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
+use strom_codec::ErrorCode;
+use strom_coordinator::groups::CommittedOffset;
+
+use crate::api::{str_bytes, topic_name};
+use crate::connection::ConnectionContext;
+
+async fn fetch(
+    ctx: &ConnectionContext,
+    group: String,
+    partitions: Option<Vec<(String, i32)>>,
+) -> Option<Vec<CommittedOffset>> {
+    ctx.state
+        .groups
+        .query(move |groups| {
+            (
+                groups.fetch_offsets(&group, partitions.as_deref()),
+                Vec::new(),
+            )
+        })
+        .await
+}
+
+/// Groups offsets by topic, keeping first-seen topic order.
+fn by_topic(offsets: Vec<CommittedOffset>) -> Vec<(String, Vec<CommittedOffset>)> {
+    let mut out: Vec<(String, Vec<CommittedOffset>)> = Vec::new();
+    for o in offsets {
+        match out.iter_mut().find(|(t, _)| *t == o.topic) {
+            Some((_, v)) => v.push(o),
+            None => out.push((o.topic.clone(), vec![o])),
+        }
+    }
+    out
+}
+
+pub async fn handle(
+    ctx: &ConnectionContext,
+    version: i16,
+    request: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    if version >= 8 {
+        let mut groups = Vec::new();
+        for g in request.groups {
+            let wanted = g.topics.map(|topics| {
+                topics
+                    .into_iter()
+                    .flat_map(|t| {
+                        let name = t.name.0.as_str().to_string();
+                        t.partition_indexes
+                            .into_iter()
+                            .map(move |p| (name.clone(), p))
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let group_id = g.group_id.0.as_str().to_string();
+            let response = match fetch(ctx, group_id, wanted).await {
+                Some(offsets) => OffsetFetchResponseGroup::default().with_topics(
+                    by_topic(offsets)
+                        .into_iter()
+                        .map(|(t, parts)| {
+                            OffsetFetchResponseTopics::default()
+                                .with_name(topic_name(t))
+                                .with_partitions(
+                                    parts
+                                        .into_iter()
+                                        .map(|o| {
+                                            OffsetFetchResponsePartitions::default()
+                                                .with_partition_index(o.partition)
+                                                .with_committed_offset(o.offset)
+                                                .with_committed_leader_epoch(o.leader_epoch)
+                                                .with_metadata(Some(str_bytes(o.metadata)))
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                ),
+                None => OffsetFetchResponseGroup::default()
+                    .with_error_code(ErrorCode::CoordinatorNotAvailable.code()),
+            };
+            groups.push(response.with_group_id(GroupId(g.group_id.0)));
+        }
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = request.topics.map(|topics| {
+        topics
+            .into_iter()
+            .flat_map(|t| {
+                let name = t.name.0.as_str().to_string();
+                t.partition_indexes
+                    .into_iter()
+                    .map(move |p| (name.clone(), p))
+            })
+            .collect::<Vec<_>>()
+    });
+    match fetch(ctx, request.group_id.0.as_str().to_string(), wanted).await {
+        Some(offsets) => OffsetFetchResponse::default().with_topics(
+            by_topic(offsets)
+                .into_iter()
+                .map(|(t, parts)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(topic_name(t))
+                        .with_partitions(
+                            parts
+                                .into_iter()
+                                .map(|o| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(o.partition)
+                                        .with_committed_offset(o.offset)
+                                        .with_committed_leader_epoch(o.leader_epoch)
+                                        .with_metadata(Some(str_bytes(o.metadata)))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
+        None => OffsetFetchResponse::default()
+            .with_error_code(ErrorCode::CoordinatorNotAvailable.code()),
+    }
+}

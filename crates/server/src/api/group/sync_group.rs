@@ -1,0 +1,41 @@
+//! SyncGroup (API key 14, v0–v5): the leader's assignment reaches every member; followers
+//! wait for it. v5 checks protocol type and name.
+
+use strom_codec::kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
+use strom_codec::ErrorCode;
+use strom_coordinator::groups::{Reply, SyncRequest};
+
+use super::opt_string;
+use crate::api::str_bytes;
+use crate::connection::ConnectionContext;
+
+pub async fn handle(ctx: &ConnectionContext, request: SyncGroupRequest) -> SyncGroupResponse {
+    let req = SyncRequest {
+        group_id: request.group_id.0.as_str().to_string(),
+        generation_id: request.generation_id,
+        member_id: request.member_id.as_str().to_string(),
+        group_instance_id: opt_string(request.group_instance_id.as_ref()),
+        protocol_type: opt_string(request.protocol_type.as_ref()),
+        protocol_name: opt_string(request.protocol_name.as_ref()),
+        assignments: request
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id.as_str().to_string(), a.assignment))
+            .collect(),
+    };
+    let reply = ctx
+        .state
+        .groups
+        .call(move |groups, now, wall, token| groups.sync(now, wall, token, req))
+        .await;
+    let Some(Reply::Sync(s)) = reply else {
+        return SyncGroupResponse::default()
+            .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
+    };
+    // The assignment is always present (possibly empty): franz-go fails on a missing one.
+    SyncGroupResponse::default()
+        .with_error_code(super::code(s.error))
+        .with_protocol_type(s.protocol_type.map(str_bytes))
+        .with_protocol_name(s.protocol_name.map(str_bytes))
+        .with_assignment(s.assignment)
+}

@@ -1,0 +1,269 @@
+//! The group coordinator task: the one owner of [`Groups`], fed through a bounded mailbox.
+//! It persists the records a call returns to `__consumer_offsets` (partition =
+//! `hash(group_id) % offsets.topic.num.partitions`, Kafka's partitioning) and only then sends
+//! the replies, so an acknowledged commit is on disk (in the page cache, like any produce).
+//! Parked JoinGroup/SyncGroup requests wait on their oneshot until a later call or timer
+//! releases them; shutdown releases all of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use strom_codec::ErrorCode;
+use strom_coordinator::group::Token;
+use strom_coordinator::groups::{Groups, Outputs, Reply};
+use strom_coordinator::records::{partition_for, Record};
+use strom_storage::batch;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::now_ms;
+use crate::topics::{Topic, Topics};
+
+/// Name of Kafka's internal offsets topic.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Requests waiting for the coordinator task at most (then callers wait: backpressure).
+pub const COORDINATOR_MAILBOX_MAX: usize = 1024;
+/// How often timers (sessions, rebalance timeouts) are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+type Job = Box<dyn FnOnce(&mut Groups, i64, i64, Token) -> Outputs + Send>;
+type Query = Box<dyn FnOnce(&mut Groups) -> Vec<Record> + Send>;
+
+enum Command {
+    /// A request whose reply may be parked.
+    Call {
+        job: Job,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// A read or admin change; the closure answers through its own channel after the
+    /// returned records are persisted (it is called, then records are written, then
+    /// `done` runs).
+    Query {
+        job: Query,
+        done: oneshot::Sender<bool>,
+    },
+}
+
+/// Handle to the coordinator task.
+#[derive(Debug, Clone)]
+pub struct GroupCoordinator {
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+/// Monotonic milliseconds since the coordinator started.
+fn monotonic(start: Instant) -> i64 {
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+impl GroupCoordinator {
+    /// Replays `__consumer_offsets` (when it exists) and starts the task.
+    /// Starts the task over `groups` (already replayed with [`replay`]).
+    pub fn start(
+        topics: Arc<Topics>,
+        groups: Groups,
+        shutdown: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(COORDINATOR_MAILBOX_MAX);
+        let partitions = groups.config().offsets_partitions;
+        let store = Store { topics, partitions };
+        let handle = tokio::spawn(run(store, groups, rx, shutdown));
+        (Self { tx }, handle)
+    }
+
+    /// Runs `job` in the coordinator and waits for its (possibly parked) reply.
+    pub async fn call(
+        &self,
+        job: impl FnOnce(&mut Groups, i64, i64, Token) -> Outputs + Send + 'static,
+    ) -> Option<Reply> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Call {
+                job: Box::new(job),
+                reply,
+            })
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Runs `job` (which returns records to persist and its result) in the coordinator.
+    /// `None` when the coordinator is gone or persisting failed.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Groups) -> (T, Vec<Record>) + Send + 'static,
+    ) -> Option<T> {
+        let (result_tx, result_rx) = oneshot::channel();
+        let (done, done_rx) = oneshot::channel();
+        let job: Query = Box::new(move |groups| {
+            let (result, records) = job(groups);
+            let _ = result_tx.send(result);
+            records
+        });
+        self.tx.send(Command::Query { job, done }).await.ok()?;
+        let persisted = done_rx.await.ok()?;
+        let result = result_rx.await.ok()?;
+        persisted.then_some(result)
+    }
+}
+
+/// Where group records go.
+struct Store {
+    topics: Arc<Topics>,
+    partitions: i32,
+}
+
+fn offsets_topic(topics: &Topics, partitions: i32) -> Option<Arc<Topic>> {
+    if let Some(t) = topics.get(OFFSETS_TOPIC) {
+        return Some(t);
+    }
+    let mut configs = BTreeMap::new();
+    configs.insert("cleanup.policy".to_string(), "compact".to_string());
+    configs.insert("segment.bytes".to_string(), "104857600".to_string());
+    match topics.create(OFFSETS_TOPIC, partitions, configs, true) {
+        Ok(t) => Some(t),
+        Err(crate::topics::TopicError::AlreadyExists(_)) => topics.get(OFFSETS_TOPIC),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create {OFFSETS_TOPIC}");
+            None
+        }
+    }
+}
+
+/// Appends records, one batch per offsets partition.
+fn persist(store: &Store, records: &[Record]) -> bool {
+    if records.is_empty() {
+        return true;
+    }
+    let Some(topic) = offsets_topic(&store.topics, store.partitions) else {
+        return false;
+    };
+    let mut by_partition: BTreeMap<i32, Vec<batch::KeyValue<'_>>> = BTreeMap::new();
+    for r in records {
+        by_partition
+            .entry(partition_for(
+                &r.group_id,
+                topic.partitions.len().try_into().unwrap_or(i32::MAX),
+            ))
+            .or_default()
+            .push((Some(&r.key[..]), r.value.as_deref()));
+    }
+    for (partition, entries) in by_partition {
+        let Some(p) = topic.partition(partition) else {
+            return false;
+        };
+        let bytes = batch::build_batch(&entries, now_ms(), 0, None);
+        if let Err(e) = p.append(&bytes) {
+            tracing::error!(partition, error = %e, "cannot persist group records");
+            return false;
+        }
+    }
+    true
+}
+
+/// Reads every record of the offsets topic into `groups`; returns how many were applied.
+pub fn replay(topics: &Topics, groups: &mut Groups) -> usize {
+    let Some(topic) = topics.get(OFFSETS_TOPIC) else {
+        return 0;
+    };
+    let mut applied = 0;
+    for p in &topic.partitions {
+        let (start, end) = p.offsets();
+        let mut offset = start;
+        while offset < end {
+            let slice = match p.read(offset, 8 * 1024 * 1024) {
+                Ok(outcome) => outcome.slice,
+                Err(e) => {
+                    tracing::error!(partition = p.index, offset, error = %e, "cannot replay offsets");
+                    break;
+                }
+            };
+            let Some(slice) = slice else { break };
+            let Ok(bytes) = slice.read() else { break };
+            let mut at = 0usize;
+            let before = offset;
+            while let Ok(header) = batch::check_framing(bytes.get(at..).unwrap_or_default()) {
+                let len = usize::try_from(header.total_bytes()).unwrap_or(usize::MAX);
+                let body = bytes
+                    .get(at + batch::HEADER_BYTES..at + len)
+                    .unwrap_or_default();
+                if header.compression() == 0 && !header.is_control() {
+                    for r in batch::parse_records(body).unwrap_or_default() {
+                        if header.base_offset + r.offset_delta >= offset {
+                            if let Some(key) = r.key {
+                                groups.replay(0, key, r.value);
+                                applied += 1;
+                            }
+                        }
+                    }
+                }
+                offset = header.last_offset() + 1;
+                at += len;
+            }
+            if offset == before {
+                break;
+            }
+        }
+    }
+    applied
+}
+
+async fn run(
+    store: Store,
+    mut groups: Groups,
+    mut rx: mpsc::Receiver<Command>,
+    shutdown: CancellationToken,
+) {
+    let start = Instant::now();
+    let mut waiters: HashMap<Token, oneshot::Sender<Reply>> = HashMap::new();
+    let mut next_token: Token = 0;
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let outputs = tokio::select! {
+            () = shutdown.cancelled() => {
+                let out = groups.shutdown();
+                deliver(&store, out, &mut waiters);
+                return;
+            }
+            _ = ticker.tick() => groups.tick(monotonic(start), now_ms()),
+            command = rx.recv() => match command {
+                None => return,
+                Some(Command::Call { job, reply }) => {
+                    next_token += 1;
+                    waiters.insert(next_token, reply);
+                    job(&mut groups, monotonic(start), now_ms(), next_token)
+                }
+                Some(Command::Query { job, done }) => {
+                    let records = job(&mut groups);
+                    let _ = done.send(persist(&store, &records));
+                    continue;
+                }
+            },
+        };
+        deliver(&store, outputs, &mut waiters);
+        // Drop waiters whose requester went away (connection closed).
+        waiters.retain(|_, tx| !tx.is_closed());
+    }
+}
+
+fn deliver(store: &Store, outputs: Outputs, waiters: &mut HashMap<Token, oneshot::Sender<Reply>>) {
+    let ok = persist(store, &outputs.records);
+    for (token, reply) in outputs.replies {
+        let reply = if ok {
+            reply
+        } else {
+            reply.failed(ErrorCode::CoordinatorNotAvailable)
+        };
+        if let Some(tx) = waiters.remove(&token) {
+            let _ = tx.send(reply);
+        }
+    }
+}
