@@ -50,3 +50,56 @@ while "py-topic" in admin.list_topics() and time.time() < deadline:
 assert "py-topic" not in admin.list_topics()
 admin.close()
 print("kafka-python smoke: ok")
+
+# A consumer group: two groups read the same topic independently; commits resume.
+admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="strom-smoke-groups")
+admin.create_topics([NewTopic("py-group", num_partitions=2, replication_factor=1)])
+producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+for i in range(40):
+    producer.send("py-group", value=b"g%d" % i, partition=i % 2)
+producer.flush()
+
+
+def consume_group(group, count):
+    c = KafkaConsumer("py-group", bootstrap_servers=bootstrap, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=15000)
+    got = []
+    deadline = time.time() + 30
+    while len(got) < count and time.time() < deadline:
+        for records in c.poll(timeout_ms=500, max_records=count - len(got)).values():
+            got.extend(records)
+    c.commit()
+    c.close()
+    return got
+
+
+first = consume_group("py-a", 40)
+assert len(first) == 40, len(first)
+assert len(consume_group("py-b", 40)) == 40
+producer.send("py-group", value=b"late", partition=0)
+producer.flush()
+again = consume_group("py-a", 1)
+assert [r.value for r in again] == [b"late"], again
+
+
+def group_ids():
+    # kafka-python 3.x: list_groups() of dicts; 2.x: list_consumer_groups() of tuples.
+    if hasattr(admin, "list_groups"):
+        return {g["group_id"]: g for g in admin.list_groups()}
+    return {g[0]: {"group_id": g[0], "protocol_type": g[1]} for g in admin.list_consumer_groups()}
+
+
+groups = group_ids()
+assert "py-a" in groups and "py-b" in groups, groups
+assert groups["py-a"]["protocol_type"] == "consumer", groups
+if hasattr(admin, "describe_groups"):
+    desc = admin.describe_groups(["py-a"])["py-a"]
+    assert desc["group_state"] == "Empty" and desc["error"] is None, desc
+    assert admin.delete_groups(["py-b"]) == {"py-b": "OK"}
+else:
+    assert admin.describe_consumer_groups(["py-a"])[0].state == "Empty"
+    admin.delete_consumer_groups(["py-b"])
+assert "py-b" not in group_ids()
+admin.close()
+print("kafka-python groups: ok")

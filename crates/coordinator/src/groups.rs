@@ -701,9 +701,9 @@ impl Groups {
         group.generation_id += 1;
         group.state_timestamp = wall;
         if group.members.is_empty() {
+            // The protocol type stays: Kafka lists an empty consumer group as "consumer".
             group.state = GroupState::Empty;
             group.protocol_name = None;
-            group.protocol_type = None;
             group.leader_id = None;
             out.records.push(Self::group_record_of(group));
             return;
