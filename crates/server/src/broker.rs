@@ -127,8 +127,9 @@ impl Broker {
         let mut groups = strom_coordinator::groups::Groups::new(config.groups.clone());
         let replay_topics = Arc::clone(&topics);
         let (groups, replayed) = tokio::task::spawn_blocking(move || {
-            let n = group_coordinator::replay(&replay_topics, &mut groups);
-            (groups, n)
+            let counts = group_coordinator::replay(&replay_topics, &mut groups);
+            group_coordinator::compact_on_start(&replay_topics, &groups, &counts);
+            (groups, counts.iter().sum::<usize>())
         })
         .await
         .map_err(|e| storage_error(e.to_string()))?;

@@ -168,13 +168,15 @@ fn persist(store: &Store, records: &[Record]) -> bool {
     true
 }
 
-/// Reads every record of the offsets topic into `groups`; returns how many were applied.
-pub fn replay(topics: &Topics, groups: &mut Groups) -> usize {
+/// Reads every record of the offsets topic into `groups`; returns how many were applied per
+/// partition.
+pub fn replay(topics: &Topics, groups: &mut Groups) -> Vec<usize> {
     let Some(topic) = topics.get(OFFSETS_TOPIC) else {
-        return 0;
+        return Vec::new();
     };
-    let mut applied = 0;
+    let mut counts = Vec::new();
     for p in &topic.partitions {
+        let mut applied = 0;
         let (start, end) = p.offsets();
         let mut offset = start;
         while offset < end {
@@ -211,8 +213,80 @@ pub fn replay(topics: &Topics, groups: &mut Groups) -> usize {
                 break;
             }
         }
+        counts.push(applied);
     }
-    applied
+    counts
+}
+
+/// Dead records allowed per offsets partition before start-up rewrites it.
+pub const REPLAY_GARBAGE_MAX: usize = 10_000;
+/// Largest batch written when rewriting (well under the topic's max.message.bytes).
+const REWRITE_BATCH_BYTES_MAX: usize = 512 * 1024;
+
+/// Until log compaction exists, keeps start-up replay proportional to live state: a
+/// partition holding more than twice its live records plus [`REPLAY_GARBAGE_MAX`] gets the
+/// live state appended to a fresh segment, then its older segments are deleted. A crash in
+/// between is harmless: replaying old records then the fresh copy gives the same state.
+pub fn compact_on_start(topics: &Topics, groups: &Groups, replayed: &[usize]) -> usize {
+    let Some(topic) = topics.get(OFFSETS_TOPIC) else {
+        return 0;
+    };
+    let partitions = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+    let mut live: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+    for r in groups.snapshot_records() {
+        live.entry(partition_for(&r.group_id, partitions))
+            .or_default()
+            .push(r);
+    }
+    let mut rewritten = 0;
+    for (index, count) in replayed.iter().enumerate() {
+        let index = i32::try_from(index).unwrap_or(i32::MAX);
+        let records = live.remove(&index).unwrap_or_default();
+        if *count <= 2 * records.len() + REPLAY_GARBAGE_MAX {
+            continue;
+        }
+        let Some(p) = topic.partition(index) else {
+            continue;
+        };
+        let result = (|| -> Result<(), strom_storage::Error> {
+            let base = {
+                let mut log = p.log();
+                log.roll()?;
+                log.active_segment_base()
+            };
+            let mut chunk: Vec<batch::KeyValue<'_>> = Vec::new();
+            let mut bytes = 0;
+            for r in &records {
+                chunk.push((Some(&r.key[..]), r.value.as_deref()));
+                bytes += r.key.len() + r.value.as_ref().map_or(0, |v| v.len()) + 32;
+                if bytes >= REWRITE_BATCH_BYTES_MAX {
+                    p.append(&batch::build_batch(&chunk, now_ms(), 0, None))?;
+                    chunk.clear();
+                    bytes = 0;
+                }
+            }
+            if !chunk.is_empty() {
+                p.append(&batch::build_batch(&chunk, now_ms(), 0, None))?;
+            }
+            p.log().delete_segments_before(base)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    partition = index,
+                    replayed = count,
+                    live = records.len(),
+                    "rewrote __consumer_offsets partition"
+                );
+                rewritten += 1;
+            }
+            Err(e) => {
+                tracing::warn!(partition = index, error = %e, "could not rewrite __consumer_offsets partition")
+            }
+        }
+    }
+    rewritten
 }
 
 async fn run(

@@ -454,6 +454,31 @@ impl Log {
         Ok(count)
     }
 
+    /// Deletes every segment below the one starting at `base_offset` (which must exist) and
+    /// moves the log start offset there. Returns how many segments were deleted.
+    pub fn delete_segments_before(&mut self, base_offset: i64) -> Result<usize, Error> {
+        if !self.segments.contains_key(&base_offset) {
+            return Ok(0);
+        }
+        let doomed: Vec<i64> = self
+            .segments
+            .range(..base_offset)
+            .map(|(b, _)| *b)
+            .collect();
+        for base in &doomed {
+            if let Some(segment) = self.segments.remove(base) {
+                segment.delete()?;
+            }
+        }
+        self.log_start_offset = self.log_start_offset.max(base_offset);
+        Ok(doomed.len())
+    }
+
+    /// Base offset of the active segment.
+    pub fn active_segment_base(&self) -> i64 {
+        self.active_base()
+    }
+
     /// Whether `flush.ms` has passed since the last flush.
     pub fn flush_due(&self, now_ms: i64) -> bool {
         self.unflushed_messages > 0
@@ -751,6 +776,29 @@ mod tests {
                 .base_offset,
             6
         );
+    }
+
+    #[test]
+    fn segments_before_a_base_can_be_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 200,
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        for i in 0..4 {
+            log.append(&batch(&[&[b'x'; 100]], i, None), 0).unwrap();
+        }
+        log.roll().unwrap();
+        let base = log.active_segment_base();
+        assert_eq!(base, 4);
+        assert_eq!(log.delete_segments_before(base).unwrap(), 4);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (4, 4));
+        assert_eq!(
+            log.append(&batch(&[b"y"], 0, None), 0).unwrap().base_offset,
+            4
+        );
+        assert_eq!(log.delete_segments_before(999).unwrap(), 0);
     }
 
     #[test]

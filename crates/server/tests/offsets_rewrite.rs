@@ -1,0 +1,111 @@
+//! `__consumer_offsets` stays proportional to live state across restarts: after many
+//! commits a restart rewrites the partition and drops old segments, keeping every offset.
+
+mod common;
+
+use common::call;
+use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
+use strom_codec::kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use strom_codec::kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use strom_codec::kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, GroupId, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, RequestKind, TopicName,
+};
+use strom_codec::kafka_protocol::protocol::StrBytes;
+use strom_server::{Broker, Config};
+use tokio::net::TcpStream;
+
+async fn start(dir: &std::path::Path) -> Broker {
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    config.set("offsets.topic.num.partitions", "1").unwrap();
+    config.set("log.segment.bytes", "1048576").unwrap();
+    Broker::start(config).await.unwrap()
+}
+
+#[tokio::test]
+async fn restart_rewrites_a_bloated_offsets_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let create = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("wide")))
+            .with_num_partitions(100)
+            .with_replication_factor(1)]);
+    let created: CreateTopicsResponse = call(
+        &mut conn,
+        ApiKey::CreateTopics,
+        7,
+        RequestKind::CreateTopics(create),
+    )
+    .await;
+    assert_eq!(created.topics[0].error_code, 0);
+    for round in 0..130i64 {
+        let partitions = (0..100)
+            .map(|p| {
+                OffsetCommitRequestPartition::default()
+                    .with_partition_index(p)
+                    .with_committed_offset(round)
+            })
+            .collect();
+        let request = OffsetCommitRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("busy")))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("wide")))
+                .with_partitions(partitions)]);
+        let r: OffsetCommitResponse = call(
+            &mut conn,
+            ApiKey::OffsetCommit,
+            8,
+            RequestKind::OffsetCommit(request),
+        )
+        .await;
+        assert!(r.topics[0].partitions.iter().all(|p| p.error_code == 0));
+    }
+    drop(conn);
+    broker.shutdown().await;
+
+    let broker = start(dir.path()).await;
+    let offsets = broker.state().topics.get("__consumer_offsets").unwrap();
+    let (start_offset, end_offset) = offsets.partition(0).unwrap().offsets();
+    assert!(
+        start_offset >= 13_000,
+        "old segments dropped: log start {start_offset}"
+    );
+    assert_eq!(
+        end_offset - start_offset,
+        101,
+        "live state only: a group record and 100 offsets"
+    );
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let fetch = OffsetFetchRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("busy")))
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("wide")))
+            .with_partition_indexes((0..100).collect())]));
+    let r: OffsetFetchResponse = call(
+        &mut conn,
+        ApiKey::OffsetFetch,
+        7,
+        RequestKind::OffsetFetch(fetch),
+    )
+    .await;
+    assert!(
+        r.topics[0]
+            .partitions
+            .iter()
+            .all(|p| p.committed_offset == 129),
+        "{:?}",
+        r.topics[0].partitions[0]
+    );
+    drop(conn);
+    broker.shutdown().await;
+}
