@@ -394,7 +394,7 @@ impl Groups {
         if req.member_id.is_empty() {
             Self::join_unknown(&config, group, now, wall, token, req, &mut out);
         } else {
-            Self::join_known(group, now, wall, token, req, &mut out);
+            Self::join_known(&config, group, now, wall, token, req, &mut out);
         }
         if group.state == GroupState::PreparingRebalance && group.all_joined() {
             let delayed = group.rebalance_deadline.is_some_and(|d| d > now)
@@ -450,6 +450,7 @@ impl Groups {
     }
 
     fn join_known(
+        config: &GroupConfig,
         group: &mut Group,
         now: i64,
         wall: i64,
@@ -466,9 +467,10 @@ impl Groups {
             return;
         }
         if group.pending_members.remove(&member_id).is_some() {
+            // Its place was reserved with MEMBER_ID_REQUIRED: no size check again.
             let config = GroupConfig {
                 max_size: usize::MAX,
-                ..GroupConfig::default()
+                ..config.clone()
             };
             Self::add_member(&config, group, now, wall, token, member_id, req, out);
             return;
@@ -1839,6 +1841,284 @@ mod tests {
         let (e, records) = g.delete("g");
         assert_eq!(e, None);
         assert!(!records.is_empty());
+    }
+
+    /// Drives a two-member group into `state`; returns (groups, leader, follower, generation).
+    fn group_in(state: GroupState) -> (Groups, String, String, i32) {
+        let mut g = Groups::new(GroupConfig::default());
+        if state == GroupState::Empty {
+            g.commit(
+                0,
+                0,
+                1,
+                CommitRequest {
+                    group_id: "g".into(),
+                    generation_id: -1,
+                    offsets: vec![("t".into(), 0, 1, 0, None)],
+                    ..CommitRequest::default()
+                },
+            );
+            return (g, String::new(), String::new(), 0);
+        }
+        let (leader, _) = join_and_sync(&mut g, 0, "g", "leader");
+        g.join(0, 0, 10, join_req("g", "", "follower"));
+        g.join(0, 0, 11, join_req("g", "follower", ""));
+        if state == GroupState::PreparingRebalance {
+            return (g, leader, "follower".into(), 1);
+        }
+        let out = g.join(0, 0, 12, join_req("g", &leader, ""));
+        let generation = join_reply(&out, 12).unwrap().generation_id;
+        if state == GroupState::CompletingRebalance {
+            return (g, leader, "follower".into(), generation);
+        }
+        g.sync(
+            0,
+            0,
+            13,
+            SyncRequest {
+                group_id: "g".into(),
+                generation_id: generation,
+                member_id: leader.clone(),
+                assignments: vec![],
+                ..SyncRequest::default()
+            },
+        );
+        assert_eq!(g.group("g").unwrap().state, GroupState::Stable);
+        (g, leader, "follower".into(), generation)
+    }
+
+    fn sync_error(g: &mut Groups, member: &str, generation: i32) -> Option<Option<ErrorCode>> {
+        let out = g.sync(
+            0,
+            0,
+            50,
+            SyncRequest {
+                group_id: "g".into(),
+                generation_id: generation,
+                member_id: member.into(),
+                ..SyncRequest::default()
+            },
+        );
+        sync_reply(&out, 50).map(|s| s.error)
+    }
+
+    fn commit_error(g: &mut Groups, member: &str, generation: i32) -> Option<ErrorCode> {
+        let out = g.commit(
+            0,
+            0,
+            60,
+            CommitRequest {
+                group_id: "g".into(),
+                generation_id: generation,
+                member_id: member.into(),
+                offsets: vec![("t".into(), 0, 5, 0, None)],
+                ..CommitRequest::default()
+            },
+        );
+        match &out.replies[0].1 {
+            Reply::Commit(c) => c.errors[0].2,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_state_cells() {
+        let (mut g, ..) = group_in(GroupState::Empty);
+        assert_eq!(
+            sync_error(&mut g, "m", 0),
+            Some(Some(ErrorCode::UnknownMemberId))
+        );
+        assert_eq!(
+            heartbeat(&mut g, 0, "g", "m", 0),
+            Some(ErrorCode::UnknownMemberId)
+        );
+        assert_eq!(
+            commit_error(&mut g, "m", 1),
+            Some(ErrorCode::UnknownMemberId)
+        );
+        assert_eq!(commit_error(&mut g, "", -1), None);
+        let out = g.leave(
+            0,
+            0,
+            70,
+            LeaveRequest {
+                group_id: "g".into(),
+                members: vec![("m".into(), None)],
+            },
+        );
+        assert!(
+            matches!(&out.replies[0].1, Reply::Leave(l) if l.members[0].2 == Some(ErrorCode::UnknownMemberId))
+        );
+        // A join moves it to PreparingRebalance and (no delay) straight on.
+        let out = g.join(0, 0, 71, join_req("g", "m1", ""));
+        assert_eq!(
+            join_reply(&out, 71).unwrap().error,
+            Some(ErrorCode::UnknownMemberId)
+        );
+    }
+
+    #[test]
+    fn preparing_rebalance_cells() {
+        let (mut g, leader, _, generation) = group_in(GroupState::PreparingRebalance);
+        assert_eq!(
+            sync_error(&mut g, &leader, generation),
+            Some(Some(ErrorCode::RebalanceInProgress))
+        );
+        assert_eq!(
+            heartbeat(&mut g, 0, "g", &leader, generation),
+            Some(ErrorCode::RebalanceInProgress)
+        );
+        assert_eq!(
+            commit_error(&mut g, &leader, generation),
+            None,
+            "commits of the current generation are kept"
+        );
+        // The leader leaving completes the join for the parked follower.
+        let out = g.leave(
+            0,
+            0,
+            80,
+            LeaveRequest {
+                group_id: "g".into(),
+                members: vec![(leader, None)],
+            },
+        );
+        let j = join_reply(&out, 11).unwrap();
+        assert_eq!((j.error, j.leader.as_str()), (None, "follower"));
+        assert_eq!(g.group("g").unwrap().state, GroupState::CompletingRebalance);
+    }
+
+    #[test]
+    fn completing_rebalance_cells() {
+        let (mut g, leader, follower, generation) = group_in(GroupState::CompletingRebalance);
+        assert_eq!(heartbeat(&mut g, 0, "g", &follower, generation), None);
+        assert_eq!(
+            commit_error(&mut g, &leader, generation),
+            Some(ErrorCode::RebalanceInProgress)
+        );
+        let out = g.join(0, 0, 90, join_req("g", &follower, ""));
+        assert_eq!(
+            join_reply(&out, 90).unwrap().generation_id,
+            generation,
+            "same protocols: current generation"
+        );
+        assert_eq!(
+            sync_error(&mut g, &follower, generation),
+            None,
+            "follower sync parks"
+        );
+        let out = g.leave(
+            0,
+            0,
+            91,
+            LeaveRequest {
+                group_id: "g".into(),
+                members: vec![(leader, None)],
+            },
+        );
+        assert_eq!(
+            sync_reply(&out, 50).unwrap().error,
+            Some(ErrorCode::RebalanceInProgress),
+            "parked sync released"
+        );
+        assert_ne!(g.group("g").unwrap().state, GroupState::Stable);
+    }
+
+    #[test]
+    fn stable_cells() {
+        let (mut g, leader, follower, generation) = group_in(GroupState::Stable);
+        assert_eq!(heartbeat(&mut g, 0, "g", &follower, generation), None);
+        assert_eq!(commit_error(&mut g, &follower, generation), None);
+        assert_eq!(
+            commit_error(&mut g, &follower, generation - 1),
+            Some(ErrorCode::IllegalGeneration)
+        );
+        assert_eq!(sync_error(&mut g, &follower, generation), Some(None));
+        let out = g.join(0, 0, 100, join_req("g", &follower, ""));
+        assert_eq!(
+            join_reply(&out, 100).unwrap().generation_id,
+            generation,
+            "follower rejoin: no rebalance"
+        );
+        assert_eq!(g.group("g").unwrap().state, GroupState::Stable);
+        let out = g.join(0, 0, 101, join_req("g", &leader, ""));
+        assert!(
+            join_reply(&out, 101).is_none(),
+            "leader rejoin triggers a rebalance"
+        );
+        assert_eq!(g.group("g").unwrap().state, GroupState::PreparingRebalance);
+    }
+
+    #[test]
+    fn stable_leave_triggers_rebalance() {
+        let (mut g, _, follower, _) = group_in(GroupState::Stable);
+        g.leave(
+            0,
+            0,
+            110,
+            LeaveRequest {
+                group_id: "g".into(),
+                members: vec![(follower, None)],
+            },
+        );
+        assert_eq!(g.group("g").unwrap().state, GroupState::PreparingRebalance);
+    }
+
+    #[test]
+    fn initial_rebalance_delay_holds_the_first_join() {
+        let mut g = Groups::new(GroupConfig {
+            initial_rebalance_delay_ms: 3000,
+            ..GroupConfig::default()
+        });
+        let out = g.join(0, 0, 1, join_req("g", "", "m1"));
+        assert_eq!(
+            join_reply(&out, 1).unwrap().error,
+            Some(ErrorCode::MemberIdRequired)
+        );
+        let out = g.join(0, 0, 2, join_req("g", "m1", ""));
+        assert!(join_reply(&out, 2).is_none(), "held for the initial delay");
+        assert!(join_reply(&g.tick(2999, 0), 2).is_none());
+        assert_eq!(join_reply(&g.tick(3000, 0), 2).unwrap().error, None);
+    }
+
+    #[test]
+    fn group_max_size_is_enforced() {
+        let mut g = Groups::new(GroupConfig {
+            max_size: 1,
+            ..GroupConfig::default()
+        });
+        join_and_sync(&mut g, 0, "g", "m1");
+        let out = g.join(0, 0, 5, join_req("g", "", "m2"));
+        assert_eq!(
+            join_reply(&out, 5).unwrap().error,
+            Some(ErrorCode::GroupMaxSizeReached)
+        );
+    }
+
+    #[test]
+    fn offsets_of_long_empty_groups_expire() {
+        let mut g = Groups::new(GroupConfig {
+            offsets_retention_ms: 1000,
+            ..GroupConfig::default()
+        });
+        g.commit(
+            0,
+            0,
+            1,
+            CommitRequest {
+                group_id: "g".into(),
+                generation_id: -1,
+                offsets: vec![("t".into(), 0, 1, 0, None)],
+                ..CommitRequest::default()
+            },
+        );
+        assert!(g.tick(0, 500).records.is_empty());
+        let out = g.tick(0, 1001);
+        assert!(
+            out.records.iter().all(|r| r.value.is_none()) && !out.records.is_empty(),
+            "tombstones"
+        );
+        assert!(g.group("g").is_none());
     }
 
     /// Seeded random simulation: members join, sync, heartbeat, commit, leave and vanish
