@@ -308,3 +308,63 @@ async fn restart_keeps_data_and_topics() {
     assert_eq!(d.offset, 25);
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_added_while_producing_are_used() {
+    use rdkafka::admin::NewPartitions;
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "growing", 1, &[]).await;
+    let p = producer(
+        &bootstrap,
+        &[
+            ("acks", "all"),
+            ("topic.metadata.refresh.interval.ms", "500"),
+        ],
+    );
+    p.send(
+        FutureRecord::<(), _>::to("growing")
+            .payload("before")
+            .partition(0),
+        WAIT,
+    )
+    .await
+    .expect("sent");
+    let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
+    let results = admin
+        .create_partitions([&NewPartitions::new("growing", 3)], &AdminOptions::new())
+        .await
+        .unwrap();
+    for r in results {
+        r.expect("grown");
+    }
+    // Shrinking is refused, as Kafka does.
+    let results = admin
+        .create_partitions([&NewPartitions::new("growing", 2)], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(results[0].is_err());
+    let deadline = std::time::Instant::now() + WAIT;
+    let delivered = loop {
+        match p
+            .send(
+                FutureRecord::<(), _>::to("growing")
+                    .payload("after")
+                    .partition(2),
+                Duration::from_secs(2),
+            )
+            .await
+        {
+            Ok(d) => break d,
+            Err(_) if std::time::Instant::now() < deadline => continue,
+            Err((e, _)) => panic!("partition 2 never became usable: {e}"),
+        }
+    };
+    assert_eq!((delivered.partition, delivered.offset), (2, 0));
+    let c = assigned_consumer(&bootstrap, "growing", &[2], Offset::Beginning);
+    assert_eq!(
+        consume(&c, 1, WAIT).first().and_then(|r| r.value.clone()),
+        Some(b"after".to_vec())
+    );
+    broker.stop().await;
+}

@@ -41,6 +41,7 @@ pub const SUPPORTED: &[Supported] = &[
     row(ApiKey::CreateTopics, 2, 7),
     row(ApiKey::DeleteTopics, 1, 6),
     row(ApiKey::InitProducerId, 0, 5),
+    row(ApiKey::CreatePartitions, 0, 3),
     row(ApiKey::DeleteGroups, 0, 2),
     row(ApiKey::IncrementalAlterConfigs, 0, 1),
 ];

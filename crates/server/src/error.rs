@@ -27,7 +27,9 @@ pub fn topic_error_code(error: &TopicError) -> ErrorCode {
         TopicError::InvalidName(_) => ErrorCode::InvalidTopicException,
         TopicError::AlreadyExists(_) => ErrorCode::TopicAlreadyExists,
         TopicError::Unknown(_) => ErrorCode::UnknownTopicOrPartition,
-        TopicError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
+        TopicError::InvalidPartitions(_) | TopicError::InvalidPartitionCount(_) => {
+            ErrorCode::InvalidPartitions
+        }
         TopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
         TopicError::Storage(e) => storage_error_code(e),
     }

@@ -31,6 +31,8 @@ pub enum TopicError {
     #[error("number of partitions {0} must be between 1 and {PARTITIONS_PER_TOPIC_MAX}")]
     InvalidPartitions(i32),
     #[error("{0}")]
+    InvalidPartitionCount(String),
+    #[error("{0}")]
     InvalidConfig(String),
     #[error("storage error: {0}")]
     Storage(#[from] strom_storage::Error),
@@ -356,6 +358,71 @@ impl Topics {
             p.log().set_config(log_config.clone());
         }
         tracing::info!(topic = name, "topic configs altered");
+        Ok(())
+    }
+
+    /// Grows a topic to `count` partitions (never shrinks, as Kafka). Producers and consumers
+    /// see the new partitions on their next metadata refresh.
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let mut meta = self.meta();
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.into()))?;
+        let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        if topic.internal {
+            return Err(TopicError::InvalidPartitionCount(format!(
+                "the internal topic {name} cannot get more partitions"
+            )));
+        }
+        if count <= current {
+            return Err(TopicError::InvalidPartitionCount(format!(
+                "topic currently has {current} partitions, which is higher than or equal to the requested {count}"
+            )));
+        }
+        if count > PARTITIONS_PER_TOPIC_MAX {
+            return Err(TopicError::InvalidPartitions(count));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let configs = topic.configs();
+        let config = self
+            .defaults
+            .with_overrides(&configs)
+            .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        let mut partitions = topic.partitions.clone();
+        for index in current..count {
+            let dir = partition_dir(&self.data_dir, name, index);
+            if dir.exists() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            let log = Log::open(&dir, config.clone(), false, now_ms())?;
+            write_partition_metadata(&dir, topic.id);
+            partitions.push(Arc::new(Partition::new(name, index, log)));
+        }
+        let (log, state) = &mut *meta;
+        let mut record = state
+            .topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TopicError::Unknown(name.into()))?;
+        record.partitions = count;
+        log.append(&MetaRecord::Topic(record.clone()))?;
+        state.topics.insert(name.into(), record);
+        let grown = Arc::new(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions,
+            configs: Mutex::new(configs),
+            internal: topic.internal,
+        });
+        self.insert(grown);
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! Kafka error codes inside the response.
 
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod fetch;
