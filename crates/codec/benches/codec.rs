@@ -1,0 +1,73 @@
+//! Hot paths of the codec: decoding a Produce request (records stay a slice) and encoding a
+//! Fetch response carrying 1 MiB of records.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use strom_codec::kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, PartitionData,
+};
+use strom_codec::kafka_protocol::messages::produce_request::{
+    PartitionProduceData, TopicProduceData,
+};
+use strom_codec::kafka_protocol::messages::{
+    ApiKey, FetchResponse, ProduceRequest, RequestHeader, RequestKind, ResponseKind, TopicName,
+};
+use strom_codec::kafka_protocol::protocol::{Encodable, StrBytes};
+use strom_codec::request::decode_request;
+use strom_codec::response::encode_response;
+
+fn produce_frame(records: usize) -> Bytes {
+    let mut out = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(ApiKey::Produce as i16)
+        .with_request_api_version(9)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str("bench")))
+        .encode(&mut out, 2)
+        .unwrap();
+    let body = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_static_str("t")))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(Bytes::from(vec![7u8; records])))])]);
+    RequestKind::Produce(body).encode(&mut out, 9).unwrap();
+    out.freeze()
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("request");
+    let frame = produce_frame(1 << 20);
+    group.throughput(Throughput::Bytes(frame.len() as u64));
+    group.bench_function("decode_produce_1MiB", |b| {
+        b.iter(|| decode_request(black_box(frame.clone())).unwrap())
+    });
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("response");
+    let records = Bytes::from(vec![1u8; 1 << 20]);
+    let body = ResponseKind::Fetch(FetchResponse::default().with_responses(
+        vec![FetchableTopicResponse::default()
+        .with_topic(TopicName(StrBytes::from_static_str("t")))
+        .with_partitions(vec![PartitionData::default().with_records(Some(records))])],
+    ));
+    group.throughput(Throughput::Bytes(1 << 20));
+    let mut out = BytesMut::with_capacity(2 << 20);
+    group.bench_function("encode_fetch_1MiB", |b| {
+        b.iter(|| {
+            out.clear();
+            encode_response(ApiKey::Fetch, 12, 1, black_box(&body), &mut out).unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode, encode);
+criterion_main!(benches);

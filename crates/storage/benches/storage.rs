@@ -1,0 +1,86 @@
+//! Hot paths of storage: batch validation, header patching, segment append, fetch-range read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use strom_storage::batch::{build_uncompressed, check_framing, patched_header, split_and_validate};
+use strom_storage::{Log, LogConfig};
+
+/// A batch of `n` records of `size` bytes: what a producer with linger sends.
+fn batch(n: usize, size: usize) -> Vec<u8> {
+    let value = vec![b'x'; size];
+    let values: Vec<&[u8]> = (0..n).map(|_| &value[..]).collect();
+    build_uncompressed(&values, 1_700_000_000_000, None)
+}
+
+fn validation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("batch");
+    for (n, size) in [(1, 1024), (1000, 1024), (10_000, 100)] {
+        let b = batch(n, size);
+        group.throughput(Throughput::Bytes(b.len() as u64));
+        group.bench_function(format!("validate_{n}x{size}B"), |bench| {
+            bench.iter(|| split_and_validate(black_box(&b)).unwrap())
+        });
+        group.bench_function(format!("framing_crc_only_{n}x{size}B"), |bench| {
+            bench.iter(|| check_framing(black_box(&b)).unwrap())
+        });
+    }
+    let b = batch(1000, 1024);
+    group.bench_function("patch_header", |bench| {
+        bench.iter(|| patched_header(black_box(&b), 12345, None).unwrap())
+    });
+    group.bench_function("patch_header_log_append_time", |bench| {
+        bench.iter(|| patched_header(black_box(&b), 12345, Some(1_700_000_000_000)).unwrap())
+    });
+    group.finish();
+}
+
+fn append_and_read(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log");
+    let b = batch(1000, 1024);
+    let config = LogConfig {
+        timestamp_after_max_ms: i64::MAX,
+        timestamp_before_max_ms: i64::MAX,
+        ..LogConfig::default()
+    };
+    group.throughput(Throughput::Bytes(b.len() as u64));
+    group.bench_function("append_1000x1KiB", |bench| {
+        bench.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let log = Log::open(dir.path(), config.clone(), false, 0).unwrap();
+                (dir, log)
+            },
+            |(dir, mut log)| {
+                for _ in 0..16 {
+                    log.append(black_box(&b), 0).unwrap();
+                }
+                (dir, log)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), config, false, 0).unwrap();
+    for _ in 0..64 {
+        log.append(&b, 0).unwrap();
+    }
+    group.throughput(Throughput::Bytes(1 << 20));
+    group.bench_function("read_plan_1MiB", |bench| {
+        bench.iter(|| log.read(black_box(30_500), 1 << 20).unwrap())
+    });
+    group.bench_function("read_plan_and_copy_1MiB", |bench| {
+        bench.iter(|| {
+            log.read(black_box(30_500), 1 << 20)
+                .unwrap()
+                .unwrap()
+                .read()
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, validation, append_and_read);
+criterion_main!(benches);
