@@ -103,3 +103,17 @@ else:
 assert "py-b" not in group_ids()
 admin.close()
 print("kafka-python groups: ok")
+
+# Cluster and configs.
+admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="strom-smoke-admin")
+if hasattr(admin, "describe_cluster"):
+    cluster = admin.describe_cluster()
+    assert len(cluster["brokers"]) == 1 and cluster["cluster_id"], cluster
+from kafka.admin import ConfigResource, ConfigResourceType
+admin.create_topics([NewTopic("py-configs", num_partitions=1, replication_factor=1,
+                              topic_configs={"cleanup.policy": "compact"})])
+described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "py-configs")])
+print("describe_configs:", str(described)[:300])
+assert "compact" in str(described), described
+admin.close()
+print("kafka-python admin: ok")

@@ -41,9 +41,11 @@ pub const SUPPORTED: &[Supported] = &[
     row(ApiKey::CreateTopics, 2, 7),
     row(ApiKey::DeleteTopics, 1, 6),
     row(ApiKey::InitProducerId, 0, 5),
+    row(ApiKey::DescribeConfigs, 1, 4),
     row(ApiKey::CreatePartitions, 0, 3),
     row(ApiKey::DeleteGroups, 0, 2),
     row(ApiKey::IncrementalAlterConfigs, 0, 1),
+    row(ApiKey::DescribeCluster, 0, 1),
 ];
 
 /// Produce versions that are advertised but refused (see [`SUPPORTED`]).

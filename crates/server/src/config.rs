@@ -369,6 +369,120 @@ impl Config {
         Ok(())
     }
 
+    /// Every broker key with its current value, as DescribeConfigs reports it.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let l = &self.log;
+        let g = &self.groups;
+        let advertised = self
+            .advertised
+            .as_ref()
+            .map(|a| format!("PLAINTEXT://{a}"))
+            .unwrap_or_default();
+        vec![
+            ("node.id", self.node_id.to_string()),
+            ("broker.id", self.node_id.to_string()),
+            ("listeners", format!("PLAINTEXT://{}", self.listen)),
+            ("advertised.listeners", advertised),
+            ("log.dirs", self.data_dir.display().to_string()),
+            ("log.dir", self.data_dir.display().to_string()),
+            ("num.partitions", self.num_partitions.to_string()),
+            (
+                "default.replication.factor",
+                self.default_replication_factor.to_string(),
+            ),
+            (
+                "auto.create.topics.enable",
+                self.auto_create_topics.to_string(),
+            ),
+            ("delete.topic.enable", self.delete_topic_enable.to_string()),
+            ("log.segment.bytes", l.segment_bytes.to_string()),
+            ("log.roll.ms", l.segment_ms.to_string()),
+            ("log.roll.hours", (l.segment_ms / 3_600_000).to_string()),
+            ("log.retention.ms", l.retention_ms.to_string()),
+            (
+                "log.retention.minutes",
+                if l.retention_ms < 0 {
+                    "-1".into()
+                } else {
+                    (l.retention_ms / 60_000).to_string()
+                },
+            ),
+            (
+                "log.retention.hours",
+                if l.retention_ms < 0 {
+                    "-1".into()
+                } else {
+                    (l.retention_ms / 3_600_000).to_string()
+                },
+            ),
+            ("log.retention.bytes", l.retention_bytes.to_string()),
+            (
+                "log.retention.check.interval.ms",
+                self.retention_check_interval_ms.to_string(),
+            ),
+            ("message.max.bytes", l.max_message_bytes.to_string()),
+            (
+                "log.message.timestamp.type",
+                self.timestamp_type_name().to_string(),
+            ),
+            (
+                "log.message.timestamp.before.max.ms",
+                l.timestamp_before_max_ms.to_string(),
+            ),
+            (
+                "log.message.timestamp.after.max.ms",
+                l.timestamp_after_max_ms.to_string(),
+            ),
+            (
+                "log.index.interval.bytes",
+                l.index_interval_bytes.to_string(),
+            ),
+            (
+                "log.index.size.max.bytes",
+                l.segment_index_bytes.to_string(),
+            ),
+            ("log.flush.interval.messages", l.flush_messages.to_string()),
+            ("log.flush.interval.ms", l.flush_ms.to_string()),
+            ("log.cleanup.policy", l.cleanup_policy.clone()),
+            (
+                "socket.request.max.bytes",
+                self.socket_request_max_bytes.to_string(),
+            ),
+            ("max.connections", self.connections_max.to_string()),
+            (
+                "queued.max.request.bytes",
+                self.request_memory_bytes_max.to_string(),
+            ),
+            ("fetch.max.bytes", self.fetch_max_bytes.to_string()),
+            ("strom.ephemeral", self.ephemeral.to_string()),
+            (
+                "group.min.session.timeout.ms",
+                g.session_timeout_ms_min.to_string(),
+            ),
+            (
+                "group.max.session.timeout.ms",
+                g.session_timeout_ms_max.to_string(),
+            ),
+            (
+                "group.initial.rebalance.delay.ms",
+                g.initial_rebalance_delay_ms.to_string(),
+            ),
+            ("group.max.size", g.max_size.to_string()),
+            (
+                "offsets.retention.minutes",
+                (g.offsets_retention_ms / 60_000).to_string(),
+            ),
+            (
+                "offsets.topic.num.partitions",
+                g.offsets_partitions.to_string(),
+            ),
+            (
+                "offset.metadata.max.bytes",
+                g.offset_metadata_bytes_max.to_string(),
+            ),
+        ]
+    }
+
     pub fn timestamp_type_name(&self) -> &'static str {
         match self.log.timestamp_type {
             TimestampType::CreateTime => "CreateTime",
@@ -455,6 +569,19 @@ mod tests {
         c.apply_env(vec![("STROM_NUM_PARTITIONS".to_string(), "4".to_string())].into_iter())
             .unwrap();
         assert_eq!(c.num_partitions, 4);
+    }
+
+    #[test]
+    fn every_broker_key_is_described() {
+        let described: Vec<&str> = Config::default()
+            .describe()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        for key in BROKER_KEYS {
+            assert!(described.contains(key), "{key} missing from describe()");
+        }
+        assert_eq!(described.len(), BROKER_KEYS.len());
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub async fn dispatch(
         RequestKind::CreatePartitions(r) => {
             ResponseKind::CreatePartitions(api::create_partitions::handle(ctx, r).await)
         }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(api::describe_configs::handle(ctx, version, r))
+        }
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(api::describe_cluster::handle(ctx, version, r))
+        }
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

@@ -242,6 +242,10 @@ fn default_request(api_key: ApiKey) -> RequestKind {
         ApiKey::CreatePartitions => {
             RequestKind::CreatePartitions(CreatePartitionsRequest::default())
         }
+        ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(DescribeConfigsRequest::default()),
+        ApiKey::DescribeCluster => {
+            RequestKind::DescribeCluster(DescribeClusterRequest::default().with_endpoint_type(1))
+        }
         other => panic!("add a default request for {other:?}"),
     }
 }

@@ -8,7 +8,85 @@ use strom_storage::{LogConfig, TimestampType};
 
 /// Kafka's `DescribeConfigsResponse.ConfigSource` values used here.
 pub const SOURCE_TOPIC_CONFIG: i8 = 1;
+pub const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
 pub const SOURCE_DEFAULT_CONFIG: i8 = 5;
+
+/// The broker key a topic key falls back to (Kafka's synonyms), if any.
+pub fn broker_synonym(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "cleanup.policy" => "log.cleanup.policy",
+        "flush.messages" => "log.flush.interval.messages",
+        "flush.ms" => "log.flush.interval.ms",
+        "index.interval.bytes" => "log.index.interval.bytes",
+        "max.message.bytes" => "message.max.bytes",
+        "message.timestamp.after.max.ms" => "log.message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms" => "log.message.timestamp.before.max.ms",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "retention.bytes" => "log.retention.bytes",
+        "retention.ms" => "log.retention.ms",
+        "segment.bytes" => "log.segment.bytes",
+        "segment.index.bytes" => "log.index.size.max.bytes",
+        "segment.ms" => "log.roll.ms",
+        _ => return None,
+    })
+}
+
+/// `DescribeConfigsResponse.ConfigType` of a key: BOOLEAN 1, STRING 2, INT 3, LONG 5,
+/// DOUBLE 6, LIST 7.
+pub fn config_type(key: &str) -> i8 {
+    match key {
+        "preallocate"
+        | "unclean.leader.election.enable"
+        | "remote.storage.enable"
+        | "remote.log.copy.disable"
+        | "remote.log.delete.on.disable"
+        | "auto.create.topics.enable"
+        | "delete.topic.enable"
+        | "strom.ephemeral" => 1,
+        "cleanup.policy"
+        | "leader.replication.throttled.replicas"
+        | "follower.replication.throttled.replicas"
+        | "listeners"
+        | "advertised.listeners"
+        | "log.dirs"
+        | "log.cleanup.policy" => 7,
+        "compression.type"
+        | "message.timestamp.type"
+        | "log.message.timestamp.type"
+        | "log.dir" => 2,
+        "min.cleanable.dirty.ratio" => 6,
+        "compression.gzip.level"
+        | "compression.lz4.level"
+        | "compression.zstd.level"
+        | "index.interval.bytes"
+        | "max.message.bytes"
+        | "min.insync.replicas"
+        | "segment.bytes"
+        | "segment.index.bytes"
+        | "node.id"
+        | "broker.id"
+        | "num.partitions"
+        | "message.max.bytes"
+        | "log.segment.bytes"
+        | "log.index.interval.bytes"
+        | "log.index.size.max.bytes"
+        | "socket.request.max.bytes"
+        | "max.connections"
+        | "log.retention.minutes"
+        | "log.retention.hours"
+        | "log.roll.hours"
+        | "group.min.session.timeout.ms"
+        | "group.max.session.timeout.ms"
+        | "group.initial.rebalance.delay.ms"
+        | "group.max.size"
+        | "offsets.retention.minutes"
+        | "offsets.topic.num.partitions"
+        | "offset.metadata.max.bytes"
+        | "fetch.max.bytes" => 3,
+        "default.replication.factor" => 4,
+        _ => 5,
+    }
+}
 
 pub struct ConfigEntry {
     pub name: &'static str,
@@ -71,11 +149,26 @@ pub fn entries(defaults: &LogConfig, overrides: &BTreeMap<String, String>) -> Ve
                 value: v.clone(),
                 source: SOURCE_TOPIC_CONFIG,
             },
-            None => ConfigEntry {
-                name,
-                value: modelled(name, defaults).unwrap_or_else(|| kafka_default(name).to_string()),
-                source: SOURCE_DEFAULT_CONFIG,
-            },
+            None => {
+                let (value, source) = default_value(name, defaults);
+                ConfigEntry {
+                    name,
+                    value,
+                    source,
+                }
+            }
         })
         .collect()
+}
+
+/// The value of a topic key without overrides, and whether it comes from the broker's own
+/// config (rather than Kafka's default).
+pub fn default_value(name: &str, defaults: &LogConfig) -> (String, i8) {
+    let kafka =
+        modelled(name, &LogConfig::default()).unwrap_or_else(|| kafka_default(name).to_string());
+    match modelled(name, defaults) {
+        Some(v) if v != kafka => (v, SOURCE_STATIC_BROKER_CONFIG),
+        Some(v) => (v, SOURCE_DEFAULT_CONFIG),
+        None => (kafka, SOURCE_DEFAULT_CONFIG),
+    }
 }

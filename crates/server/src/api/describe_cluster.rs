@@ -1,0 +1,44 @@
+//! DescribeCluster (API key 60, v0–v1): this one broker, the cluster id and the controller
+//! (itself). v1's endpoint type 1 (brokers) is the only one served; 2 (controllers) is
+//! refused with UNSUPPORTED_ENDPOINT_TYPE as Kafka does on a broker listener.
+
+use strom_codec::kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use strom_codec::kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse,
+};
+use strom_codec::ErrorCode;
+
+use super::metadata::{AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS_ALL};
+use super::str_bytes;
+use crate::connection::ConnectionContext;
+
+const ENDPOINT_TYPE_BROKERS: i8 = 1;
+
+pub fn handle(
+    ctx: &ConnectionContext,
+    version: i16,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
+    let state = &ctx.state;
+    if version >= 1 && request.endpoint_type != ENDPOINT_TYPE_BROKERS {
+        return DescribeClusterResponse::default()
+            .with_error_code(ErrorCode::UnsupportedEndpointType.code())
+            .with_error_message(Some(str_bytes("only broker endpoints (type 1) are served")))
+            .with_endpoint_type(request.endpoint_type);
+    }
+    let (host, port) = state.advertised_for(ctx.local);
+    DescribeClusterResponse::default()
+        .with_endpoint_type(ENDPOINT_TYPE_BROKERS)
+        .with_cluster_id(str_bytes(state.cluster_id.clone()))
+        .with_controller_id(BrokerId(state.config.node_id))
+        .with_brokers(vec![DescribeClusterBroker::default()
+            .with_broker_id(BrokerId(state.config.node_id))
+            .with_host(str_bytes(host))
+            .with_port(port)
+            .with_rack(None)])
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS_ALL
+        } else {
+            AUTHORIZED_OPERATIONS_OMITTED
+        })
+}

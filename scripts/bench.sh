@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Whole-broker benchmark: builds the release binary, starts it on a temporary data dir and
+# drives it with librdkafka's own load generator, rdkafka_performance (built from the
+# librdkafka sources inside the crates.io package rdkafka-sys, which the tests already use).
+# Prints `metric value unit` lines; numbers are rdkafka_performance's own figures, plus the
+# broker's CPU seconds from /proc.
+#
+#   scripts/bench.sh                      # defaults below
+#   COUNT=2000000 SIZE=1024 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PORT=${PORT:-39092}
+SIZE=${SIZE:-1024}
+COUNT=${COUNT:-1000000}
+MAX_S=${MAX_S:-60}
+WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/strom-bench}
+PRODUCER_PROPS=${PRODUCER_PROPS:-"linger.ms=5 batch.size=1048576 message.max.bytes=2000000 batch.num.messages=100000"}
+mkdir -p "$WORK"
+
+log() { echo "# $*" >&2; }
+
+build_rdkperf() {
+    local bin="$WORK/rdkafka_performance"
+    [ -x "$bin" ] && { echo "$bin"; return; }
+    command -v make >/dev/null || { apt-get update -qq && apt-get install -y -qq build-essential >/dev/null; }
+    cargo fetch -q
+    local src
+    src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/rdkafka-sys-*/librdkafka 2>/dev/null | sort | tail -1)
+    [ -n "$src" ] || { echo "bench: rdkafka-sys sources not found after cargo fetch" >&2; exit 2; }
+    log "building rdkafka_performance from $src (once)"
+    rm -rf "$WORK/librdkafka" && cp -r "$src" "$WORK/librdkafka"
+    (cd "$WORK/librdkafka" && ./configure --disable-curl --disable-gssapi --disable-ssl --disable-sasl >/dev/null &&
+        make -j"$(nproc)" libs >/dev/null && make -C examples rdkafka_performance >/dev/null) >&2
+    cp "$WORK/librdkafka/examples/rdkafka_performance" "$bin"
+    echo "$bin"
+}
+
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+cargo build --release -q -p strom-server
+RDKPERF=$(build_rdkperf)
+BROKER_LOG=$(mktemp -t strom-bench-XXXX.log)
+"$ROOT/target/release/strom" --ephemeral --listen "127.0.0.1:$PORT" >"$BROKER_LOG" 2>&1 &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "strom listening" "$BROKER_LOG" && break; sleep 0.05; done
+B=127.0.0.1:$PORT
+x=(); for p in $PRODUCER_PROPS; do x+=(-X "$p"); done
+log "broker pid $PID on $B; load: $(uptime)"
+
+echo "broker_rss_idle $(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status) MiB"
+
+# Produce: acks=all, 1 partition.
+before=$(cpu_s $PID)
+out=$(timeout -s INT "$MAX_S" "$RDKPERF" -P -t bench -p 0 -b "$B" -s "$SIZE" -c "$COUNT" -a -1 "${x[@]}" 2>&1 |
+      grep 'messages produced' | tail -1) || true
+after=$(cpu_s $PID)
+mbps=$(echo "$out" | sed -E 's/.* ([0-9.]+) MB\/s.*/\1/')
+msgs=$(echo "$out" | sed -E 's/.* ([0-9]+) msgs\/s.*/\1/')
+echo "produce_${SIZE}B_acksall $mbps MB/s"
+echo "produce_${SIZE}B_acksall_msgs $msgs msg/s"
+gb=$(awk -v c="$COUNT" -v s="$SIZE" 'BEGIN { printf "%.3f", c * s / 1e9 }')
+echo "produce_broker_cpu_s_per_GB $(awk -v a="$before" -v b="$after" -v g="$gb" 'BEGIN { printf "%.3f", (b - a) / g }') s/GB"
+
+# Consume everything from the start.
+before=$(cpu_s $PID)
+out=$(timeout -s INT "$MAX_S" "$RDKPERF" -C -t bench -p 0 -b "$B" -o beginning -e 2>&1 | grep 'messages consumed' | tail -1) || true
+after=$(cpu_s $PID)
+echo "consume_1partition $(echo "$out" | sed -E 's/.* ([0-9.]+) MB\/s.*/\1/') MB/s"
+echo "consume_broker_cpu_s_per_GB $(awk -v a="$before" -v b="$after" -v g="$gb" 'BEGIN { printf "%.3f", (b - a) / g }') s/GB"
+
+# End-to-end latency at a fixed rate (rdkafka_performance's latency mode: producer and
+# consumer in one process, timestamps in the payload).
+out=$(timeout -s INT 30 "$RDKPERF" -P -l -t latency -p 0 -b "$B" -s "$SIZE" -r 10000 -c 100000 -X linger.ms=0 2>&1 | grep -i 'latency' | tail -1) || true
+echo "# latency: $out"
+echo "broker_rss_after_load $(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status) MiB"
