@@ -4,6 +4,17 @@
 //! Message bodies are the `kafka-protocol` crate's types, re-exported as [`kafka_protocol`]
 //! so every crate above speaks the same structs.
 
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod chunked;
 pub mod error;
 pub mod frame;
 pub mod header;

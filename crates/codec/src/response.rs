@@ -1,6 +1,6 @@
 //! Encoding responses: length prefix, header of the right version, body.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
 use kafka_protocol::protocol::Encodable;
 
@@ -36,6 +36,45 @@ fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Encodes a response like [`encode_response`], but as chunks: record sets listed in
+/// `passthrough` are referenced, not copied (see [`crate::chunked`]). The first chunk holds
+/// the length prefix.
+///
+/// # Errors
+/// As [`encode_response`].
+pub fn encode_response_chunked(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+    passthrough: &[Bytes],
+) -> Result<Vec<Bytes>, Error> {
+    let mut buf = crate::chunked::ChunkedBuf::new(passthrough);
+    let mut header = BytesMut::new();
+    encode_response_header(api_key, version, correlation_id, &mut header)?;
+    buf.put_slice(&header);
+    match body {
+        // Only Fetch carries record sets worth passing through.
+        ResponseKind::Fetch(fetch) => {
+            Encodable::encode(fetch, &mut buf, version)
+                .map_err(|e| Error::Encode(e.to_string()))?;
+        }
+        other => {
+            let mut flat = BytesMut::new();
+            other
+                .encode(&mut flat, version)
+                .map_err(|e| Error::Encode(e.to_string()))?;
+            buf.put_slice(&flat);
+        }
+    }
+    let len =
+        i32::try_from(buf.len()).map_err(|_| Error::Encode(format!("{} bytes", buf.len())))?;
+    let mut chunks = Vec::with_capacity(4);
+    chunks.push(Bytes::copy_from_slice(&len.to_be_bytes()));
+    chunks.extend(buf.into_chunks());
+    Ok(chunks)
+}
+
 /// The answer to an ApiVersions request at a version we do not know: v0 with
 /// UNSUPPORTED_VERSION and the whole table, so the client can pick a version and retry.
 pub fn unsupported_api_versions(correlation_id: i32, out: &mut BytesMut) {
@@ -68,6 +107,36 @@ mod tests {
         let count = buf.get_i32();
         assert_eq!(usize::try_from(count).ok(), Some(versions::SUPPORTED.len()));
         assert_eq!(buf.remaining(), versions::SUPPORTED.len() * 6);
+    }
+
+    #[test]
+    fn chunked_encoding_matches_contiguous_encoding() {
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        use kafka_protocol::messages::FetchResponse;
+        let records = Bytes::from(vec![3u8; 50_000]);
+        let body = ResponseKind::Fetch(FetchResponse::default().with_responses(vec![
+            FetchableTopicResponse::default().with_partitions(vec![
+                PartitionData::default().with_records(Some(records.clone())),
+            ]),
+        ]));
+        for version in [4, 11, 12, 16] {
+            let mut flat = BytesMut::new();
+            assert!(encode_response(ApiKey::Fetch, version, 8, &body, &mut flat).is_ok());
+            let chunks = encode_response_chunked(
+                ApiKey::Fetch,
+                version,
+                8,
+                &body,
+                std::slice::from_ref(&records),
+            )
+            .unwrap_or_default();
+            assert!(
+                chunks.iter().any(|c| c.as_ptr() == records.as_ptr()),
+                "v{version} passes records through"
+            );
+            let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(&joined[..], &flat[..], "v{version}");
+        }
     }
 
     #[test]

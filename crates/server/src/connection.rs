@@ -7,10 +7,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use strom_codec::frame::{frame_bytes, PREFIX_BYTES};
+use strom_codec::kafka_protocol::messages::ResponseKind;
 use strom_codec::request::{decode_request, DecodeError};
-use strom_codec::response::{encode_response, unsupported_api_versions};
+use strom_codec::response::{encode_response, encode_response_chunked, unsupported_api_versions};
 use strom_codec::versions::advertised;
 use strom_codec::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,7 +46,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     let (mut reader, mut writer) = socket.into_split();
     let ctx = ConnectionContext { state, local, peer };
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut out = BytesMut::new();
+    let mut out: Vec<Bytes> = Vec::new();
     tracing::debug!(%peer, "connection opened");
     loop {
         let next = next_frame(&ctx, &mut reader, &mut writer, &mut inbuf, &mut out).await;
@@ -59,7 +60,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         }
     }
     if !out.is_empty() {
-        let _ = writer.write_all(&out).await;
+        let _ = write_chunks(&mut writer, &mut out).await;
     }
     let _ = writer.shutdown().await;
     tracing::debug!(%peer, "connection closed");
@@ -71,7 +72,7 @@ async fn next_frame<'a>(
     reader: &mut tokio::net::tcp::OwnedReadHalf,
     writer: &mut OwnedWriteHalf,
     inbuf: &mut BytesMut,
-    out: &mut BytesMut,
+    out: &mut Vec<Bytes>,
 ) -> Next<'a> {
     let limit = ctx.state.config.socket_request_max_bytes;
     let mut wanted: Option<usize> = None;
@@ -111,11 +112,10 @@ async fn next_frame<'a>(
             inbuf.reserve(READ_CHUNK_BYTES);
         }
         if !out.is_empty() {
-            if let Err(e) = writer.write_all(out).await {
+            if let Err(e) = write_chunks(writer, out).await {
                 tracing::debug!(peer = %ctx.peer, error = %e, "write failed");
                 return Next::Closed;
             }
-            out.clear();
         }
         let read = tokio::select! {
             () = ctx.state.shutdown.cancelled() => return Next::Closed,
@@ -139,7 +139,7 @@ async fn next_frame<'a>(
 
 /// Decodes and answers one frame, appending the response to `out`. `false` closes the
 /// connection.
-async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut BytesMut) -> bool {
+async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Vec<Bytes>) -> bool {
     let request = match decode_request(frame) {
         Ok(r) => r,
         Err(DecodeError::UnsupportedVersion {
@@ -148,7 +148,9 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut By
             correlation_id,
         }) => {
             tracing::debug!(peer = %ctx.peer, version, "ApiVersions at an unknown version: answering v0");
-            unsupported_api_versions(correlation_id, out);
+            let mut buf = BytesMut::new();
+            unsupported_api_versions(correlation_id, &mut buf);
+            out.push(buf.freeze());
             return true;
         }
         Err(DecodeError::UnsupportedVersion {
@@ -181,9 +183,67 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut By
     let Some(response) = dispatch(ctx, version, &client_id, request.body).await else {
         return true; // acks=0 produce: no response
     };
-    if let Err(e) = encode_response(api_key, version, correlation_id, &response, out) {
-        tracing::error!(peer = %ctx.peer, ?api_key, version, error = %e, "cannot encode response; closing connection");
-        return false;
+    let encoded = match &response {
+        ResponseKind::Fetch(fetch) => {
+            // Record sets go out as they came from storage, not copied into the response.
+            let records: Vec<Bytes> = fetch
+                .responses
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .filter_map(|p| p.records.clone())
+                .collect();
+            encode_response_chunked(api_key, version, correlation_id, &response, &records)
+        }
+        _ => {
+            let mut buf = BytesMut::new();
+            encode_response(api_key, version, correlation_id, &response, &mut buf)
+                .map(|()| vec![buf.freeze()])
+        }
+    };
+    match encoded {
+        Ok(chunks) => {
+            out.extend(chunks);
+            true
+        }
+        Err(e) => {
+            tracing::error!(peer = %ctx.peer, ?api_key, version, error = %e, "cannot encode response; closing connection");
+            false
+        }
     }
-    true
+}
+
+/// Most slices handed to one `writev`.
+const IO_SLICES_MAX: usize = 64;
+
+/// Writes every chunk with vectored writes, then empties `out`.
+async fn write_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Bytes>) -> std::io::Result<()> {
+    let mut index = 0;
+    while index < out.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = out
+            .iter()
+            .skip(index)
+            .take(IO_SLICES_MAX)
+            .map(|c| std::io::IoSlice::new(c))
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let Some(chunk) = out.get_mut(index) else {
+                break;
+            };
+            let n = written.min(chunk.len());
+            chunk.advance(n);
+            written -= n;
+            if chunk.is_empty() {
+                index += 1;
+            }
+        }
+        while out.get(index).is_some_and(Bytes::is_empty) {
+            index += 1;
+        }
+    }
+    out.clear();
+    Ok(())
 }
