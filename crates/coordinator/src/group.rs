@@ -101,6 +101,10 @@ pub struct Group {
     pub offsets: BTreeMap<(String, i32), OffsetValue>,
     /// When the current PreparingRebalance must complete.
     pub rebalance_deadline: Option<i64>,
+    /// The current rebalance started from Empty: member ids handed out with
+    /// MEMBER_ID_REQUIRED do not hold it (like Kafka's initial delayed join, which completes
+    /// without them); they join the next generation.
+    pub rebalance_from_empty: bool,
     /// Wall-clock ms of the last state change (Kafka's `currentStateTimestamp`).
     pub state_timestamp: i64,
 }
@@ -119,6 +123,7 @@ impl Group {
             pending_members: HashMap::new(),
             offsets: BTreeMap::new(),
             rebalance_deadline: None,
+            rebalance_from_empty: false,
             state_timestamp: now_wall,
         }
     }
@@ -197,7 +202,8 @@ impl Group {
     }
 
     pub fn all_joined(&self) -> bool {
-        self.members.iter().all(|m| m.join_waiter.is_some()) && self.pending_members.is_empty()
+        self.members.iter().all(|m| m.join_waiter.is_some())
+            && (self.rebalance_from_empty || self.pending_members.is_empty())
     }
 
     /// Removes a member and its static binding; returns it.

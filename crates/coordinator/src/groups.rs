@@ -15,6 +15,10 @@ use crate::records::{self, GroupValue, MemberValue, OffsetValue, Record};
 pub const GROUP_MEMBERS_MAX: usize = 1000;
 /// Most groups one broker coordinates.
 pub const GROUPS_MAX: usize = 100_000;
+/// How long a member id handed out with MEMBER_ID_REQUIRED is held for its rejoin. Clients
+/// rejoin at once; an id never used (a client that raced two joins) must not hold
+/// rebalances for a whole session timeout.
+pub const PENDING_MEMBER_MS_MAX: i64 = 5_000;
 /// Longest committed-offset metadata (`offset.metadata.max.bytes`).
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4096;
 
@@ -430,9 +434,8 @@ impl Groups {
                 ));
                 return;
             }
-            group
-                .pending_members
-                .insert(new_id.clone(), now + i64::from(req.session_timeout_ms));
+            let hold = i64::from(req.session_timeout_ms).min(PENDING_MEMBER_MS_MAX);
+            group.pending_members.insert(new_id.clone(), now + hold);
             out.replies.push((
                 token,
                 Reply::Join(JoinResponse::error(ErrorCode::MemberIdRequired, &new_id)),
@@ -682,6 +685,7 @@ impl Groups {
                 }
             }
         }
+        group.rebalance_from_empty = group.state == GroupState::Empty;
         group.state = GroupState::PreparingRebalance;
         group.state_timestamp = wall;
         group.rebalance_deadline = Some(now + group.max_rebalance_timeout_ms());
@@ -1224,7 +1228,9 @@ impl Groups {
         let retention = self.config.offsets_retention_ms;
         let mut deleted = Vec::new();
         for group in self.groups.values_mut() {
+            let pending_before = group.pending_members.len();
             group.pending_members.retain(|_, deadline| *deadline > now);
+            let pending_expired = group.pending_members.len() < pending_before;
             let expired: Vec<String> = group
                 .members
                 .iter()
@@ -1242,7 +1248,7 @@ impl Groups {
             }
             if group.state == GroupState::PreparingRebalance
                 && (group.rebalance_deadline.is_some_and(|d| d <= now)
-                    || (group.all_joined() && group.rebalance_deadline.is_some_and(|d| d <= now)))
+                    || (pending_expired && group.all_joined()))
             {
                 Self::complete_join(group, now, wall, &mut out);
             }
@@ -2079,6 +2085,46 @@ mod tests {
         assert!(join_reply(&out, 2).is_none(), "held for the initial delay");
         assert!(join_reply(&g.tick(2999, 0), 2).is_none());
         assert_eq!(join_reply(&g.tick(3000, 0), 2).unwrap().error, None);
+    }
+
+    #[test]
+    fn stale_pending_ids_do_not_hold_the_first_join() {
+        let mut g = Groups::new(GroupConfig::default());
+        // A client that raced two JoinGroup("") gets two ids and rejoins with the second.
+        g.join(0, 0, 1, join_req("g", "", "first"));
+        g.join(0, 0, 2, join_req("g", "", "second"));
+        let out = g.join(5, 0, 3, join_req("g", "second", ""));
+        assert_eq!(
+            join_reply(&out, 3).unwrap().error,
+            None,
+            "not held until 'first' expires"
+        );
+    }
+
+    #[test]
+    fn pending_ids_hold_a_rebalance_of_a_live_group() {
+        let mut g = Groups::new(GroupConfig::default());
+        let (m1, _) = join_and_sync(&mut g, 0, "g", "m1");
+        g.join(0, 0, 5, join_req("g", "", "m2"));
+        let out = g.join(0, 0, 6, join_req("g", &m1, ""));
+        assert!(
+            join_reply(&out, 6).is_none(),
+            "waits for m2, which was told to rejoin"
+        );
+        let out = g.join(0, 0, 7, join_req("g", "m2", ""));
+        assert_eq!(join_reply(&out, 6).unwrap().members.len(), 2);
+    }
+
+    #[test]
+    fn an_unused_pending_id_stops_holding_the_rebalance_after_a_few_seconds() {
+        let mut g = Groups::new(GroupConfig::default());
+        let (m1, _) = join_and_sync(&mut g, 0, "g", "m1");
+        g.join(0, 0, 5, join_req("g", "", "ghost"));
+        assert!(join_reply(&g.join(0, 0, 6, join_req("g", &m1, "")), 6).is_none());
+        assert!(join_reply(&g.tick(PENDING_MEMBER_MS_MAX - 1, 0), 6).is_none());
+        let j = join_reply(&g.tick(PENDING_MEMBER_MS_MAX, 0), 6)
+            .expect("released once the ghost id expires");
+        assert_eq!(j.members.len(), 1);
     }
 
     #[test]

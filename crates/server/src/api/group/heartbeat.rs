@@ -23,5 +23,8 @@ pub async fn handle(ctx: &ConnectionContext, request: HeartbeatRequest) -> Heart
         Some(Reply::Heartbeat(e)) => e,
         _ => Some(ErrorCode::CoordinatorNotAvailable),
     };
+    if error.is_some() {
+        tracing::debug!(?error, "Heartbeat refused");
+    }
     HeartbeatResponse::default().with_error_code(super::code(error))
 }

@@ -46,11 +46,16 @@ pub async fn handle(
         require_known_member_id: version >= 4,
         new_member_id: format!("{client_id}-{}", uuid::Uuid::new_v4()),
     };
+    let (group_id, member_id) = (req.group_id.clone(), req.member_id.clone());
     let reply = ctx
         .state
         .groups
         .call(move |groups, now, wall, token| groups.join(now, wall, token, req))
         .await;
+    if let Some(Reply::Join(j)) = &reply {
+        tracing::debug!(group = %group_id, member = %member_id, error = ?j.error, generation = j.generation_id,
+            assigned_id = %j.member_id, leader = %j.leader, members = j.members.len(), "JoinGroup");
+    }
     let Some(Reply::Join(j)) = reply else {
         return JoinGroupResponse::default()
             .with_error_code(ErrorCode::CoordinatorNotAvailable.code())

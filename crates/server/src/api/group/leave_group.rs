@@ -29,6 +29,7 @@ pub async fn handle(
     } else {
         vec![(request.member_id.as_str().to_string(), None)]
     };
+    tracing::debug!(group = request.group_id.0.as_str(), ?members, "LeaveGroup");
     let req = LeaveRequest {
         group_id: request.group_id.0.as_str().to_string(),
         members,

@@ -23,11 +23,20 @@ pub async fn handle(ctx: &ConnectionContext, request: SyncGroupRequest) -> SyncG
             .map(|a| (a.member_id.as_str().to_string(), a.assignment))
             .collect(),
     };
+    let (group_id, member_id, generation) = (
+        req.group_id.clone(),
+        req.member_id.clone(),
+        req.generation_id,
+    );
     let reply = ctx
         .state
         .groups
         .call(move |groups, now, wall, token| groups.sync(now, wall, token, req))
         .await;
+    if let Some(Reply::Sync(s)) = &reply {
+        tracing::debug!(group = %group_id, member = %member_id, generation, error = ?s.error,
+            assignment_bytes = s.assignment.len(), "SyncGroup");
+    }
     let Some(Reply::Sync(s)) = reply else {
         return SyncGroupResponse::default()
             .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
