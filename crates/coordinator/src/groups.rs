@@ -66,6 +66,9 @@ pub struct JoinRequest {
     pub require_known_member_id: bool,
     /// The id to give a new member (the server makes it: client_id + "-" + uuid).
     pub new_member_id: String,
+    /// JoinGroup v9+ (KIP-814): a rejoining static leader can be told to skip assignment;
+    /// older leaders get a rebalance instead.
+    pub supports_skip_assignment: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -603,7 +606,8 @@ impl Groups {
                 Reply::Sync(SyncResponse::error(ErrorCode::FencedInstanceId)),
             ));
         }
-        let unchanged = member.same_protocols(&req.protocol_type, &req.protocols);
+        let same_type = member.protocol_type == req.protocol_type;
+        member.protocols.clone_from(&req.protocols);
         member.member_id.clone_from(&new_id);
         member.client_id.clone_from(&req.client_id);
         member.client_host.clone_from(&req.client_host);
@@ -618,11 +622,21 @@ impl Groups {
         if group.leader_id.as_deref() == Some(old_id) {
             group.leader_id = Some(new_id.clone());
         }
+        // As Kafka: a rejoining static member causes no rebalance unless the group's selected
+        // protocol would change (its metadata bytes, e.g. owned partitions, may differ).
+        let unchanged = same_type && group.select_protocol() == group.protocol_name;
         match group.state {
             GroupState::Stable if unchanged => {
+                // No rebalance (KIP-345). A leader must not recompute the assignment it
+                // already made: v9+ is told so with the members (KIP-814); older versions get
+                // no members, so they have nothing to assign (as Kafka's GroupCoordinator).
                 let mut response = Self::join_response(group, &new_id);
-                // The leader must not recompute assignments it already made (KIP-814).
-                response.skip_assignment = group.is_leader(&new_id);
+                if group.is_leader(&new_id) {
+                    response.skip_assignment = req.supports_skip_assignment;
+                    if !req.supports_skip_assignment {
+                        response.members.clear();
+                    }
+                }
                 let record = Self::group_record_of(group);
                 out.records.push(record);
                 out.replies.push((token, Reply::Join(response)));
@@ -1668,6 +1682,7 @@ mod tests {
         let mut g = Groups::new(GroupConfig::default());
         let mut r = join_req("g", "", "a-1");
         r.group_instance_id = Some("instance-a".into());
+        r.supports_skip_assignment = true; // a lone static member is its own leader
         let j = join_reply(&g.join(0, 0, 1, r.clone()), 1).unwrap();
         assert_eq!(j.error, None, "static members skip MEMBER_ID_REQUIRED");
         let generation = j.generation_id;
@@ -1725,6 +1740,41 @@ mod tests {
         .unwrap();
         assert_eq!(s.assignment, Bytes::from_static(b"p0"));
         g.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn static_leader_rejoin_never_rebalances_and_skips_assignment_from_v9() {
+        for supports in [false, true] {
+            let mut g = Groups::new(GroupConfig::default());
+            let mut r = join_req("g", "", "a-1");
+            r.group_instance_id = Some("a".into());
+            r.supports_skip_assignment = supports;
+            let generation = join_reply(&g.join(0, 0, 1, r.clone()), 1)
+                .unwrap()
+                .generation_id;
+            g.sync(
+                0,
+                0,
+                2,
+                SyncRequest {
+                    group_id: "g".into(),
+                    generation_id: generation,
+                    member_id: "a-1".into(),
+                    group_instance_id: Some("a".into()),
+                    ..SyncRequest::default()
+                },
+            );
+            r.new_member_id = "a-2".into();
+            let out = g.join(10, 0, 3, r);
+            let j = join_reply(&out, 3).unwrap();
+            assert_eq!(j.generation_id, generation, "no rebalance");
+            assert_eq!(j.skip_assignment, supports);
+            assert_eq!(
+                j.members.len(),
+                usize::from(supports),
+                "members only with skip_assignment"
+            );
+        }
     }
 
     #[test]

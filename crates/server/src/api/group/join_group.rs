@@ -45,6 +45,7 @@ pub async fn handle(
             .collect(),
         require_known_member_id: version >= 4,
         new_member_id: format!("{client_id}-{}", uuid::Uuid::new_v4()),
+        supports_skip_assignment: version >= 9,
     };
     let (group_id, member_id) = (req.group_id.clone(), req.member_id.clone());
     let reply = ctx
@@ -71,7 +72,7 @@ pub async fn handle(
             Some(str_bytes(j.protocol_name.unwrap_or_default()))
         })
         .with_leader(str_bytes(j.leader))
-        .with_skip_assignment(j.skip_assignment)
+        .with_skip_assignment(j.skip_assignment && version >= 9)
         .with_member_id(str_bytes(j.member_id))
         .with_members(
             j.members
