@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs librdkafka's own integration suite (../shared/compat/librdkafka) against a fresh
 # Strom broker configured like librdkafka's default test scenario (auto-create on,
-# num.partitions=4), with the allow-list scripts/compat/librdkafka.allow.
+# num.partitions=4, Kafka's 3 s initial rebalance delay), with the allow-list scripts/compat/librdkafka.allow.
 #
 #   scripts/compat-librdkafka.sh              # quick mode (sub-tests marked non-quick skip)
 #   QUICK=0 scripts/compat-librdkafka.sh      # full mode: run this before resolving an issue
@@ -27,7 +27,12 @@ else
 fi
 
 LOG=$(mktemp -t strom-compat-XXXX.log)
-"$BIN" --ephemeral --listen "127.0.0.1:$PORT" --set num.partitions=4 >"$LOG" 2>&1 &
+# librdkafka's test cluster runs Kafka's code defaults: num.partitions=4 in its scenario, and
+# group.initial.rebalance.delay.ms=3000 (our shipped default is 0, as Kafka's shipped
+# server.properties); several group tests expect consumers started together to land in one
+# generation.
+"$BIN" --ephemeral --listen "127.0.0.1:$PORT" --set num.partitions=4 \
+    --set group.initial.rebalance.delay.ms=3000 >"$LOG" 2>&1 &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
