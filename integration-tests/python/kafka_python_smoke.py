@@ -117,3 +117,11 @@ print("describe_configs:", str(described)[:300])
 assert "compact" in str(described), described
 admin.close()
 print("kafka-python admin: ok")
+
+# Log dirs.
+admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="strom-smoke-logdirs")
+dirs = admin.describe_log_dirs()
+print("describe_log_dirs:", str(dirs)[:200])
+assert "py-configs" in str(dirs), dirs
+admin.close()
+print("kafka-python log dirs: ok")

@@ -409,3 +409,32 @@ async fn describe_configs_reports_values_and_sources() {
     // crates/server/tests/alter_configs.rs.)
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_records_moves_the_start_for_consumers() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "trimmed", 1, &[]).await;
+    let p = producer(&bootstrap, &[("acks", "all")]);
+    for i in 0..10 {
+        let v = format!("r{i}");
+        p.send(FutureRecord::<(), _>::to("trimmed").payload(&v), WAIT)
+            .await
+            .expect("sent");
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("trimmed", 0, Offset::Offset(4))
+        .unwrap();
+    let deleted = admin
+        .delete_records(&tpl, &AdminOptions::new())
+        .await
+        .expect("delete_records");
+    assert_eq!(deleted.elements()[0].offset(), Offset::Offset(4));
+    let c = assigned_consumer(&bootstrap, "trimmed", &[0], Offset::Beginning);
+    assert_eq!(c.fetch_watermarks("trimmed", 0, WAIT).unwrap(), (4, 10));
+    let got = consume(&c, 6, WAIT);
+    assert_eq!(got.first().map(|r| r.offset), Some(4));
+    assert_eq!(got.len(), 6);
+    broker.stop().await;
+}

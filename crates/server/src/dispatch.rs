@@ -85,6 +85,12 @@ pub async fn dispatch(
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(group::offset_delete::handle(ctx, r).await)
         }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(api::delete_records::handle(ctx, r).await)
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(api::describe_log_dirs::handle(ctx, r))
+        }
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

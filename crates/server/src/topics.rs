@@ -112,6 +112,23 @@ impl Partition {
         })
     }
 
+    /// DeleteRecords: moves the log start to `offset` (-1: the high watermark); returns the
+    /// new low watermark.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, strom_storage::Error> {
+        let mut log = self.log();
+        let target = if offset == -1 {
+            log.log_end_offset()
+        } else {
+            offset
+        };
+        log.delete_records_before(target)
+    }
+
+    /// Bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.log().size_bytes()
+    }
+
     pub fn offsets(&self) -> (i64, i64) {
         let log = self.log();
         (log.log_start_offset(), log.log_end_offset())
@@ -424,6 +441,11 @@ impl Topics {
         self.insert(grown);
         tracing::info!(topic = name, from = current, to = count, "added partitions");
         Ok(())
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The broker-level defaults under topic configs.

@@ -47,6 +47,32 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// File in the partition directory holding a log start moved by DeleteRecords.
+const LOG_START_FILE: &str = "log-start-offset";
+
+fn read_log_start(dir: &Path) -> Option<i64> {
+    std::fs::read_to_string(dir.join(LOG_START_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Written aside, fsynced, renamed: a crash leaves the old or the new value.
+fn write_log_start(dir: &Path, offset: i64) -> Result<(), Error> {
+    let path = dir.join(LOG_START_FILE);
+    let tmp = dir.join(format!("{LOG_START_FILE}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        std::io::Write::write_all(&mut f, offset.to_string().as_bytes()).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
 impl Log {
     fn settings(config: &LogConfig) -> SegmentSettings {
         SegmentSettings {
@@ -87,7 +113,15 @@ impl Log {
         if segments.is_empty() {
             segments.insert(0, Segment::create(dir, 0, settings)?);
         }
-        let log_start_offset = segments.keys().next().copied().unwrap_or(0);
+        let first_base = segments.keys().next().copied().unwrap_or(0);
+        let end = segments
+            .values()
+            .next_back()
+            .map_or(0, Segment::next_offset);
+        // DeleteRecords may have moved the start inside the first segment.
+        let log_start_offset = read_log_start(dir)
+            .unwrap_or(first_base)
+            .clamp(first_base, end.max(first_base));
         let mut log = Self {
             dir: dir.to_path_buf(),
             config,
@@ -118,7 +152,8 @@ impl Log {
                 s.delete()?;
             }
         }
-        self.log_start_offset = self.segments.keys().next().copied().unwrap_or(0);
+        let first = self.segments.keys().next().copied().unwrap_or(0);
+        self.log_start_offset = self.log_start_offset.max(first);
         Ok(())
     }
 
@@ -474,6 +509,43 @@ impl Log {
         Ok(doomed.len())
     }
 
+    /// DeleteRecords: makes `offset` the new log start (records below it are gone for
+    /// readers), deletes the segments wholly below it, and records the start durably.
+    /// `offset` may be the log end (everything deleted). Returns the new log start.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] beyond the log end; I/O.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, Error> {
+        let end = self.log_end_offset();
+        if offset > end || offset < 0 {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        write_log_start(&self.dir, offset)?;
+        self.log_start_offset = offset;
+        if offset == end && self.active().is_some_and(|a| a.size() > 0) {
+            self.roll()?;
+        }
+        let doomed: Vec<i64> = self
+            .segments
+            .iter()
+            .filter(|(base, s)| **base != self.active_base() && s.next_offset() <= offset)
+            .map(|(b, _)| *b)
+            .collect();
+        for base in doomed {
+            if let Some(segment) = self.segments.remove(&base) {
+                segment.delete()?;
+            }
+        }
+        Ok(offset)
+    }
+
     /// Base offset of the active segment.
     pub fn active_segment_base(&self) -> i64 {
         self.active_base()
@@ -775,6 +847,36 @@ mod tests {
                 .unwrap()
                 .base_offset,
             6
+        );
+    }
+
+    #[test]
+    fn delete_records_moves_the_start_durably() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 200,
+            ..config()
+        };
+        {
+            let mut log = Log::open(dir.path(), cfg.clone(), false, 0).unwrap();
+            for i in 0..5 {
+                log.append(&batch(&[&[b'x'; 100]], i, None), 0).unwrap();
+            }
+            assert_eq!(log.delete_records_before(3).unwrap(), 3);
+            assert_eq!(log.segment_count(), 2, "segments wholly below 3 are gone");
+            assert!(matches!(
+                log.read(2, 100),
+                Err(Error::OffsetOutOfRange { .. })
+            ));
+            assert!(log.delete_records_before(9).is_err());
+            log.close().unwrap();
+        }
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 5));
+        assert_eq!(log.delete_records_before(5).unwrap(), 5);
+        assert_eq!(
+            log.append(&batch(&[b"y"], 0, None), 0).unwrap().base_offset,
+            5
         );
     }
 
