@@ -91,6 +91,18 @@ pub async fn dispatch(
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(api::describe_log_dirs::handle(ctx, r))
         }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(api::offset_for_leader_epoch::handle(ctx, r))
+        }
+        RequestKind::ElectLeaders(r) => {
+            ResponseKind::ElectLeaders(api::elect_leaders::handle(ctx, r))
+        }
+        RequestKind::AlterPartitionReassignments(r) => ResponseKind::AlterPartitionReassignments(
+            api::alter_partition_reassignments::handle(ctx, r),
+        ),
+        RequestKind::ListPartitionReassignments(r) => {
+            ResponseKind::ListPartitionReassignments(api::list_partition_reassignments::handle(r))
+        }
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

@@ -1,0 +1,164 @@
+//! Admin APIs whose single-broker answers are fixed by Kafka's semantics: leader epochs,
+//! elections, reassignments.
+
+mod common;
+
+use common::{broker, call, produce};
+use strom_codec::kafka_protocol::messages::alter_partition_reassignments_request::{
+    ReassignablePartition, ReassignableTopic,
+};
+use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
+use strom_codec::kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+use strom_codec::kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
+use strom_codec::kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, ApiKey, BrokerId,
+    CreateTopicsRequest, CreateTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestKind, TopicName,
+};
+use strom_codec::kafka_protocol::protocol::StrBytes;
+use tokio::net::TcpStream;
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.into()))
+}
+
+#[tokio::test]
+async fn single_broker_answers() {
+    let (broker, _dir) = broker().await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let create = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(name("sb"))
+            .with_num_partitions(1)
+            .with_replication_factor(1)]);
+    let r: CreateTopicsResponse = call(
+        &mut conn,
+        ApiKey::CreateTopics,
+        7,
+        RequestKind::CreateTopics(create),
+    )
+    .await;
+    assert_eq!(r.topics[0].error_code, 0);
+    let batch = strom_storage::batch::build_uncompressed(
+        &[b"a", b"b", b"c"],
+        strom_server::clock::now_ms(),
+        None,
+    );
+    assert_eq!(produce(&mut conn, "sb", batch, 1).await.0, 0);
+
+    // Leader epochs: 0 ends at the log end; others are undefined; a newer current epoch is unknown.
+    let epochs = |current: i32, wanted: i32| {
+        RequestKind::OffsetForLeaderEpoch(
+            OffsetForLeaderEpochRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![OffsetForLeaderTopic::default()
+                    .with_topic(name("sb"))
+                    .with_partitions(vec![OffsetForLeaderPartition::default()
+                        .with_partition(0)
+                        .with_current_leader_epoch(current)
+                        .with_leader_epoch(wanted)])]),
+        )
+    };
+    let r: OffsetForLeaderEpochResponse =
+        call(&mut conn, ApiKey::OffsetForLeaderEpoch, 4, epochs(0, 0)).await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.leader_epoch, p.end_offset), (0, 0, 3));
+    let r: OffsetForLeaderEpochResponse =
+        call(&mut conn, ApiKey::OffsetForLeaderEpoch, 4, epochs(-1, 7)).await;
+    let p = &r.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.leader_epoch, p.end_offset), (0, -1, -1));
+    let r: OffsetForLeaderEpochResponse =
+        call(&mut conn, ApiKey::OffsetForLeaderEpoch, 4, epochs(5, 0)).await;
+    assert_eq!(
+        r.topics[0].partitions[0].error_code, 75,
+        "UNKNOWN_LEADER_EPOCH"
+    );
+
+    // Elections: nothing needed; unknown partitions named.
+    let elect =
+        ElectLeadersRequest::default()
+            .with_topic_partitions(Some(vec![TopicPartitions::default()
+                .with_topic(name("sb"))
+                .with_partitions(vec![0, 9])]));
+    let r: ElectLeadersResponse = call(
+        &mut conn,
+        ApiKey::ElectLeaders,
+        2,
+        RequestKind::ElectLeaders(elect),
+    )
+    .await;
+    let codes: Vec<i16> = r.replica_election_results[0]
+        .partition_result
+        .iter()
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(
+        codes,
+        vec![84, 3],
+        "ELECTION_NOT_NEEDED, UNKNOWN_TOPIC_OR_PARTITION"
+    );
+
+    // Reassignments.
+    let reassign = |replicas: Option<Vec<i32>>| {
+        RequestKind::AlterPartitionReassignments(
+            AlterPartitionReassignmentsRequest::default().with_topics(vec![
+                ReassignableTopic::default()
+                    .with_name(name("sb"))
+                    .with_partitions(vec![ReassignablePartition::default()
+                        .with_partition_index(0)
+                        .with_replicas(replicas.map(|r| r.into_iter().map(BrokerId).collect()))]),
+            ]),
+        )
+    };
+    let code = |r: AlterPartitionReassignmentsResponse| r.responses[0].partitions[0].error_code;
+    assert_eq!(
+        code(
+            call(
+                &mut conn,
+                ApiKey::AlterPartitionReassignments,
+                0,
+                reassign(Some(vec![1]))
+            )
+            .await
+        ),
+        0
+    );
+    assert_eq!(
+        code(
+            call(
+                &mut conn,
+                ApiKey::AlterPartitionReassignments,
+                0,
+                reassign(Some(vec![1, 2]))
+            )
+            .await
+        ),
+        39
+    );
+    assert_eq!(
+        code(
+            call(
+                &mut conn,
+                ApiKey::AlterPartitionReassignments,
+                0,
+                reassign(None)
+            )
+            .await
+        ),
+        85
+    );
+    let r: ListPartitionReassignmentsResponse = call(
+        &mut conn,
+        ApiKey::ListPartitionReassignments,
+        0,
+        RequestKind::ListPartitionReassignments(ListPartitionReassignmentsRequest::default()),
+    )
+    .await;
+    assert!(r.topics.is_empty());
+    drop(conn);
+    broker.shutdown().await;
+}
