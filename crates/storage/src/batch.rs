@@ -286,46 +286,26 @@ fn count_records(mut body: &[u8]) -> Result<i64, Error> {
 /// Walks the records of an uncompressed batch body and returns `(offset_delta, timestamp_delta)`
 /// of each. `None` when the body is malformed.
 pub fn record_deltas(body: &[u8]) -> Option<Vec<(i64, i64)>> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let (len, n) = read_varint(rest)?;
-        let len = usize::try_from(len).ok()?;
-        let record = rest.get(n..n + len)?;
-        // attributes: i8, then timestampDelta varint, offsetDelta varint.
-        let after_attr = record.get(1..)?;
-        let (ts_delta, a) = read_varint(after_attr)?;
-        let (off_delta, _) = read_varint(after_attr.get(a..)?)?;
-        out.push((off_delta, ts_delta));
-        rest = rest.get(n + len..)?;
-    }
-    Some(out)
+    Some(
+        parse_records(body)?
+            .iter()
+            .map(|r| (r.offset_delta, r.timestamp_delta))
+            .collect(),
+    )
 }
 
 /// Indexes (within the batch) of the records of an uncompressed batch body whose key is
 /// null. `None` when the body is malformed.
 pub fn keyless_records(body: &[u8]) -> Option<Vec<i32>> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    let mut index = 0i32;
-    while !rest.is_empty() {
-        let (len, n) = read_varint(rest)?;
-        let len = usize::try_from(len).ok()?;
-        let record = rest.get(n..n + len)?;
-        // attributes: i8, timestampDelta varint, offsetDelta varint, keyLength varint.
-        let mut at = 1usize;
-        let (_, a) = read_varint(record.get(at..)?)?;
-        at += a;
-        let (_, b) = read_varint(record.get(at..)?)?;
-        at += b;
-        let (key_len, _) = read_varint(record.get(at..)?)?;
-        if key_len < 0 {
-            out.push(index);
-        }
-        index += 1;
-        rest = rest.get(n + len..)?;
-    }
-    Some(out)
+    let records = parse_records(body)?;
+    Some(
+        records
+            .iter()
+            .zip(0i32..)
+            .filter(|(r, _)| r.key.is_none())
+            .map(|(_, index)| index)
+            .collect(),
+    )
 }
 
 /// A batch header as it will be written: offsets assigned, and for `LogAppendTime` the
