@@ -63,7 +63,7 @@ pub struct Member {
     /// (name, metadata) in the member's order of preference.
     pub protocols: Vec<(String, Bytes)>,
     pub assignment: Bytes,
-    /// A JoinGroup waiting for the rebalance to complete: (token, wants skip_assignment).
+    /// A JoinGroup waiting for the rebalance to complete.
     pub join_waiter: Option<Token>,
     pub sync_waiter: Option<Token>,
     /// Monotonic ms after which the member is considered dead.

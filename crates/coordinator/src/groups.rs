@@ -194,7 +194,6 @@ pub struct MemberDescription {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupDescription {
-    pub error: Option<ErrorCode>,
     pub group_id: String,
     pub state: String,
     pub protocol_type: String,
@@ -283,7 +282,7 @@ impl Groups {
             .is_some_and(|g| g.has_member(member_id))
     }
 
-    fn group_record(&self, group: &Group) -> Record {
+    fn group_record(group: &Group) -> Record {
         let protocol = group.protocol_name.clone();
         let value = GroupValue {
             protocol_type: group.protocol_type.clone().unwrap_or_default(),
@@ -637,7 +636,7 @@ impl Groups {
                         response.members.clear();
                     }
                 }
-                let record = Self::group_record_of(group);
+                let record = Self::group_record(group);
                 out.records.push(record);
                 out.replies.push((token, Reply::Join(response)));
             }
@@ -654,10 +653,6 @@ impl Groups {
                 }
             }
         }
-    }
-
-    fn group_record_of(group: &Group) -> Record {
-        Groups::default().group_record(group)
     }
 
     fn join_response(group: &Group, member_id: &str) -> JoinResponse {
@@ -725,7 +720,7 @@ impl Groups {
             group.state = GroupState::Empty;
             group.protocol_name = None;
             group.leader_id = None;
-            out.records.push(Self::group_record_of(group));
+            out.records.push(Self::group_record(group));
             return;
         }
         group.protocol_name = group.select_protocol();
@@ -817,7 +812,7 @@ impl Groups {
                     }
                     group.state = GroupState::Stable;
                     group.state_timestamp = wall;
-                    out.records.push(Self::group_record_of(group));
+                    out.records.push(Self::group_record(group));
                     let protocol_type = group.protocol_type.clone();
                     let protocol_name = group.protocol_name.clone();
                     for m in &mut group.members {
@@ -1119,7 +1114,6 @@ impl Groups {
     pub fn describe(&self, group_id: &str) -> GroupDescription {
         let Some(g) = self.groups.get(group_id) else {
             return GroupDescription {
-                error: None,
                 group_id: group_id.into(),
                 state: "Dead".into(),
                 protocol_type: String::new(),
@@ -1129,7 +1123,6 @@ impl Groups {
         };
         let protocol = g.protocol_name.clone().unwrap_or_default();
         GroupDescription {
-            error: None,
             group_id: group_id.into(),
             state: g.state.name().into(),
             protocol_type: g.protocol_type.clone().unwrap_or_default(),
@@ -1406,7 +1399,7 @@ impl Groups {
     pub fn snapshot_records(&self) -> Vec<Record> {
         let mut out = Vec::new();
         for g in self.groups.values() {
-            out.push(self.group_record(g));
+            out.push(Self::group_record(g));
             for ((t, p), v) in &g.offsets {
                 out.push(Record {
                     group_id: g.group_id.clone(),

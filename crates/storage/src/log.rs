@@ -278,7 +278,11 @@ impl Log {
                         })?
                 }
             };
-            segment.append(&head, bytes.get(HEADER_BYTES..).unwrap_or_default())?;
+            segment.append(
+                &head,
+                &written,
+                bytes.get(HEADER_BYTES..).unwrap_or_default(),
+            )?;
             if let Some(states) = self.producers.as_mut() {
                 states.update(&written);
             }
@@ -454,12 +458,9 @@ impl Log {
             }
             let expired =
                 retention_ms >= 0 && now_ms.saturating_sub(segment.max_timestamp()) > retention_ms;
-            let oversize = retention_bytes >= 0
-                && total.saturating_sub(segment.size())
-                    >= u64::try_from(retention_bytes).unwrap_or(u64::MAX);
-            let oversize = oversize
-                && retention_bytes >= 0
-                && total > u64::try_from(retention_bytes).unwrap_or(u64::MAX);
+            // As Kafka: delete while what remains would still be at least retention.bytes.
+            let oversize = u64::try_from(retention_bytes)
+                .is_ok_and(|limit| total.saturating_sub(segment.size()) >= limit);
             if !(expired || oversize) {
                 break;
             }

@@ -5,7 +5,7 @@
 //! `base_offset..next_offset`; index entries point inside that range.
 
 use std::fs::{File, OpenOptions};
-use std::io::{IoSlice, Read, Write};
+use std::io::{IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -290,10 +290,14 @@ impl Segment {
             && !self.time_index.is_full()
     }
 
-    /// Appends one validated batch whose header was already patched (`header`), followed by
-    /// the untouched record bytes `body`, with one vectored write.
-    pub fn append(&mut self, header: &[u8; HEADER_BYTES], body: &[u8]) -> Result<(), Error> {
-        let parsed = BatchHeader::parse(header)?;
+    /// Appends one validated batch whose header was already patched (`header`, parsed as
+    /// `parsed`), followed by the untouched record bytes `body`, with one vectored write.
+    pub fn append(
+        &mut self,
+        header: &[u8; HEADER_BYTES],
+        parsed: &BatchHeader,
+        body: &[u8],
+    ) -> Result<(), Error> {
         let total = (HEADER_BYTES + body.len()) as u64;
         let position = self.size;
         write_all_vectored(&self.file, &[IoSlice::new(header), IoSlice::new(body)])
@@ -301,7 +305,7 @@ impl Segment {
         if self.first_batch_timestamp.is_none() {
             self.first_batch_timestamp = Some(parsed.max_timestamp);
         }
-        self.index_batch(&parsed, position, total)?;
+        self.index_batch(parsed, position, total)?;
         self.size = position + total;
         Ok(())
     }
@@ -467,15 +471,6 @@ impl Segment {
             }
         }
         Ok(())
-    }
-
-    /// Reads the whole file (tests and tools).
-    pub fn read_all(&self) -> std::io::Result<Vec<u8>> {
-        let mut f = File::open(&self.log_path)?;
-        let mut v = Vec::new();
-        f.read_to_end(&mut v)?;
-        v.truncate(usize::try_from(self.size).unwrap_or(usize::MAX));
-        Ok(v)
     }
 }
 

@@ -50,7 +50,6 @@ pub async fn handle(
             .map(|d| {
                 DescribedGroup::default()
                     .with_group_id(GroupId(str_bytes(d.group_id)))
-                    .with_error_code(d.error.map_or(0, |e| e.code()))
                     .with_group_state(str_bytes(d.state))
                     .with_protocol_type(str_bytes(d.protocol_type))
                     .with_protocol_data(str_bytes(d.protocol))
