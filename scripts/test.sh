@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine (kcat, kafka-python, librdkafka's
+# Installs what the tests need on a fresh Debian machine (kcat, kafka-python, confluent-kafka, librdkafka's
 # build dependencies) and runs every test: unit, integration with stock clients, and
 # librdkafka's own suite on the allow-list when ../shared/compat is present.
 #
@@ -28,6 +28,11 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
         echo "test.sh: installing kafka-python" >&2
         python3 -m pip install -q kafka-python 2>/dev/null \
             || python3 -m pip install -q --break-system-packages kafka-python
+    fi
+    if ! python3 -c "import confluent_kafka" 2>/dev/null; then
+        echo "test.sh: installing confluent-kafka" >&2
+        python3 -m pip install -q confluent-kafka 2>/dev/null \
+            || python3 -m pip install -q --break-system-packages confluent-kafka
     fi
     command -v cargo-nextest >/dev/null || true
 fi

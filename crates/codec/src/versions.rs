@@ -43,7 +43,11 @@ pub const SUPPORTED: &[Supported] = &[
     row(ApiKey::DeleteRecords, 0, 2),
     row(ApiKey::InitProducerId, 0, 5),
     row(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    row(ApiKey::DescribeAcls, 1, 3),
+    row(ApiKey::CreateAcls, 1, 3),
+    row(ApiKey::DeleteAcls, 1, 3),
     row(ApiKey::DescribeConfigs, 1, 4),
+    row(ApiKey::AlterConfigs, 0, 2),
     row(ApiKey::DescribeLogDirs, 1, 4),
     row(ApiKey::CreatePartitions, 0, 3),
     row(ApiKey::DeleteGroups, 0, 2),
@@ -52,7 +56,11 @@ pub const SUPPORTED: &[Supported] = &[
     row(ApiKey::AlterPartitionReassignments, 0, 1),
     row(ApiKey::ListPartitionReassignments, 0, 0),
     row(ApiKey::OffsetDelete, 0, 0),
+    row(ApiKey::DescribeUserScramCredentials, 0, 0),
+    row(ApiKey::AlterUserScramCredentials, 0, 0),
     row(ApiKey::DescribeCluster, 0, 1),
+    row(ApiKey::DescribeProducers, 0, 0),
+    row(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// Produce versions that are advertised but refused (see [`SUPPORTED`]).

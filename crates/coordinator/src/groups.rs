@@ -1030,11 +1030,9 @@ impl Groups {
             group.offsets.insert((topic.clone(), partition), value);
             errors.push((topic, partition, None));
         }
-        if let Some(m) = group.member_mut(&req.member_id) {
-            m.session_deadline = m
-                .session_deadline
-                .max(now + i64::from(m.session_timeout_ms));
-        }
+        // A commit does not extend the member's session: only heartbeats, joins and syncs
+        // do, as in Kafka 4's coordinator (a static member that closes without leaving is
+        // expelled one session after its last heartbeat, not after its closing commit).
         out.replies
             .push((token, Reply::Commit(CommitResponse { errors })));
         out

@@ -112,6 +112,19 @@ impl Broker {
             .await
             .map_err(|e| storage_error(e.to_string()))?
             .map_err(|e| storage_error(e.to_string()))?;
+        if !meta.broker_configs.is_empty() {
+            let node = config.node_id.to_string();
+            match crate::dynamic_config::log_defaults(
+                &config.log,
+                meta.broker_configs.get(""),
+                meta.broker_configs.get(&node),
+            ) {
+                Ok(d) => topics.set_defaults(d),
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored dynamic broker configs are invalid; using the static ones")
+                }
+            }
+        }
         let cluster_id = match meta.cluster_id {
             Some(id) => id,
             None => {

@@ -103,6 +103,24 @@ pub async fn dispatch(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(api::list_partition_reassignments::handle(r))
         }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(api::acls::create(ctx, r).await),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(api::acls::describe(ctx, r)),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(api::acls::delete(ctx, r).await),
+        RequestKind::AlterConfigs(r) => {
+            ResponseKind::AlterConfigs(api::alter_configs::handle(ctx, r).await)
+        }
+        RequestKind::DescribeUserScramCredentials(r) => {
+            ResponseKind::DescribeUserScramCredentials(api::scram_credentials::describe(ctx, r))
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            ResponseKind::AlterUserScramCredentials(api::scram_credentials::alter(ctx, r).await)
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(api::describe_producers::handle(ctx, r).await)
+        }
+        RequestKind::DescribeTopicPartitions(r) => {
+            ResponseKind::DescribeTopicPartitions(api::describe_topic_partitions::handle(ctx, r))
+        }
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

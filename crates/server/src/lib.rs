@@ -2,12 +2,14 @@
 //! per Kafka API. [`Broker::start`] runs a broker in-process (tests embed it this way); the
 //! `strom` binary wraps it.
 
+pub mod acl;
 pub mod api;
 pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
+pub mod dynamic_config;
 pub mod error;
 pub mod group_coordinator;
 pub mod topics;

@@ -171,7 +171,8 @@ impl Topic {
 #[derive(Debug)]
 pub struct Topics {
     data_dir: PathBuf,
-    defaults: LogConfig,
+    /// Broker-level defaults under topic configs (static config plus dynamic broker configs).
+    defaults: std::sync::RwLock<LogConfig>,
     by_name: DashMap<String, Arc<Topic>>,
     by_id: DashMap<Uuid, Arc<Topic>>,
     /// Serialises creations and deletions and owns the metadata log.
@@ -199,7 +200,7 @@ impl Topics {
         remove_deleted_dirs(data_dir);
         let topics = Self {
             data_dir: data_dir.to_path_buf(),
-            defaults,
+            defaults: std::sync::RwLock::new(defaults),
             by_name: DashMap::new(),
             by_id: DashMap::new(),
             meta: Mutex::new((meta_log, state.clone())),
@@ -216,7 +217,7 @@ impl Topics {
 
     fn open_topic(&self, meta: &TopicMeta, recover: bool) -> Result<Arc<Topic>, TopicError> {
         let config = self
-            .defaults
+            .defaults()
             .with_overrides(&meta.configs)
             .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
         let id = Uuid::parse_str(&meta.id).unwrap_or_else(|_| Uuid::new_v4());
@@ -276,7 +277,7 @@ impl Topics {
         if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
             return Err(TopicError::InvalidPartitions(partitions));
         }
-        self.defaults
+        self.defaults()
             .with_overrides(configs)
             .map_err(|e| TopicError::InvalidConfig(e.to_string()))
     }
@@ -352,7 +353,7 @@ impl Topics {
             .get(name)
             .ok_or_else(|| TopicError::Unknown(name.into()))?;
         let log_config = self
-            .defaults
+            .defaults()
             .with_overrides(&configs)
             .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
         if validate_only {
@@ -409,7 +410,7 @@ impl Topics {
         }
         let configs = topic.configs();
         let config = self
-            .defaults
+            .defaults()
             .with_overrides(&configs)
             .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
         let mut partitions = topic.partitions.clone();
@@ -449,15 +450,61 @@ impl Topics {
     }
 
     /// The broker-level defaults under topic configs.
-    pub fn defaults(&self) -> &LogConfig {
-        &self.defaults
+    pub fn defaults(&self) -> LogConfig {
+        self.defaults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the broker-level defaults (a dynamic broker config changed) and applies them
+    /// at once to every partition of every topic, under each topic's own overrides.
+    pub fn set_defaults(&self, defaults: LogConfig) {
+        let _meta = self.meta();
+        *self
+            .defaults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = defaults.clone();
+        for topic in self.all() {
+            match defaults.with_overrides(&topic.configs()) {
+                Ok(config) => {
+                    for p in &topic.partitions {
+                        p.log().set_config(config.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %topic.name, error = %e, "topic overrides no longer valid under new broker defaults; left unchanged")
+                }
+            }
+        }
     }
 
     /// Appends a record to the metadata log (producer-id blocks, cluster id).
     pub fn persist(&self, record: MetaRecord) -> Result<(), TopicError> {
+        self.commit_meta(|_| (vec![record], ()))
+    }
+
+    /// Reads the durable metadata (ACLs, credentials, dynamic configs) under its lock.
+    pub fn read_meta<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
+        f(&self.meta().1)
+    }
+
+    /// Lets `f` look at the metadata and decide on records; they are appended with one fsync
+    /// and applied before the lock is released, so decisions never race.
+    pub fn commit_meta<R>(
+        &self,
+        f: impl FnOnce(&MetaState) -> (Vec<MetaRecord>, R),
+    ) -> Result<R, TopicError> {
         let mut meta = self.meta();
-        meta.0.append(&record)?;
-        Ok(())
+        let (log, state) = &mut *meta;
+        let (records, result) = f(state);
+        if !records.is_empty() {
+            log.append_all(&records)?;
+            for r in records {
+                state.apply(r);
+            }
+        }
+        Ok(result)
     }
 
     /// Runs retention on every partition; returns segments deleted.

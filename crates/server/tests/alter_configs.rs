@@ -209,17 +209,62 @@ async fn topic_configs_alter_live_and_persist() {
             &mut conn,
             4,
             "1",
-            &[("log.retention.ms", 0, Some("5"))],
+            &[("node.id", 0, Some("5"))],
             false
         )
         .await
         .0,
         42,
-        "broker resource"
+        "a static broker config cannot change at runtime"
+    );
+    assert_eq!(
+        alter(
+            &mut conn,
+            4,
+            "1",
+            &[("log.retention.ms", 0, Some("soon"))],
+            false
+        )
+        .await
+        .0,
+        40,
+        "invalid dynamic broker value"
+    );
+    assert_eq!(
+        alter(
+            &mut conn,
+            4,
+            "1",
+            &[("log.retention.ms", 0, Some("5"))],
+            false
+        )
+        .await
+        .0,
+        0,
+        "dynamic broker config"
     );
     // DELETE returns a key to its default.
     assert_eq!(
         alter(&mut conn, 2, "cfg", &[("retention.ms", 1, None)], false)
+            .await
+            .0,
+        0
+    );
+    let retention_of = |broker: &strom_server::Broker, topic: &str| {
+        broker
+            .state()
+            .topics
+            .get(topic)
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .log()
+            .config()
+            .retention_ms
+    };
+    assert_eq!(retention_of(&broker, "cfg"), 5, "topics follow the broker default");
+    assert_eq!(
+        alter(&mut conn, 4, "1", &[("log.retention.ms", 1, None)], false)
             .await
             .0,
         0

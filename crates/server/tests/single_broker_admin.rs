@@ -162,3 +162,109 @@ async fn single_broker_answers() {
     drop(conn);
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn describe_producers_and_topic_partitions_paging() {
+    use strom_codec::kafka_protocol::messages::describe_producers_request::TopicRequest as ProducersTopic;
+    use strom_codec::kafka_protocol::messages::describe_topic_partitions_request::{
+        Cursor, TopicRequest,
+    };
+    use strom_codec::kafka_protocol::messages::{
+        DescribeProducersRequest, DescribeProducersResponse, DescribeTopicPartitionsRequest,
+        DescribeTopicPartitionsResponse,
+    };
+
+    let (broker, _dir) = broker().await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    for (topic, partitions) in [("dtp-a", 3), ("dtp-b", 2)] {
+        let create = CreateTopicsRequest::default()
+            .with_timeout_ms(5000)
+            .with_topics(vec![CreatableTopic::default()
+                .with_name(name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(1)]);
+        let r: CreateTopicsResponse = call(
+            &mut conn,
+            ApiKey::CreateTopics,
+            7,
+            RequestKind::CreateTopics(create),
+        )
+        .await;
+        assert_eq!(r.topics[0].error_code, 0);
+    }
+    // An idempotent producer (id 42, epoch 3) writes two batches to dtp-a/0.
+    for (seq, ts) in [(0, 1000), (2, 2000)] {
+        let batch = strom_storage::batch::build_uncompressed(&[b"x", b"y"], ts, Some((42, 3, seq)));
+        assert_eq!(produce(&mut conn, "dtp-a", batch, 1).await.0, 0);
+    }
+    let r: DescribeProducersResponse = call(
+        &mut conn,
+        ApiKey::DescribeProducers,
+        0,
+        RequestKind::DescribeProducers(DescribeProducersRequest::default().with_topics(vec![
+            ProducersTopic::default()
+                .with_name(name("dtp-a"))
+                .with_partition_indexes(vec![0, 1, 9]),
+        ])),
+    )
+    .await;
+    let parts = &r.topics[0].partitions;
+    assert_eq!(parts[0].active_producers.len(), 1);
+    let p = &parts[0].active_producers[0];
+    assert_eq!(
+        (p.producer_id.0, p.producer_epoch, p.last_sequence),
+        (42, 3, 3)
+    );
+    assert_eq!(p.last_timestamp, 2001);
+    assert!(parts[1].active_producers.is_empty());
+    assert_eq!(parts[2].error_code, 3, "unknown partition");
+
+    // Four partitions in pages of 2 from a cursor: a/0 a/1 | a/2 b/0 | b/1.
+    let page = |cursor: Option<(&str, i32)>| {
+        RequestKind::DescribeTopicPartitions(
+            DescribeTopicPartitionsRequest::default()
+                .with_topics(vec![
+                    TopicRequest::default().with_name(name("dtp-b")),
+                    TopicRequest::default().with_name(name("dtp-a")),
+                    TopicRequest::default().with_name(name("dtp-missing")),
+                ])
+                .with_response_partition_limit(2)
+                .with_cursor(cursor.map(|(t, p)| {
+                    Cursor::default()
+                        .with_topic_name(name(t))
+                        .with_partition_index(p)
+                })),
+        )
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<(String, i32)> = None;
+    for _ in 0..5 {
+        let r: DescribeTopicPartitionsResponse = call(
+            &mut conn,
+            ApiKey::DescribeTopicPartitions,
+            0,
+            page(cursor.as_ref().map(|(t, p)| (t.as_str(), *p))),
+        )
+        .await;
+        for t in &r.topics {
+            let n = t.name.as_ref().unwrap().0.as_str().to_string();
+            if t.error_code != 0 {
+                assert_eq!(n, "dtp-missing");
+                assert_eq!(t.error_code, 3);
+                continue;
+            }
+            for p in &t.partitions {
+                assert_eq!(p.leader_id.0, 1);
+                seen.push(format!("{n}/{}", p.partition_index));
+            }
+        }
+        match r.next_cursor {
+            Some(c) => cursor = Some((c.topic_name.0.as_str().to_string(), c.partition_index)),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["dtp-a/0", "dtp-a/1", "dtp-a/2", "dtp-b/0", "dtp-b/1"]
+    );
+}

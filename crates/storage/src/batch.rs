@@ -400,7 +400,7 @@ pub fn build_batch(
     b.extend_from_slice(&0i16.to_be_bytes());
     b.extend_from_slice(&(n - 1).to_be_bytes());
     b.extend_from_slice(&ts.to_be_bytes());
-    b.extend_from_slice(&(ts + i64::from(n - 1) * ts_step).to_be_bytes());
+    b.extend_from_slice(&ts.max(ts + i64::from(n - 1) * ts_step).to_be_bytes());
     b.extend_from_slice(&pid.to_be_bytes());
     b.extend_from_slice(&epoch.to_be_bytes());
     b.extend_from_slice(&seq.to_be_bytes());

@@ -418,13 +418,31 @@ impl Log {
     /// Offset and timestamp of the record with the largest timestamp (KIP-734), or
     /// `(-1, -1)` for an empty log.
     pub fn max_timestamp(&self) -> (i64, i64) {
-        let mut best = (-1, -1);
+        let mut best: Option<&Segment> = None;
         for s in self.segments.values() {
-            if s.max_timestamp() > best.1 {
-                best = (s.offset_of_max_timestamp(), s.max_timestamp());
+            if s.max_timestamp() > best.map_or(-1, Segment::max_timestamp) {
+                best = Some(s);
             }
         }
-        best
+        best.map_or((-1, -1), |s| {
+            let offset = s
+                .exact_offset_of_max_timestamp()
+                .unwrap_or_else(|_| s.offset_of_max_timestamp());
+            (offset, s.max_timestamp())
+        })
+    }
+
+    /// The idempotent producers that wrote to this log (state rebuilt from the batch
+    /// headers on first use after start-up).
+    pub fn active_producers(&mut self) -> Result<Vec<crate::producer::ActiveProducer>, Error> {
+        if self.producers.is_none() {
+            self.producers = Some(self.rebuild_producer_state()?);
+        }
+        Ok(self
+            .producers
+            .as_ref()
+            .map(ProducerStates::active)
+            .unwrap_or_default())
     }
 
     fn rebuild_producer_state(&self) -> Result<ProducerStates, Error> {
@@ -950,5 +968,10 @@ mod tests {
         assert_eq!(log.offset_for_timestamp(103).unwrap(), Some((3, 500)));
         assert_eq!(log.offset_for_timestamp(501).unwrap(), None);
         assert_eq!(log.max_timestamp(), (3, 500));
+        // Timestamps out of order inside one batch: the exact record, not the batch's end.
+        let kv: Vec<batch::KeyValue<'_>> = vec![(None, Some(b"x")); 3];
+        log.append(&batch::build_batch(&kv, 900, -100, None), 0)
+            .unwrap(); // ts 900, 800, 700 at offsets 4..6
+        assert_eq!(log.max_timestamp(), (4, 900));
     }
 }

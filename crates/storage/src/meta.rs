@@ -1,5 +1,6 @@
 //! The broker's durable metadata: topics (id, partition count, config overrides), the next
-//! producer-id block and the cluster id, kept as an append-only log of records replayed at
+//! producer-id block, the cluster id, ACLs, SCRAM credentials and dynamic broker and group
+//! configs, kept as an append-only log of records replayed at
 //! start-up (the shape that later grows into a replicated metadata log).
 //!
 //! File `<data>/__strom_metadata.log`: one record per line, `<crc32c as 8 hex digits> <json>`.
@@ -7,7 +8,7 @@
 //! torn or fails its CRC and cuts the file there. When dead records pile up, the file is
 //! rewritten with the live state (written aside, fsynced, renamed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -30,13 +31,64 @@ pub struct TopicMeta {
     pub internal: bool,
 }
 
+/// One access-control entry on a resource pattern, in Kafka's codes (`ResourceType`,
+/// `PatternType`, `AclOperation`, `AclPermissionType`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AclBinding {
+    pub resource_type: i8,
+    pub resource_name: String,
+    pub pattern_type: i8,
+    pub principal: String,
+    pub host: String,
+    pub operation: i8,
+    pub permission_type: i8,
+}
+
+/// A SCRAM credential as AlterUserScramCredentials delivers it (salted by the client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramCredential {
+    pub iterations: i32,
+    /// Hex.
+    pub salt: String,
+    /// Hex.
+    pub salted_password: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MetaRecord {
     Topic(TopicMeta),
-    DeleteTopic { name: String },
-    ProducerIdBlock { next: i64 },
-    ClusterId { id: String },
+    DeleteTopic {
+        name: String,
+    },
+    ProducerIdBlock {
+        next: i64,
+    },
+    ClusterId {
+        id: String,
+    },
+    CreateAcl(AclBinding),
+    DeleteAcl(AclBinding),
+    ScramCredential {
+        user: String,
+        mechanism: i8,
+        credential: ScramCredential,
+    },
+    DeleteScramCredential {
+        user: String,
+        mechanism: i8,
+    },
+    /// The complete set of dynamic config overrides of one broker (`broker` = its node id)
+    /// or of the cluster-wide default (`broker` = "").
+    BrokerConfigs {
+        broker: String,
+        configs: BTreeMap<String, String>,
+    },
+    /// The complete set of one group's config overrides (empty: none).
+    GroupConfigs {
+        group: String,
+        configs: BTreeMap<String, String>,
+    },
 }
 
 /// What the records add up to.
@@ -45,10 +97,16 @@ pub struct MetaState {
     pub topics: BTreeMap<String, TopicMeta>,
     pub next_producer_id: i64,
     pub cluster_id: Option<String>,
+    pub acls: BTreeSet<AclBinding>,
+    /// user -> mechanism -> credential.
+    pub scram: BTreeMap<String, BTreeMap<i8, ScramCredential>>,
+    /// Broker entity ("" = cluster default, else node id) -> dynamic overrides.
+    pub broker_configs: BTreeMap<String, BTreeMap<String, String>>,
+    pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl MetaState {
-    fn apply(&mut self, record: MetaRecord) {
+    pub fn apply(&mut self, record: MetaRecord) {
         match record {
             MetaRecord::Topic(t) => {
                 self.topics.insert(t.name.clone(), t);
@@ -60,6 +118,44 @@ impl MetaState {
                 self.next_producer_id = next.max(self.next_producer_id)
             }
             MetaRecord::ClusterId { id } => self.cluster_id = Some(id),
+            MetaRecord::CreateAcl(b) => {
+                self.acls.insert(b);
+            }
+            MetaRecord::DeleteAcl(b) => {
+                self.acls.remove(&b);
+            }
+            MetaRecord::ScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => {
+                self.scram
+                    .entry(user)
+                    .or_default()
+                    .insert(mechanism, credential);
+            }
+            MetaRecord::DeleteScramCredential { user, mechanism } => {
+                if let Some(m) = self.scram.get_mut(&user) {
+                    m.remove(&mechanism);
+                    if m.is_empty() {
+                        self.scram.remove(&user);
+                    }
+                }
+            }
+            MetaRecord::BrokerConfigs { broker, configs } => {
+                if configs.is_empty() {
+                    self.broker_configs.remove(&broker);
+                } else {
+                    self.broker_configs.insert(broker, configs);
+                }
+            }
+            MetaRecord::GroupConfigs { group, configs } => {
+                if configs.is_empty() {
+                    self.group_configs.remove(&group);
+                } else {
+                    self.group_configs.insert(group, configs);
+                }
+            }
         }
     }
 
@@ -74,6 +170,28 @@ impl MetaState {
             });
         }
         out.extend(self.topics.values().cloned().map(MetaRecord::Topic));
+        out.extend(self.acls.iter().cloned().map(MetaRecord::CreateAcl));
+        for (user, creds) in &self.scram {
+            for (mechanism, credential) in creds {
+                out.push(MetaRecord::ScramCredential {
+                    user: user.clone(),
+                    mechanism: *mechanism,
+                    credential: credential.clone(),
+                });
+            }
+        }
+        for (broker, configs) in &self.broker_configs {
+            out.push(MetaRecord::BrokerConfigs {
+                broker: broker.clone(),
+                configs: configs.clone(),
+            });
+        }
+        for (group, configs) in &self.group_configs {
+            out.push(MetaRecord::GroupConfigs {
+                group: group.clone(),
+                configs: configs.clone(),
+            });
+        }
         out
     }
 }
@@ -161,7 +279,15 @@ impl MetaLog {
 
     /// Appends and fsyncs one record.
     pub fn append(&mut self, record: &MetaRecord) -> Result<(), Error> {
-        let bytes = encode(record)?;
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends several records with one write and one fsync.
+    pub fn append_all(&mut self, records: &[MetaRecord]) -> Result<(), Error> {
+        let mut bytes = Vec::new();
+        for r in records {
+            bytes.extend_from_slice(&encode(r)?);
+        }
         self.file.write_all(&bytes).map_err(io(&self.path))?;
         self.file.sync_data().map_err(io(&self.path))
     }
@@ -218,6 +344,68 @@ mod tests {
         let (_, state) = MetaLog::open(dir.path()).unwrap();
         assert_eq!(state.topics.keys().collect::<Vec<_>>(), vec!["b"]);
         assert_eq!(state.next_producer_id, 1000);
+    }
+
+    #[test]
+    fn security_and_config_records_replay_and_survive_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let acl = |name: &str| AclBinding {
+            resource_type: 2,
+            resource_name: name.into(),
+            pattern_type: 3,
+            principal: "User:a".into(),
+            host: "*".into(),
+            operation: 3,
+            permission_type: 3,
+        };
+        let cred = ScramCredential {
+            iterations: 4096,
+            salt: "00".into(),
+            salted_password: "ff".into(),
+        };
+        {
+            let (mut log, _) = MetaLog::open(dir.path()).unwrap();
+            log.append_all(&[
+                MetaRecord::CreateAcl(acl("x")),
+                MetaRecord::CreateAcl(acl("y")),
+                MetaRecord::DeleteAcl(acl("x")),
+                MetaRecord::ScramCredential {
+                    user: "u".into(),
+                    mechanism: 1,
+                    credential: cred.clone(),
+                },
+                MetaRecord::ScramCredential {
+                    user: "v".into(),
+                    mechanism: 2,
+                    credential: cred.clone(),
+                },
+                MetaRecord::DeleteScramCredential {
+                    user: "v".into(),
+                    mechanism: 2,
+                },
+                MetaRecord::BrokerConfigs {
+                    broker: "1".into(),
+                    configs: [("log.retention.ms".to_string(), "1".to_string())].into(),
+                },
+                MetaRecord::GroupConfigs {
+                    group: "g".into(),
+                    configs: [(
+                        "consumer.session.timeout.ms".to_string(),
+                        "50000".to_string(),
+                    )]
+                    .into(),
+                },
+            ])
+            .unwrap();
+        }
+        let (mut log, state) = MetaLog::open(dir.path()).unwrap();
+        assert_eq!(state.acls.iter().collect::<Vec<_>>(), vec![&acl("y")]);
+        assert_eq!(state.scram.keys().collect::<Vec<_>>(), vec!["u"]);
+        assert_eq!(state.broker_configs.len(), 1);
+        assert_eq!(state.group_configs["g"].len(), 1);
+        log.rewrite(&state).unwrap();
+        let (_, again) = MetaLog::open(dir.path()).unwrap();
+        assert_eq!(again, state);
     }
 
     #[test]

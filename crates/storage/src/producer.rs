@@ -18,6 +18,15 @@ pub struct BatchMetadata {
     pub timestamp: i64,
 }
 
+/// What DescribeProducers reports of one producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+}
+
 #[derive(Debug, Clone)]
 struct ProducerEntry {
     epoch: i16,
@@ -138,6 +147,24 @@ impl ProducerStates {
                 self.producers.remove(&oldest);
             }
         }
+    }
+
+    /// Every producer with its epoch and last written batch, by producer id.
+    pub fn active(&self) -> Vec<ActiveProducer> {
+        let mut v: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .filter_map(|(id, e)| {
+                e.batches.back().map(|b| ActiveProducer {
+                    producer_id: *id,
+                    epoch: e.epoch,
+                    last_sequence: b.last_sequence,
+                    last_timestamp: b.timestamp,
+                })
+            })
+            .collect();
+        v.sort_by_key(|p| p.producer_id);
+        v
     }
 
     pub fn len(&self) -> usize {

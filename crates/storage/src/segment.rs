@@ -379,6 +379,31 @@ impl Segment {
         Ok(None)
     }
 
+    /// The exact offset of the first record carrying this segment's largest timestamp
+    /// (Kafka ≥ 3.8, KAFKA-16310): the batch is read and its records walked when it is
+    /// uncompressed; for a compressed batch the batch's last offset stands in.
+    pub fn exact_offset_of_max_timestamp(&self) -> Result<i64, Error> {
+        let shallow = self.offset_of_max_timestamp;
+        let Some((position, header)) = self.find_batch(shallow)? else {
+            return Ok(shallow);
+        };
+        if header.compression() != 0 || header.is_log_append_time() {
+            return Ok(shallow);
+        }
+        let mut buf = vec![0u8; usize::try_from(header.total_bytes()).unwrap_or(0)];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(io(&self.log_path))?;
+        let deltas =
+            batch::record_deltas(buf.get(HEADER_BYTES..).unwrap_or_default()).unwrap_or_default();
+        Ok(deltas
+            .into_iter()
+            .find(|(_, ts)| header.base_timestamp + ts == self.max_timestamp)
+            .map_or(shallow, |(offset_delta, _)| {
+                header.base_offset + offset_delta
+            }))
+    }
+
     fn first_record_at_or_after(
         &self,
         position: u64,

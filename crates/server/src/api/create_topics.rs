@@ -150,7 +150,7 @@ fn create_one(
                 result = result.with_topic_id(topic.id);
             }
             if version >= 5 {
-                let entries = topic_configs::entries(&state.config.log, &configs)
+                let entries = topic_configs::entries(&state.topics.defaults(), &configs)
                     .into_iter()
                     .map(|e| {
                         CreatableTopicConfigs::default()

@@ -1,6 +1,7 @@
-//! DescribeConfigs (API key 32, v1–v4): every config of a topic or of this broker, with its
-//! value, source (topic override, static broker config, Kafka default), read-only and
-//! sensitive flags, synonyms (v1+, when asked), type and documentation (v3+, when asked).
+//! DescribeConfigs (API key 32, v1–v4): every config of a topic, of this broker or of a
+//! group, with its value, source (topic override, dynamic broker config, static broker
+//! config, group config, Kafka default), read-only and sensitive flags, synonyms (v1+, when
+//! asked), type and documentation (v3+, when asked).
 //! `configuration_keys` narrows the answer; unknown keys are left out, as Kafka does.
 
 use std::collections::BTreeMap;
@@ -11,13 +12,21 @@ use strom_codec::kafka_protocol::messages::describe_configs_response::{
 use strom_codec::kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use strom_codec::ErrorCode;
 
-use super::incremental_alter_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::incremental_alter_configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
 use super::str_bytes;
 use super::topic_configs::{
     self, SOURCE_DEFAULT_CONFIG, SOURCE_STATIC_BROKER_CONFIG, SOURCE_TOPIC_CONFIG,
 };
 use crate::config::Config;
 use crate::connection::ConnectionContext;
+use crate::dynamic_config;
+
+/// `ConfigSource` values beyond the topic ones.
+const SOURCE_DYNAMIC_BROKER_CONFIG: i8 = 2;
+const SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
+const SOURCE_GROUP_CONFIG: i8 = 8;
+
+type Dynamic = BTreeMap<String, BTreeMap<String, String>>;
 
 struct Entry {
     name: String,
@@ -33,6 +42,10 @@ pub fn handle(
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
     let state = &ctx.state;
+    let node = state.config.node_id.to_string();
+    let (dynamic, group_configs) = state
+        .topics
+        .read_meta(|m| (m.broker_configs.clone(), m.group_configs.clone()));
     let results = request
         .resources
         .into_iter()
@@ -43,19 +56,30 @@ pub fn handle(
             let name = r.resource_name.as_str();
             let entries = match r.resource_type {
                 RESOURCE_TOPIC => match state.topics.get(name) {
-                    Some(topic) => Ok(topic_entries(&state.config, &topic.configs())),
+                    Some(topic) => Ok(topic_entries(
+                        &state.topics.defaults(),
+                        &topic.configs(),
+                        &dynamic,
+                        &node,
+                    )),
                     None => Err((
                         ErrorCode::UnknownTopicOrPartition,
                         format!("topic '{name}' does not exist"),
                     )),
                 },
-                RESOURCE_BROKER if name.is_empty() || name == state.config.node_id.to_string() => {
-                    Ok(broker_entries(&state.config))
+                RESOURCE_BROKER if name.is_empty() => Ok(cluster_default_entries(&dynamic)),
+                RESOURCE_BROKER if name == node => {
+                    Ok(broker_entries(&state.config, &dynamic, &node))
                 }
                 RESOURCE_BROKER => Err((
                     ErrorCode::InvalidRequest,
                     format!("unexpected broker id {name}"),
                 )),
+                RESOURCE_GROUP if name.is_empty() => Err((
+                    ErrorCode::InvalidRequest,
+                    "group name must not be empty".to_string(),
+                )),
+                RESOURCE_GROUP => Ok(group_entries(group_configs.get(name))),
                 other => Err((
                     ErrorCode::InvalidRequest,
                     format!("resource type {other} is not supported"),
@@ -113,22 +137,55 @@ pub fn handle(
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn topic_entries(config: &Config, overrides: &BTreeMap<String, String>) -> Vec<Entry> {
-    topic_configs::entries(&config.log, overrides)
+/// The dynamic broker value of `broker_key`, if any: this broker's entity first, then the
+/// cluster default.
+fn dynamic_value(dynamic: &Dynamic, node: &str, broker_key: &str) -> Option<(String, i8)> {
+    if let Some(v) = dynamic.get(node).and_then(|m| m.get(broker_key)) {
+        return Some((v.clone(), SOURCE_DYNAMIC_BROKER_CONFIG));
+    }
+    dynamic
+        .get("")
+        .and_then(|m| m.get(broker_key))
+        .map(|v| (v.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG))
+}
+
+fn topic_entries(
+    defaults: &strom_storage::LogConfig,
+    overrides: &BTreeMap<String, String>,
+    dynamic: &Dynamic,
+    node: &str,
+) -> Vec<Entry> {
+    topic_configs::entries(defaults, overrides)
         .into_iter()
         .map(|e| {
             let mut synonyms = Vec::new();
             if e.source == SOURCE_TOPIC_CONFIG {
                 synonyms.push((e.name.to_string(), e.value.clone(), SOURCE_TOPIC_CONFIG));
             }
+            let mut source = e.source;
             if let Some(broker_key) = topic_configs::broker_synonym(e.name) {
-                let (value, source) = topic_configs::default_value(e.name, &config.log);
-                synonyms.push((broker_key.to_string(), value, source));
+                for (entity, s) in [
+                    (node, SOURCE_DYNAMIC_BROKER_CONFIG),
+                    ("", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
+                ] {
+                    if let Some(v) = dynamic.get(entity).and_then(|m| m.get(broker_key)) {
+                        synonyms.push((broker_key.to_string(), v.clone(), s));
+                    }
+                }
+                if source != SOURCE_TOPIC_CONFIG {
+                    if let Some((_, s)) = dynamic_value(dynamic, node, broker_key) {
+                        source = s;
+                    }
+                }
+                let (value, s) = topic_configs::default_value(e.name, defaults);
+                if synonyms.iter().all(|(k, _, _)| k != broker_key) {
+                    synonyms.push((broker_key.to_string(), value, s));
+                }
             }
             Entry {
                 name: e.name.to_string(),
                 value: e.value,
-                source: e.source,
+                source,
                 read_only: false,
                 synonyms,
             }
@@ -136,24 +193,92 @@ fn topic_entries(config: &Config, overrides: &BTreeMap<String, String>) -> Vec<E
         .collect()
 }
 
-fn broker_entries(config: &Config) -> Vec<Entry> {
+fn broker_entries(config: &Config, dynamic: &Dynamic, node: &str) -> Vec<Entry> {
     let defaults: BTreeMap<&str, String> = Config::default().describe().into_iter().collect();
-    config
-        .describe()
-        .into_iter()
+    let described = config.describe();
+    let mut entries: Vec<Entry> = described
+        .iter()
         .map(|(name, value)| {
-            let source = if defaults.get(name) == Some(&value) {
+            let static_source = if defaults.get(name) == Some(value) {
                 SOURCE_DEFAULT_CONFIG
             } else {
                 SOURCE_STATIC_BROKER_CONFIG
+            };
+            let mut synonyms = Vec::new();
+            for (entity, s) in [
+                (node, SOURCE_DYNAMIC_BROKER_CONFIG),
+                ("", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
+            ] {
+                if let Some(v) = dynamic.get(entity).and_then(|m| m.get(*name)) {
+                    synonyms.push((name.to_string(), v.clone(), s));
+                }
+            }
+            synonyms.push((name.to_string(), value.clone(), static_source));
+            let (value, source) = synonyms
+                .first()
+                .map(|(_, v, s)| (v.clone(), *s))
+                .unwrap_or((value.clone(), static_source));
+            Entry {
+                name: name.to_string(),
+                synonyms,
+                value,
+                source,
+                read_only: !dynamic_config::is_dynamic_broker_key(name),
+            }
+        })
+        .collect();
+    // Dynamic keys set at runtime that the static description does not list.
+    let mut extra: BTreeMap<String, (String, i8)> = BTreeMap::new();
+    for (entity, s) in [
+        ("", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
+        (node, SOURCE_DYNAMIC_BROKER_CONFIG),
+    ] {
+        for (k, v) in dynamic.get(entity).into_iter().flatten() {
+            if !described.iter().any(|(n, _)| n == k) {
+                extra.insert(k.clone(), (v.clone(), s));
+            }
+        }
+    }
+    entries.extend(extra.into_iter().map(|(name, (value, source))| Entry {
+        synonyms: vec![(name.clone(), value.clone(), source)],
+        name,
+        value,
+        source,
+        read_only: false,
+    }));
+    entries
+}
+
+/// The cluster-wide default entity (broker resource with an empty name): its dynamic configs.
+fn cluster_default_entries(dynamic: &Dynamic) -> Vec<Entry> {
+    dynamic
+        .get("")
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| Entry {
+            name: k.clone(),
+            value: v.clone(),
+            source: SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG,
+            read_only: false,
+            synonyms: vec![(k.clone(), v.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG)],
+        })
+        .collect()
+}
+
+/// Every group config, with the group's overrides (a group need not exist, as in Kafka).
+fn group_entries(overrides: Option<&BTreeMap<String, String>>) -> Vec<Entry> {
+    dynamic_config::group_defaults()
+        .map(|(name, default)| {
+            let (value, source) = match overrides.and_then(|o| o.get(name)) {
+                Some(v) => (v.clone(), SOURCE_GROUP_CONFIG),
+                None => (default.to_string(), SOURCE_DEFAULT_CONFIG),
             };
             Entry {
                 name: name.to_string(),
                 synonyms: vec![(name.to_string(), value.clone(), source)],
                 value,
                 source,
-                // Broker settings come from the config file; none can be changed at runtime yet.
-                read_only: true,
+                read_only: false,
             }
         })
         .collect()

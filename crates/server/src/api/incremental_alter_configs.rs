@@ -1,8 +1,10 @@
 //! IncrementalAlterConfigs (API key 44, v0–v1, KIP-339): SET, DELETE, APPEND and SUBTRACT
-//! on topic configs, validated against Kafka's topic config keys, persisted in the metadata
-//! log and applied to the partitions at once (a retention change needs no restart).
-//! Broker, broker-logger, client-metrics and group resources are refused with
-//! INVALID_REQUEST naming the reason: this broker's settings come from its config file.
+//! on topic, broker and group configs. Topic configs are validated against Kafka's topic
+//! config keys; broker configs against the keys Kafka can change at runtime (see
+//! [`crate::dynamic_config`]); group configs against Kafka's group config ranges. Changes
+//! are persisted in the metadata log and applied at once (a retention change needs no
+//! restart). The engine here also serves the legacy AlterConfigs, which replaces a
+//! resource's whole set of overrides.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,10 +15,12 @@ use strom_codec::kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use strom_codec::ErrorCode;
+use strom_storage::meta::MetaRecord;
 
 use super::str_bytes;
 use crate::broker::BrokerState;
 use crate::connection::ConnectionContext;
+use crate::dynamic_config;
 use crate::error::topic_error_code;
 
 /// `ConfigResource.Type` codes.
@@ -26,7 +30,7 @@ pub const RESOURCE_BROKER_LOGGER: i8 = 8;
 pub const RESOURCE_CLIENT_METRICS: i8 = 16;
 pub const RESOURCE_GROUP: i8 = 32;
 
-const OP_SET: i8 = 0;
+pub const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
@@ -38,6 +42,9 @@ const LIST_CONFIGS: &[&str] = &[
     "follower.replication.throttled.replicas",
 ];
 
+/// One requested change: key, operation, value.
+pub type Change = (String, i8, Option<String>);
+
 pub async fn handle(
     ctx: &ConnectionContext,
     request: IncrementalAlterConfigsRequest,
@@ -48,7 +55,17 @@ pub async fn handle(
         request
             .resources
             .into_iter()
-            .map(|r| alter_one(&state, r, validate_only))
+            .map(|r| {
+                let response = AlterConfigsResourceResponse::default()
+                    .with_resource_type(r.resource_type)
+                    .with_resource_name(r.resource_name.clone());
+                match alter_one(&state, &r, validate_only) {
+                    Ok(()) => response,
+                    Err((code, message)) => response
+                        .with_error_code(code.code())
+                        .with_error_message(Some(str_bytes(message))),
+                }
+            })
             .collect::<Vec<_>>()
     })
     .await
@@ -58,89 +75,231 @@ pub async fn handle(
 
 fn alter_one(
     state: &BrokerState,
-    resource: AlterConfigsResource,
+    resource: &AlterConfigsResource,
     validate_only: bool,
-) -> AlterConfigsResourceResponse {
-    let response = AlterConfigsResourceResponse::default()
-        .with_resource_type(resource.resource_type)
-        .with_resource_name(resource.resource_name.clone());
-    let fail = |code: ErrorCode, message: String| {
-        response
-            .clone()
-            .with_error_code(code.code())
-            .with_error_message(Some(str_bytes(message)))
-    };
-    match resource.resource_type {
-        RESOURCE_TOPIC => {}
-        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => {
-            return fail(
-                ErrorCode::InvalidRequest,
-                "dynamic broker configs are not supported: set them in strom.toml or with --set"
-                    .into(),
-            )
-        }
-        RESOURCE_CLIENT_METRICS | RESOURCE_GROUP => {
-            return fail(
-                ErrorCode::InvalidRequest,
-                "client-metrics and group config resources are not supported yet".into(),
-            )
-        }
-        other => {
-            return fail(
-                ErrorCode::InvalidRequest,
-                format!("unknown resource type {other}"),
-            )
-        }
-    }
-    let name = resource.resource_name.as_str();
-    let Some(topic) = state.topics.get(name) else {
-        return fail(
-            ErrorCode::UnknownTopicOrPartition,
-            format!("topic '{name}' does not exist"),
-        );
-    };
-    let mut configs = topic.configs();
+) -> Result<(), (ErrorCode, String)> {
     let mut seen = std::collections::HashSet::new();
+    let mut changes = Vec::new();
     for c in &resource.configs {
         let key = c.name.as_str();
         if !seen.insert(key) {
-            return fail(
+            return Err((
                 ErrorCode::InvalidRequest,
                 format!("config {key} appears more than once"),
-            );
+            ));
         }
-        if let Err(message) = apply(
-            &mut configs,
-            state,
-            key,
+        changes.push((
+            key.to_string(),
             c.config_operation,
-            c.value.as_ref().map(|v| v.as_str()),
-        ) {
-            return fail(ErrorCode::InvalidConfig, message);
-        }
+            c.value.as_ref().map(|v| v.as_str().to_string()),
+        ));
     }
-    match state.topics.alter_configs(name, configs, validate_only) {
-        Ok(()) => response,
-        Err(e) => fail(topic_error_code(&e), e.to_string()),
+    alter_resource(
+        state,
+        resource.resource_type,
+        resource.resource_name.as_str(),
+        &changes,
+        false,
+        validate_only,
+    )
+}
+
+/// Applies `changes` to one resource's overrides (starting from none when `replace`, as the
+/// legacy AlterConfigs does), validates, persists and applies them.
+pub fn alter_resource(
+    state: &BrokerState,
+    resource_type: i8,
+    name: &str,
+    changes: &[Change],
+    replace: bool,
+    validate_only: bool,
+) -> Result<(), (ErrorCode, String)> {
+    match resource_type {
+        RESOURCE_TOPIC => alter_topic(state, name, changes, replace, validate_only),
+        RESOURCE_BROKER => alter_broker(state, name, changes, replace, validate_only),
+        RESOURCE_GROUP => alter_group(state, name, changes, replace, validate_only),
+        RESOURCE_BROKER_LOGGER => Err((
+            ErrorCode::InvalidRequest,
+            "broker loggers are set with RUST_LOG at start-up, not at runtime".into(),
+        )),
+        RESOURCE_CLIENT_METRICS => Err((
+            ErrorCode::InvalidRequest,
+            "client-metrics resources (KIP-714) are not supported".into(),
+        )),
+        other => Err((
+            ErrorCode::InvalidRequest,
+            format!("unknown resource type {other}"),
+        )),
     }
 }
 
-fn apply(
-    configs: &mut BTreeMap<String, String>,
+fn alter_topic(
     state: &BrokerState,
-    key: &str,
-    operation: i8,
-    value: Option<&str>,
-) -> Result<(), String> {
-    let is_list = LIST_CONFIGS.contains(&key);
-    let current = || -> Vec<String> {
-        let text = configs.get(key).cloned().unwrap_or_else(|| {
-            super::topic_configs::entries(state.topics.defaults(), &BTreeMap::new())
+    name: &str,
+    changes: &[Change],
+    replace: bool,
+    validate_only: bool,
+) -> Result<(), (ErrorCode, String)> {
+    let Some(topic) = state.topics.get(name) else {
+        return Err((
+            ErrorCode::UnknownTopicOrPartition,
+            format!("topic '{name}' does not exist"),
+        ));
+    };
+    let mut configs = if replace {
+        BTreeMap::new()
+    } else {
+        topic.configs()
+    };
+    let defaults = state.topics.defaults();
+    for (key, op, value) in changes {
+        let fallback = || {
+            super::topic_configs::entries(&defaults, &BTreeMap::new())
                 .into_iter()
                 .find(|e| e.name == key)
                 .map(|e| e.value)
                 .unwrap_or_default()
-        });
+        };
+        apply(
+            &mut configs,
+            key,
+            *op,
+            value.as_deref(),
+            LIST_CONFIGS.contains(&key.as_str()),
+            fallback,
+        )
+        .map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    }
+    state
+        .topics
+        .alter_configs(name, configs, validate_only)
+        .map_err(|e| (topic_error_code(&e), e.to_string()))
+}
+
+fn alter_broker(
+    state: &BrokerState,
+    name: &str,
+    changes: &[Change],
+    replace: bool,
+    validate_only: bool,
+) -> Result<(), (ErrorCode, String)> {
+    let node = state.config.node_id.to_string();
+    if !name.is_empty() && name != node {
+        return Err((
+            ErrorCode::InvalidRequest,
+            format!("unexpected broker id {name}: this broker is {node}"),
+        ));
+    }
+    let all = state.topics.read_meta(|m| m.broker_configs.clone());
+    let mut configs = if replace {
+        BTreeMap::new()
+    } else {
+        all.get(name).cloned().unwrap_or_default()
+    };
+    let statics: BTreeMap<&str, String> = state.config.describe().into_iter().collect();
+    for (key, op, value) in changes {
+        if !dynamic_config::is_dynamic_broker_key(key) {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!("cannot update {key} dynamically; set it in strom.toml or with --set"),
+            ));
+        }
+        let fallback = || statics.get(key.as_str()).cloned().unwrap_or_default();
+        apply(
+            &mut configs,
+            key,
+            *op,
+            value.as_deref(),
+            dynamic_config::BROKER_LIST_KEYS.contains(&key.as_str()),
+            fallback,
+        )
+        .map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    }
+    for (k, v) in &configs {
+        dynamic_config::validate_broker_value(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    }
+    let mut layers = all;
+    layers.insert(name.to_string(), configs.clone());
+    let defaults =
+        dynamic_config::log_defaults(&state.config.log, layers.get(""), layers.get(&node))
+            .map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    if validate_only {
+        return Ok(());
+    }
+    state
+        .topics
+        .commit_meta(|_| {
+            (
+                vec![MetaRecord::BrokerConfigs {
+                    broker: name.to_string(),
+                    configs,
+                }],
+                (),
+            )
+        })
+        .map_err(|e| (topic_error_code(&e), e.to_string()))?;
+    state.topics.set_defaults(defaults);
+    tracing::info!(broker = name, "dynamic broker configs altered");
+    Ok(())
+}
+
+fn alter_group(
+    state: &BrokerState,
+    name: &str,
+    changes: &[Change],
+    replace: bool,
+    validate_only: bool,
+) -> Result<(), (ErrorCode, String)> {
+    if name.is_empty() {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "group name must not be empty".into(),
+        ));
+    }
+    let mut configs = if replace {
+        BTreeMap::new()
+    } else {
+        state
+            .topics
+            .read_meta(|m| m.group_configs.get(name).cloned().unwrap_or_default())
+    };
+    for (key, op, value) in changes {
+        apply(&mut configs, key, *op, value.as_deref(), false, String::new)
+            .map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    }
+    for (k, v) in &configs {
+        dynamic_config::validate_group_value(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    }
+    if validate_only {
+        return Ok(());
+    }
+    state
+        .topics
+        .commit_meta(|_| {
+            (
+                vec![MetaRecord::GroupConfigs {
+                    group: name.to_string(),
+                    configs,
+                }],
+                (),
+            )
+        })
+        .map_err(|e| (topic_error_code(&e), e.to_string()))?;
+    tracing::info!(group = name, "group configs altered");
+    Ok(())
+}
+
+/// One operation on an override map. `current` gives the effective value of a list key
+/// without an override (what APPEND/SUBTRACT start from).
+fn apply(
+    configs: &mut BTreeMap<String, String>,
+    key: &str,
+    operation: i8,
+    value: Option<&str>,
+    is_list: bool,
+    current: impl FnOnce() -> String,
+) -> Result<(), String> {
+    let split = |text: &str| -> Vec<String> {
         text.split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -161,14 +320,11 @@ fn apply(
                     "{key} is not a list config: APPEND and SUBTRACT do not apply"
                 ));
             }
-            let given: Vec<String> = value
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-            let mut items = current();
+            let given = split(value.unwrap_or_default());
+            let mut items = match configs.get(key) {
+                Some(v) => split(v),
+                None => split(&current()),
+            };
             if operation == OP_APPEND {
                 for g in given {
                     if !items.contains(&g) {

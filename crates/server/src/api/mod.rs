@@ -2,6 +2,8 @@
 //! coordinator) and build the response; they return responses, never `Result`: errors are
 //! Kafka error codes inside the response.
 
+pub mod acls;
+pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod create_partitions;
@@ -11,6 +13,8 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod elect_leaders;
 pub mod fetch;
 pub mod group;
@@ -21,6 +25,7 @@ pub mod list_partition_reassignments;
 pub mod metadata;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod scram_credentials;
 pub mod topic_configs;
 
 use strom_codec::kafka_protocol::messages::TopicName;

@@ -1,0 +1,48 @@
+//! Python clients against the built binary: kafka-python (admin, produce, consume) and
+//! confluent-kafka-python's AdminClient (configs, partitions, records, groups, offsets,
+//! ACLs, SCRAM credentials).
+
+use std::process::Command;
+
+use strom_integration_tests::{require_clients, ChildBroker};
+
+/// Runs `script BOOTSTRAP` against a fresh broker, when `module` is importable.
+fn run_script(module: &str, package: &str, script: &str) {
+    let has_module = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_module {
+        assert!(
+            !require_clients(),
+            "{package} is required (STROM_REQUIRE_CLIENTS=1) but not importable"
+        );
+        eprintln!("SKIPPED: python3 -c 'import {module}' failed (pip install {package})");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
+    let script = format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(broker.bootstrap())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    broker.terminate();
+}
+
+#[test]
+fn kafka_python_admin_produce_consume() {
+    run_script("kafka", "kafka-python", "kafka_python_smoke.py");
+}
+
+#[test]
+fn confluent_kafka_python_admin() {
+    run_script("confluent_kafka", "confluent-kafka", "confluent_admin.py");
+}
