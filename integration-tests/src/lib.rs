@@ -37,6 +37,7 @@ impl TestBroker {
     pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config {
             listen: "127.0.0.1:0".into(),
+            metrics_listen: Some("127.0.0.1:0".into()),
             data_dir: data_dir.to_path_buf(),
             ..Config::default()
         };
@@ -101,6 +102,7 @@ impl ChildBroker {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
+            .args(["--set", "strom.metrics.listen=127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

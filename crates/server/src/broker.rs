@@ -39,6 +39,9 @@ pub struct BrokerState {
     pub request_memory: Semaphore,
     /// One permit per open connection (`max.connections`).
     pub connections: Arc<Semaphore>,
+    pub metrics: crate::metrics::Metrics,
+    /// Where `/metrics` and `/health` are served, when enabled and bound.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl BrokerState {
@@ -153,6 +156,18 @@ impl Broker {
                 "replayed __consumer_offsets"
             );
         }
+        // The metrics endpoint is auxiliary: a port already taken costs a warning, not the broker.
+        let metrics_listener = match &config.metrics_listen {
+            Some(addr) => match TcpListener::bind(addr.as_str()).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!(addr = %addr, error = %e, "metrics endpoint not started: cannot listen (set strom.metrics.listen to a free ip:port, or empty to disable)");
+                    None
+                }
+            },
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shutdown = CancellationToken::new();
         let (group_coordinator, coordinator_task) =
             GroupCoordinator::start(Arc::clone(&topics), groups, shutdown.clone());
@@ -169,6 +184,8 @@ impl Broker {
             bound,
             advertised,
             shutdown,
+            metrics: crate::metrics::Metrics::default(),
+            metrics_addr,
         });
         let tracker = TaskTracker::new();
         tracker.spawn(async move {
@@ -176,11 +193,15 @@ impl Broker {
         });
         tracker.spawn(accept_loop(listener, Arc::clone(&state), tracker.clone()));
         tracker.spawn(background(Arc::clone(&state)));
+        if let Some(l) = metrics_listener {
+            tracker.spawn(crate::metrics::serve(l, Arc::clone(&state)));
+        }
         tracing::info!(
             listen = %bound,
             advertised = ?state.advertised,
             data_dir = %state.config.data_dir.display(),
             cluster_id = %state.cluster_id,
+            metrics = ?state.metrics_addr,
             "strom broker started"
         );
         Ok(Self {
@@ -193,6 +214,11 @@ impl Broker {
     /// The bound listener address.
     pub fn local_addr(&self) -> SocketAddr {
         self.state.bound
+    }
+
+    /// Where `/metrics` and `/health` answer, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.state.metrics_addr
     }
 
     pub fn state(&self) -> &Arc<BrokerState> {

@@ -14,6 +14,8 @@ pub const CONNECTIONS_MAX: usize = 10_000;
 /// Default bound on bytes of requests being read or processed at once across connections
 /// (Kafka's `queued.max.request.bytes`, which Kafka leaves unbounded by default).
 pub const REQUEST_MEMORY_BYTES_MAX: u64 = 512 * 1024 * 1024;
+/// Default address of the Prometheus `/metrics` and `/health` endpoint (Redpanda's port).
+pub const METRICS_LISTEN: &str = "0.0.0.0:9644";
 /// Kafka's `fetch.max.bytes` default: the most bytes one Fetch response carries.
 pub const FETCH_RESPONSE_BYTES_MAX: i64 = 55 * 1024 * 1024;
 
@@ -39,6 +41,8 @@ pub struct Config {
     pub fetch_max_bytes: i64,
     pub delete_topic_enable: bool,
     pub groups: strom_coordinator::groups::GroupConfig,
+    /// Where `/metrics` and `/health` are served (`strom.metrics.listen`); `None` disables.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -58,6 +62,7 @@ impl Default for Config {
             connections_max: CONNECTIONS_MAX,
             request_memory_bytes_max: REQUEST_MEMORY_BYTES_MAX,
             fetch_max_bytes: FETCH_RESPONSE_BYTES_MAX,
+            metrics_listen: Some(METRICS_LISTEN.into()),
             delete_topic_enable: true,
             groups: strom_coordinator::groups::GroupConfig::default(),
         }
@@ -161,6 +166,7 @@ pub const BROKER_KEYS: &[&str] = &[
     "queued.max.request.bytes",
     "fetch.max.bytes",
     "strom.ephemeral",
+    "strom.metrics.listen",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
@@ -216,6 +222,18 @@ impl Config {
                 self.default_replication_factor = n;
             }
             "auto.create.topics.enable" => self.auto_create_topics = parse_bool(key, value)?,
+            "strom.metrics.listen" => {
+                let v = value.trim();
+                self.metrics_listen = if v.is_empty() || v == "off" {
+                    None
+                } else {
+                    let addr = v.replace("localhost:", "127.0.0.1:");
+                    addr.parse::<SocketAddr>().map_err(|_| {
+                        invalid(key, value, "expected ip:port, or empty to disable")
+                    })?;
+                    Some(addr)
+                };
+            }
             "delete.topic.enable" => self.delete_topic_enable = parse_bool(key, value)?,
             "log.segment.bytes" => log_key(&mut self.log, "segment.bytes")?,
             "log.roll.ms" => log_key(&mut self.log, "segment.ms")?,
@@ -455,6 +473,10 @@ impl Config {
             ),
             ("fetch.max.bytes", self.fetch_max_bytes.to_string()),
             ("strom.ephemeral", self.ephemeral.to_string()),
+            (
+                "strom.metrics.listen",
+                self.metrics_listen.clone().unwrap_or_default(),
+            ),
             (
                 "group.min.session.timeout.ms",
                 g.session_timeout_ms_min.to_string(),

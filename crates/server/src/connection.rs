@@ -45,6 +45,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     }
     let (mut reader, mut writer) = socket.into_split();
     let ctx = ConnectionContext { state, local, peer };
+    ctx.state.metrics.connection_opened();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<Bytes> = Vec::new();
     tracing::debug!(%peer, "connection opened");
@@ -63,6 +64,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         let _ = write_chunks(&mut writer, &mut out).await;
     }
     let _ = writer.shutdown().await;
+    ctx.state.metrics.connection_closed();
     tracing::debug!(%peer, "connection closed");
 }
 
@@ -180,9 +182,18 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Ve
         .as_ref()
         .map_or("", |c| c.as_str())
         .to_string();
+    let started = std::time::Instant::now();
     let Some(response) = dispatch(ctx, version, &client_id, request.body).await else {
+        ctx.state
+            .metrics
+            .record_request(api_key as i16, 0, started.elapsed());
         return true; // acks=0 produce: no response
     };
+    ctx.state.metrics.record_request(
+        api_key as i16,
+        crate::metrics::first_error(&response),
+        started.elapsed(),
+    );
     let encoded = match &response {
         ResponseKind::Fetch(fetch) => {
             // Record sets go out as they came from storage, not copied into the response.

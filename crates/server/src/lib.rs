@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod dynamic_config;
 pub mod error;
 pub mod group_coordinator;
+pub mod metrics;
 pub mod topics;
 
 pub use broker::{Broker, BrokerState};

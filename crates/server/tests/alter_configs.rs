@@ -205,15 +205,9 @@ async fn topic_configs_alter_live_and_persist() {
         42
     );
     assert_eq!(
-        alter(
-            &mut conn,
-            4,
-            "1",
-            &[("node.id", 0, Some("5"))],
-            false
-        )
-        .await
-        .0,
+        alter(&mut conn, 4, "1", &[("node.id", 0, Some("5"))], false)
+            .await
+            .0,
         42,
         "a static broker config cannot change at runtime"
     );
@@ -262,7 +256,11 @@ async fn topic_configs_alter_live_and_persist() {
             .config()
             .retention_ms
     };
-    assert_eq!(retention_of(&broker, "cfg"), 5, "topics follow the broker default");
+    assert_eq!(
+        retention_of(&broker, "cfg"),
+        5,
+        "topics follow the broker default"
+    );
     assert_eq!(
         alter(&mut conn, 4, "1", &[("log.retention.ms", 1, None)], false)
             .await

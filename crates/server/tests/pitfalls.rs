@@ -20,6 +20,7 @@ async fn broker(tweak: impl FnOnce(&mut Config)) -> (Broker, tempfile::TempDir) 
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config {
         listen: "127.0.0.1:0".into(),
+        metrics_listen: Some("127.0.0.1:0".into()),
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };

@@ -56,7 +56,10 @@ pub async fn handle(
                         .with_error_message(Some(str_bytes("internal topics cannot be deleted")));
                 }
                 match state.topics.delete(&name) {
-                    Ok(id) => result.with_name(Some(topic_name(name))).with_topic_id(id),
+                    Ok(id) => {
+                        state.metrics.forget_topic(&name);
+                        result.with_name(Some(topic_name(name))).with_topic_id(id)
+                    }
                     Err(e) => result
                         .with_name(Some(topic_name(name)))
                         .with_error_code(topic_error_code(&e).code())

@@ -121,7 +121,7 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             || receivers.is_empty()
             || ctx.state.shutdown.is_cancelled()
         {
-            return respond(topics, plans, read_committed);
+            return respond(&ctx.state.metrics, topics, plans, read_committed);
         }
         let changed = select_all(receivers.iter_mut().map(|rx| Box::pin(rx.changed())));
         tokio::select! {
@@ -189,6 +189,7 @@ fn plan(topics: &[TopicWanted], response_max: i64) -> Vec<Vec<Planned>> {
 }
 
 fn respond(
+    metrics: &crate::metrics::Metrics,
     topics: Vec<TopicWanted>,
     plans: Vec<Vec<Planned>>,
     read_committed: bool,
@@ -212,6 +213,9 @@ fn respond(
                         }
                         None => Bytes::new(),
                     };
+                    if !records.is_empty() {
+                        metrics.fetched(t.name.0.as_str(), records.len() as u64);
+                    }
                     PartitionData::default()
                         .with_partition_index(w.index)
                         .with_error_code(crate::error::code(error))

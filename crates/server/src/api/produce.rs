@@ -52,11 +52,21 @@ pub async fn handle(
                         failed(index, ErrorCode::InvalidRecord, Some("no records".into()))
                     }
                     Some(records) => match partition.append(records) {
-                        Ok(info) => PartitionProduceResponse::default()
-                            .with_index(index)
-                            .with_base_offset(info.base_offset)
-                            .with_log_append_time_ms(info.log_append_time)
-                            .with_log_start_offset(info.log_start_offset),
+                        Ok(info) => {
+                            if !info.duplicate {
+                                ctx.state.metrics.produced(
+                                    &name,
+                                    records.len() as u64,
+                                    u64::try_from(info.last_offset - info.base_offset + 1)
+                                        .unwrap_or(0),
+                                );
+                            }
+                            PartitionProduceResponse::default()
+                                .with_index(index)
+                                .with_base_offset(info.base_offset)
+                                .with_log_append_time_ms(info.log_append_time)
+                                .with_log_start_offset(info.log_start_offset)
+                        }
                         Err(e) => {
                             tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
                             let mut response =

@@ -21,6 +21,7 @@ pub async fn broker() -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         listen: "127.0.0.1:0".into(),
+        metrics_listen: Some("127.0.0.1:0".into()),
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
@@ -114,6 +115,7 @@ pub async fn call<R: Decodable>(
 pub async fn broker_in(dir: &std::path::Path) -> Broker {
     let config = Config {
         listen: "127.0.0.1:0".into(),
+        metrics_listen: Some("127.0.0.1:0".into()),
         data_dir: dir.to_path_buf(),
         ..Config::default()
     };
