@@ -139,6 +139,8 @@ impl Broker {
             }
         };
         let advertised = advertised(&config, bound);
+        let mut topics = topics;
+        topics.cleaner_dedupe_bytes = config.cleaner_dedupe_bytes;
         let topics = Arc::new(topics);
         let mut groups = strom_coordinator::groups::Groups::new(config.groups.clone());
         let replay_topics = Arc::clone(&topics);
@@ -294,6 +296,10 @@ async fn background(state: Arc<BrokerState>) {
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut retention = tokio::time::interval(retention_every);
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
+    let mut cleaner = tokio::time::interval(Duration::from_millis(
+        state.config.cleaner_backoff_ms.max(1),
+    ));
+    cleaner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -302,6 +308,10 @@ async fn background(state: Arc<BrokerState>) {
             _ = retention.tick() => {
                 let s = Arc::clone(&state);
                 let _ = tokio::task::spawn_blocking(move || s.topics.enforce_retention()).await;
+            }
+            _ = cleaner.tick(), if state.config.cleaner_enable => {
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || s.topics.compact_due()).await;
             }
             _ = flush.tick() => {
                 let s = Arc::clone(&state);

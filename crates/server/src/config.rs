@@ -43,6 +43,12 @@ pub struct Config {
     pub groups: strom_coordinator::groups::GroupConfig,
     /// Where `/metrics` and `/health` are served (`strom.metrics.listen`); `None` disables.
     pub metrics_listen: Option<String>,
+    /// `log.cleaner.enable`: run compaction on topics whose cleanup.policy has `compact`.
+    pub cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: how often the cleaner looks for dirty partitions.
+    pub cleaner_backoff_ms: u64,
+    /// `log.cleaner.dedupe.buffer.size`: key-map memory of one pass.
+    pub cleaner_dedupe_bytes: usize,
 }
 
 impl Default for Config {
@@ -63,6 +69,9 @@ impl Default for Config {
             request_memory_bytes_max: REQUEST_MEMORY_BYTES_MAX,
             fetch_max_bytes: FETCH_RESPONSE_BYTES_MAX,
             metrics_listen: Some(METRICS_LISTEN.into()),
+            cleaner_enable: true,
+            cleaner_backoff_ms: 15_000,
+            cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
             delete_topic_enable: true,
             groups: strom_coordinator::groups::GroupConfig::default(),
         }
@@ -167,6 +176,13 @@ pub const BROKER_KEYS: &[&str] = &[
     "fetch.max.bytes",
     "strom.ephemeral",
     "strom.metrics.listen",
+    "log.cleaner.enable",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.min.compaction.lag.ms",
+    "log.cleaner.max.compaction.lag.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
@@ -222,6 +238,21 @@ impl Config {
                 self.default_replication_factor = n;
             }
             "auto.create.topics.enable" => self.auto_create_topics = parse_bool(key, value)?,
+            "log.cleaner.enable" => self.cleaner_enable = parse_bool(key, value)?,
+            "log.cleaner.backoff.ms" => self.cleaner_backoff_ms = parse(key, value)?,
+            "log.cleaner.dedupe.buffer.size" => {
+                let n: usize = parse(key, value)?;
+                if n < 1024 * 1024 {
+                    return Err(invalid(key, value, "must be at least 1 MiB"));
+                }
+                self.cleaner_dedupe_bytes = n;
+            }
+            "log.cleaner.min.cleanable.ratio" => {
+                log_key(&mut self.log, "min.cleanable.dirty.ratio")?
+            }
+            "log.cleaner.delete.retention.ms" => log_key(&mut self.log, "delete.retention.ms")?,
+            "log.cleaner.min.compaction.lag.ms" => log_key(&mut self.log, "min.compaction.lag.ms")?,
+            "log.cleaner.max.compaction.lag.ms" => log_key(&mut self.log, "max.compaction.lag.ms")?,
             "strom.metrics.listen" => {
                 let v = value.trim();
                 self.metrics_listen = if v.is_empty() || v == "off" {
@@ -476,6 +507,31 @@ impl Config {
             (
                 "strom.metrics.listen",
                 self.metrics_listen.clone().unwrap_or_default(),
+            ),
+            ("log.cleaner.enable", self.cleaner_enable.to_string()),
+            (
+                "log.cleaner.backoff.ms",
+                self.cleaner_backoff_ms.to_string(),
+            ),
+            (
+                "log.cleaner.dedupe.buffer.size",
+                self.cleaner_dedupe_bytes.to_string(),
+            ),
+            (
+                "log.cleaner.min.cleanable.ratio",
+                l.min_cleanable_dirty_ratio.to_string(),
+            ),
+            (
+                "log.cleaner.delete.retention.ms",
+                l.delete_retention_ms.to_string(),
+            ),
+            (
+                "log.cleaner.min.compaction.lag.ms",
+                l.min_compaction_lag_ms.to_string(),
+            ),
+            (
+                "log.cleaner.max.compaction.lag.ms",
+                l.max_compaction_lag_ms.to_string(),
             ),
             (
                 "group.min.session.timeout.ms",

@@ -177,6 +177,8 @@ pub struct Topics {
     by_id: DashMap<Uuid, Arc<Topic>>,
     /// Serialises creations and deletions and owns the metadata log.
     meta: Mutex<(MetaLog, MetaState)>,
+    /// Key-map memory of one compaction pass (`log.cleaner.dedupe.buffer.size`).
+    pub cleaner_dedupe_bytes: usize,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
@@ -204,6 +206,7 @@ impl Topics {
             by_name: DashMap::new(),
             by_id: DashMap::new(),
             meta: Mutex::new((meta_log, state.clone())),
+            cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
         };
         if !clean && !state.topics.is_empty() {
             tracing::warn!("previous shutdown was not clean: recovering active segments");
@@ -521,6 +524,40 @@ impl Topics {
             }
         }
         deleted
+    }
+
+    /// One compaction pass over every compacted partition that is dirty enough (see
+    /// `strom_storage::cleaner`): planned under the partition's lock, run without it,
+    /// installed under it. Returns partitions cleaned.
+    pub fn compact_due(&self) -> usize {
+        let mut cleaned = 0;
+        for topic in self.all() {
+            for p in &topic.partitions {
+                let Some(plan) = p.log().clean_plan(now_ms(), self.cleaner_dedupe_bytes) else {
+                    continue;
+                };
+                let result = strom_storage::cleaner::run(&plan).and_then(|out| {
+                    let stats = out.stats;
+                    p.log().install_cleaned(out).map(|()| stats)
+                });
+                match result {
+                    Ok(stats) => {
+                        cleaned += 1;
+                        tracing::info!(
+                            topic = %topic.name, partition = p.index,
+                            segments = stats.segments, bytes_before = stats.bytes_before,
+                            bytes_after = stats.bytes_after, records_removed = stats.records_removed,
+                            tombstones_removed = stats.tombstones_removed,
+                            "compacted"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %topic.name, partition = p.index, error = %e, "compaction failed; will retry")
+                    }
+                }
+            }
+        }
+        cleaned
     }
 
     /// fsyncs partitions whose `flush.ms` has passed.

@@ -268,3 +268,52 @@ async fn describe_producers_and_topic_partitions_paging() {
         ["dtp-a/0", "dtp-a/1", "dtp-a/2", "dtp-b/0", "dtp-b/1"]
     );
 }
+
+#[tokio::test]
+async fn list_offsets_answers_at_every_version() {
+    use strom_codec::kafka_protocol::messages::list_offsets_request::{
+        ListOffsetsPartition, ListOffsetsTopic,
+    };
+    use strom_codec::kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+    let (broker, _dir) = broker().await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let create = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(name("lo"))
+            .with_num_partitions(1)
+            .with_replication_factor(1)]);
+    let _: CreateTopicsResponse = call(
+        &mut conn,
+        ApiKey::CreateTopics,
+        7,
+        RequestKind::CreateTopics(create),
+    )
+    .await;
+    let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b"], 1000, None);
+    assert_eq!(produce(&mut conn, "lo", batch, 1).await.0, 0);
+    for version in 1..=9 {
+        for (timestamp, expected) in [(-2, 0), (-1, 2), (1000, 0), (1001, 1)] {
+            let request = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![ListOffsetsTopic::default()
+                    .with_name(name("lo"))
+                    .with_partitions(vec![ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_timestamp(timestamp)])]);
+            let r: ListOffsetsResponse = call(
+                &mut conn,
+                ApiKey::ListOffsets,
+                version,
+                RequestKind::ListOffsets(request),
+            )
+            .await;
+            let p = &r.topics[0].partitions[0];
+            assert_eq!(
+                (p.error_code, p.offset),
+                (0, expected),
+                "v{version} ts {timestamp}"
+            );
+        }
+    }
+}

@@ -420,6 +420,8 @@ pub struct RecordView<'a> {
     pub timestamp_delta: i64,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
+    /// The whole record as written, length prefix included.
+    pub raw: &'a [u8],
 }
 
 /// Parses the records of an uncompressed batch body (headers are skipped). `None` when the
@@ -452,6 +454,7 @@ pub fn parse_records(body: &[u8]) -> Option<Vec<RecordView<'_>>> {
             timestamp_delta,
             key,
             value,
+            raw: rest.get(..n + len)?,
         });
         rest = rest.get(n + len..)?;
     }

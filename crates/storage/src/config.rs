@@ -28,6 +28,23 @@ pub struct LogConfig {
     pub flush_messages: i64,
     pub flush_ms: i64,
     pub cleanup_policy: String,
+    /// Compaction (`cleanup.policy` containing `compact`): clean when the dirty share of the
+    /// cleanable bytes reaches this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// Records younger than this are not compacted.
+    pub min_compaction_lag_ms: i64,
+    /// A dirty record older than this forces a clean whatever the ratio.
+    pub max_compaction_lag_ms: i64,
+    /// How long a tombstone (null value) outlives the records it deletes.
+    pub delete_retention_ms: i64,
+}
+
+impl LogConfig {
+    pub fn is_compacted(&self) -> bool {
+        self.cleanup_policy
+            .split(',')
+            .any(|p| p.trim() == "compact")
+    }
 }
 
 impl Default for LogConfig {
@@ -47,6 +64,10 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             cleanup_policy: "delete".into(),
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            delete_retention_ms: 86_400_000,
         }
     }
 }
@@ -203,12 +224,12 @@ impl LogConfig {
                 if !(0.0..=1.0).contains(&v) {
                     return Err(invalid(key, value, "must be between 0 and 1"));
                 }
+                self.min_cleanable_dirty_ratio = v;
             }
-            "delete.retention.ms"
-            | "file.delete.delay.ms"
-            | "min.compaction.lag.ms"
-            | "max.compaction.lag.ms"
-            | "segment.jitter.ms" => {
+            "delete.retention.ms" => self.delete_retention_ms = long(key, value, 0)?,
+            "min.compaction.lag.ms" => self.min_compaction_lag_ms = long(key, value, 0)?,
+            "max.compaction.lag.ms" => self.max_compaction_lag_ms = long(key, value, 1)?,
+            "file.delete.delay.ms" | "segment.jitter.ms" => {
                 long(key, value, 0)?;
             }
             "local.retention.ms" | "local.retention.bytes" => {

@@ -15,6 +15,8 @@
 )]
 
 pub mod batch;
+pub mod cleaner;
+pub mod compress;
 pub mod config;
 pub mod index;
 pub mod limits;

@@ -20,3 +20,10 @@ pub const META_LOG_GARBAGE_MAX: usize = 10_000;
 
 const _: () = assert!(SEGMENT_BYTES_MAX <= u32::MAX as u64);
 const _: () = assert!((BATCH_BYTES_MAX as u64) < SEGMENT_BYTES_MAX);
+
+/// Most bytes one compressed batch may decompress to (a bound against decompression bombs
+/// when the cleaner or the keyless-record check reads inside compressed batches).
+pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Default memory for the cleaner's key map (Kafka's `log.cleaner.dedupe.buffer.size`):
+/// key bytes plus per-entry overhead of one cleaning pass.
+pub const CLEANER_DEDUPE_BYTES_MAX: usize = 128 * 1024 * 1024;

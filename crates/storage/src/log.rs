@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::batch::{self, patched_header, HEADER_BYTES};
+use crate::cleaner;
 use crate::config::{LogConfig, TimestampType};
 use crate::producer::{ProducerStates, SequenceCheck};
 use crate::segment::{FileSlice, Segment, SegmentSettings};
@@ -218,13 +219,19 @@ impl Log {
             if self.config.timestamp_type == TimestampType::CreateTime {
                 self.check_timestamps(header, now_ms)?;
             }
-            if self.is_compacted() && !header.is_control() && header.compression() == 0 {
+            if self.is_compacted() && !header.is_control() {
                 // As Kafka's LogValidator: a compacted topic keeps the latest value per key,
-                // so a record without one is refused. Compressed batches are not decoded
-                // here yet (the cleaner will need decompression; until then they pass).
+                // so a record without one is refused (compressed batches are decoded).
                 let body = records
                     .get(range.start + HEADER_BYTES..range.end)
                     .unwrap_or_default();
+                let plain;
+                let body = if header.compression() == 0 {
+                    body
+                } else {
+                    plain = crate::compress::decompress(header.compression(), body)?;
+                    &plain
+                };
                 let keyless = batch::keyless_records(body).unwrap_or_default();
                 if !keyless.is_empty() {
                     return Err(Error::KeylessRecords {
@@ -430,6 +437,115 @@ impl Log {
                 .unwrap_or_else(|_| s.offset_of_max_timestamp());
             (offset, s.max_timestamp())
         })
+    }
+
+    /// A compaction pass for this log if one is due (see [`crate::cleaner`]); `None` when the
+    /// log is not compacted, has no cleanable segment, or is not dirty enough yet.
+    pub fn clean_plan(&self, now_ms: i64, dedupe_bytes_max: usize) -> Option<cleaner::CleanPlan> {
+        let c = &self.config;
+        if !c.is_compacted() || self.poisoned {
+            return None;
+        }
+        let active_base = self.segments.keys().next_back().copied()?;
+        let lag_limit = now_ms.saturating_sub(c.min_compaction_lag_ms);
+        let mut segments = Vec::new();
+        for (base, s) in &self.segments {
+            if *base == active_base || s.size() == 0 {
+                break;
+            }
+            if c.min_compaction_lag_ms > 0 && s.max_timestamp() > lag_limit {
+                break;
+            }
+            segments.push(cleaner::PlannedSegment {
+                base_offset: *base,
+                next_offset: s.next_offset(),
+                size: s.size(),
+                file: s.file(),
+            });
+        }
+        if segments.is_empty() {
+            return None;
+        }
+        let dirty_start = cleaner::read_checkpoint(&self.dir);
+        let (mut clean, mut dirty) = (0u64, 0u64);
+        let mut overdue = false;
+        let max_lag_limit = now_ms.saturating_sub(c.max_compaction_lag_ms);
+        for s in &segments {
+            if s.next_offset <= dirty_start {
+                clean += s.size;
+            } else {
+                dirty += s.size;
+                let first_ts = self
+                    .segments
+                    .get(&s.base_offset)
+                    .and_then(Segment::first_batch_timestamp)
+                    .unwrap_or(i64::MAX);
+                overdue |= first_ts < max_lag_limit;
+            }
+        }
+        if dirty == 0 {
+            return None;
+        }
+        let ratio = dirty as f64 / (clean + dirty) as f64;
+        if ratio < c.min_cleanable_dirty_ratio && !overdue {
+            return None;
+        }
+        Some(cleaner::CleanPlan {
+            dir: self.dir.clone(),
+            segments,
+            dirty_start,
+            tombstone_horizon_ms: now_ms.saturating_sub(c.delete_retention_ms),
+            dedupe_bytes_max,
+        })
+    }
+
+    /// Swaps cleaned segments in (see [`crate::cleaner`]) and moves the checkpoint. A
+    /// segment that changed or went away meanwhile (retention, DeleteRecords) is skipped
+    /// and its cleaned file removed.
+    pub fn install_cleaned(&mut self, output: cleaner::CleanOutput) -> Result<(), Error> {
+        let settings = Self::settings(&self.config);
+        let active_base = self.segments.keys().next_back().copied();
+        for c in output.cleaned {
+            let current = self.segments.get(&c.base_offset).map(Segment::size);
+            if current != Some(c.original_size) || active_base == Some(c.base_offset) {
+                let _ = std::fs::remove_file(&c.path);
+                continue;
+            }
+            if c.size == 0 {
+                if let Some(old) = self.segments.remove(&c.base_offset) {
+                    old.delete()?;
+                }
+                let _ = std::fs::remove_file(&c.path);
+                continue;
+            }
+            // Drop the old segment (its indexes flush to their files), remove those stale
+            // indexes, then atomically replace the log file; the indexes are rebuilt on open.
+            if let Some(old) = self.segments.remove(&c.base_offset) {
+                drop(old);
+            }
+            for suffix in ["index", "timeindex"] {
+                let p = self
+                    .dir
+                    .join(crate::segment::file_name(c.base_offset, suffix));
+                let _ = std::fs::remove_file(p);
+            }
+            let target = self
+                .dir
+                .join(crate::segment::file_name(c.base_offset, "log"));
+            if let Err(e) = std::fs::rename(&c.path, &target) {
+                // Keep serving the old segment (its indexes are rebuilt) and report.
+                let _ = std::fs::remove_file(&c.path);
+                let old = Segment::open(&self.dir, c.base_offset, settings, false)?;
+                self.segments.insert(c.base_offset, old);
+                return Err(io(&target)(e));
+            }
+            std::fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(&self.dir))?;
+            let segment = Segment::open(&self.dir, c.base_offset, settings, false)?;
+            self.segments.insert(c.base_offset, segment);
+        }
+        cleaner::write_checkpoint(&self.dir, output.checkpoint)
     }
 
     /// The idempotent producers that wrote to this log (state rebuilt from the batch

@@ -20,7 +20,7 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 pub fn handle(
     ctx: &ConnectionContext,
-    _version: i16,
+    version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let topics = request
@@ -38,7 +38,7 @@ pub fn handle(
                         .as_ref()
                         .and_then(|tp| tp.partition(p.partition_index))
                     {
-                        Some(partition) => lookup(partition, p.timestamp, base),
+                        Some(partition) => lookup(partition, p.timestamp, base, version),
                         None => base
                             .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
                             .with_timestamp(-1)
@@ -59,8 +59,14 @@ fn lookup(
     partition: &Partition,
     timestamp: i64,
     base: ListOffsetsPartitionResponse,
+    version: i16,
 ) -> ListOffsetsPartitionResponse {
-    let base = base.with_leader_epoch(0);
+    // leader_epoch exists from v4; a value in an older version cannot be encoded.
+    let base = if version >= 4 {
+        base.with_leader_epoch(0)
+    } else {
+        base
+    };
     let log = partition.log();
     let found = match timestamp {
         LATEST => Ok(Some((log.log_end_offset(), -1))),

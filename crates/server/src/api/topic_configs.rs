@@ -27,6 +27,10 @@ pub fn broker_synonym(key: &str) -> Option<&'static str> {
         "segment.bytes" => "log.segment.bytes",
         "segment.index.bytes" => "log.index.size.max.bytes",
         "segment.ms" => "log.roll.ms",
+        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
+        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
+        "max.compaction.lag.ms" => "log.cleaner.max.compaction.lag.ms",
+        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
         _ => return None,
     })
 }
@@ -42,7 +46,8 @@ pub fn config_type(key: &str) -> i8 {
         | "remote.log.delete.on.disable"
         | "auto.create.topics.enable"
         | "delete.topic.enable"
-        | "strom.ephemeral" => 1,
+        | "strom.ephemeral"
+        | "log.cleaner.enable" => 1,
         "cleanup.policy"
         | "leader.replication.throttled.replicas"
         | "follower.replication.throttled.replicas"
@@ -54,7 +59,7 @@ pub fn config_type(key: &str) -> i8 {
         | "message.timestamp.type"
         | "log.message.timestamp.type"
         | "log.dir" => 2,
-        "min.cleanable.dirty.ratio" => 6,
+        "min.cleanable.dirty.ratio" | "log.cleaner.min.cleanable.ratio" => 6,
         "compression.gzip.level"
         | "compression.lz4.level"
         | "compression.zstd.level"
@@ -135,6 +140,10 @@ fn modelled(key: &str, c: &LogConfig) -> Option<String> {
         "segment.bytes" => c.segment_bytes.to_string(),
         "segment.index.bytes" => c.segment_index_bytes.to_string(),
         "segment.ms" => c.segment_ms.to_string(),
+        "min.cleanable.dirty.ratio" => c.min_cleanable_dirty_ratio.to_string(),
+        "min.compaction.lag.ms" => c.min_compaction_lag_ms.to_string(),
+        "max.compaction.lag.ms" => c.max_compaction_lag_ms.to_string(),
+        "delete.retention.ms" => c.delete_retention_ms.to_string(),
         _ => return None,
     })
 }
