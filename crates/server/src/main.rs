@@ -1,5 +1,6 @@
 //! `strom`: a Kafka-compatible broker. With no arguments it serves on port 9092 with data in
-//! `./data`; see `strom --help` and `config/strom.toml`.
+//! `./data`; see `strom --help` and `config/strom.toml`. `strom topics …` and
+//! `strom groups …` are admin commands against any Kafka-compatible broker.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ struct Args {
     /// Any config key, `key=value`; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Admin commands (without one, strom runs the broker).
+    #[command(subcommand)]
+    command: Option<strom_server::cli::Command>,
 }
 
 fn config_from(args: &Args) -> Result<Config, String> {
@@ -77,7 +81,21 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(command) = args.command.take() {
+        return match strom_server::cli::run(command) {
+            Ok(text) => {
+                if !text.is_empty() {
+                    println!("{text}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("strom: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match config_from(&args) {
         Ok(c) => c,
         Err(e) => {
