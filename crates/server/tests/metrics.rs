@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::{broker, call, produce};
-use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
+use common::{broker, call, create_topic, produce};
 use strom_codec::kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use strom_codec::kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, CreateTopicsResponse, GroupId, OffsetCommitRequest,
-    OffsetCommitResponse, RequestKind, TopicName,
+    ApiKey, GroupId, OffsetCommitRequest, OffsetCommitResponse, RequestKind, TopicName,
 };
 use strom_codec::kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,20 +30,7 @@ async fn metrics_and_health() {
     let (broker, _dir) = broker().await;
     let addr = broker.metrics_addr().expect("metrics endpoint bound");
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
-    let create = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(TopicName(StrBytes::from_static_str("m.t")))
-            .with_num_partitions(1)
-            .with_replication_factor(1)]);
-    let r: CreateTopicsResponse = call(
-        &mut conn,
-        ApiKey::CreateTopics,
-        7,
-        RequestKind::CreateTopics(create),
-    )
-    .await;
-    assert_eq!(r.topics[0].error_code, 0);
+    create_topic(&mut conn, "m.t", 1).await;
     let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b", b"c"], 1, None);
     let batch_len = batch.len();
     assert_eq!(produce(&mut conn, "m.t", batch, 1).await.0, 0);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{broker, call, produce};
+use common::{broker, call, create_topic, produce};
 use strom_codec::kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
@@ -177,20 +177,7 @@ async fn describe_producers_and_topic_partitions_paging() {
     let (broker, _dir) = broker().await;
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
     for (topic, partitions) in [("dtp-a", 3), ("dtp-b", 2)] {
-        let create = CreateTopicsRequest::default()
-            .with_timeout_ms(5000)
-            .with_topics(vec![CreatableTopic::default()
-                .with_name(name(topic))
-                .with_num_partitions(partitions)
-                .with_replication_factor(1)]);
-        let r: CreateTopicsResponse = call(
-            &mut conn,
-            ApiKey::CreateTopics,
-            7,
-            RequestKind::CreateTopics(create),
-        )
-        .await;
-        assert_eq!(r.topics[0].error_code, 0);
+        create_topic(&mut conn, topic, partitions).await;
     }
     // An idempotent producer (id 42, epoch 3) writes two batches to dtp-a/0.
     for (seq, ts) in [(0, 1000), (2, 2000)] {
@@ -277,19 +264,7 @@ async fn list_offsets_answers_at_every_version() {
     use strom_codec::kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
     let (broker, _dir) = broker().await;
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
-    let create = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(name("lo"))
-            .with_num_partitions(1)
-            .with_replication_factor(1)]);
-    let _: CreateTopicsResponse = call(
-        &mut conn,
-        ApiKey::CreateTopics,
-        7,
-        RequestKind::CreateTopics(create),
-    )
-    .await;
+    create_topic(&mut conn, "lo", 1).await;
     let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b"], 1000, None);
     assert_eq!(produce(&mut conn, "lo", batch, 1).await.0, 0);
     for version in 1..=9 {

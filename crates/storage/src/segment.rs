@@ -390,18 +390,27 @@ impl Segment {
         if header.compression() != 0 || header.is_log_append_time() {
             return Ok(shallow);
         }
-        let mut buf = vec![0u8; usize::try_from(header.total_bytes()).unwrap_or(0)];
-        self.file
-            .read_exact_at(&mut buf, position)
-            .map_err(io(&self.log_path))?;
-        let deltas =
-            batch::record_deltas(buf.get(HEADER_BYTES..).unwrap_or_default()).unwrap_or_default();
-        Ok(deltas
+        Ok(self
+            .record_deltas_at(position, &header)?
             .into_iter()
             .find(|(_, ts)| header.base_timestamp + ts == self.max_timestamp)
             .map_or(shallow, |(offset_delta, _)| {
                 header.base_offset + offset_delta
             }))
+    }
+
+    /// `(offset_delta, timestamp_delta)` of each record of the uncompressed batch at
+    /// `position` (empty when the records do not parse).
+    fn record_deltas_at(
+        &self,
+        position: u64,
+        header: &BatchHeader,
+    ) -> Result<Vec<(i64, i64)>, Error> {
+        let mut buf = vec![0u8; usize::try_from(header.total_bytes()).unwrap_or(0)];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(io(&self.log_path))?;
+        Ok(batch::record_deltas(buf.get(HEADER_BYTES..).unwrap_or_default()).unwrap_or_default())
     }
 
     fn first_record_at_or_after(
@@ -414,13 +423,7 @@ impl Segment {
             // Records of a compressed batch are not decoded here: the batch is the unit.
             return Ok((header.base_offset, header.max_timestamp));
         }
-        let mut buf = vec![0u8; usize::try_from(header.total_bytes()).unwrap_or(0)];
-        self.file
-            .read_exact_at(&mut buf, position)
-            .map_err(io(&self.log_path))?;
-        let deltas =
-            batch::record_deltas(buf.get(HEADER_BYTES..).unwrap_or_default()).unwrap_or_default();
-        for (offset_delta, ts_delta) in deltas {
+        for (offset_delta, ts_delta) in self.record_deltas_at(position, header)? {
             let ts = header.base_timestamp + ts_delta;
             if ts >= timestamp {
                 return Ok((header.base_offset + offset_delta, ts));

@@ -226,18 +226,13 @@ fn alter_broker(
     if validate_only {
         return Ok(());
     }
-    state
-        .topics
-        .commit_meta(|_| {
-            (
-                vec![MetaRecord::BrokerConfigs {
-                    broker: name.to_string(),
-                    configs,
-                }],
-                (),
-            )
-        })
-        .map_err(|e| (topic_error_code(&e), e.to_string()))?;
+    persist(
+        state,
+        MetaRecord::BrokerConfigs {
+            broker: name.to_string(),
+            configs,
+        },
+    )?;
     state.topics.set_defaults(defaults);
     tracing::info!(broker = name, "dynamic broker configs altered");
     Ok(())
@@ -273,20 +268,22 @@ fn alter_group(
     if validate_only {
         return Ok(());
     }
-    state
-        .topics
-        .commit_meta(|_| {
-            (
-                vec![MetaRecord::GroupConfigs {
-                    group: name.to_string(),
-                    configs,
-                }],
-                (),
-            )
-        })
-        .map_err(|e| (topic_error_code(&e), e.to_string()))?;
+    persist(
+        state,
+        MetaRecord::GroupConfigs {
+            group: name.to_string(),
+            configs,
+        },
+    )?;
     tracing::info!(group = name, "group configs altered");
     Ok(())
+}
+
+fn persist(state: &BrokerState, record: MetaRecord) -> Result<(), (ErrorCode, String)> {
+    state
+        .topics
+        .persist(record)
+        .map_err(|e| (topic_error_code(&e), e.to_string()))
 }
 
 /// One operation on an override map. `current` gives the effective value of a list key

@@ -121,3 +121,23 @@ pub async fn broker_in(dir: &std::path::Path) -> Broker {
     };
     Broker::start(config).await.unwrap()
 }
+
+/// Creates `topic` with `partitions` partitions (CreateTopics v7) and checks it worked.
+pub async fn create_topic(s: &mut TcpStream, topic: &str, partitions: i32) {
+    use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use strom_codec::kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+    let create = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)]);
+    let r: CreateTopicsResponse = call(
+        s,
+        ApiKey::CreateTopics,
+        7,
+        RequestKind::CreateTopics(create),
+    )
+    .await;
+    assert_eq!(r.topics[0].error_code, 0, "creating {topic}");
+}
