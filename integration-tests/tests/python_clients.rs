@@ -1,6 +1,7 @@
-//! Python clients against the built binary: kafka-python (admin, produce, consume) and
-//! confluent-kafka-python's AdminClient (configs, partitions, records, groups, offsets,
-//! ACLs, SCRAM credentials).
+//! Python clients against the built binary: kafka-python (produce, consume, and its
+//! KafkaAdminClient: configs, partitions, records, cluster, log dirs, producers, groups,
+//! offsets) and confluent-kafka-python's AdminClient (configs, partitions, records, groups,
+//! offsets, ACLs, SCRAM credentials).
 
 use std::process::Command;
 
@@ -40,6 +41,11 @@ fn run_script(module: &str, package: &str, script: &str) {
 #[test]
 fn kafka_python_admin_produce_consume() {
     run_script("kafka", "kafka-python", "kafka_python_smoke.py");
+}
+
+#[test]
+fn kafka_python_admin_client() {
+    run_script("kafka", "kafka-python", "kafka_python_admin.py");
 }
 
 #[test]

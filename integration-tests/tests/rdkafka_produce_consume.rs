@@ -438,3 +438,74 @@ async fn delete_records_moves_the_start_for_consumers() {
     assert_eq!(got.len(), 6);
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_alters_configs_and_deletes_groups_and_topics() {
+    use rdkafka::admin::{AlterConfig, ResourceSpecifier};
+    use rdkafka::consumer::{BaseConsumer, CommitMode};
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "altered", 1, &[]).await;
+    let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
+    let results = admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic("altered")).set("retention.ms", "4321")],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic("altered")], &AdminOptions::new())
+        .await
+        .unwrap();
+    let topic = described[0].as_ref().unwrap();
+    assert_eq!(
+        topic.get("retention.ms").and_then(|e| e.value.as_deref()),
+        Some("4321")
+    );
+    // An invalid value is refused (the rdkafka crate drops per-resource errors of
+    // AlterConfigs, so the check is that nothing changed).
+    admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic("altered")).set("retention.ms", "soon")],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic("altered")], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        described[0]
+            .as_ref()
+            .unwrap()
+            .get("retention.ms")
+            .and_then(|e| e.value.as_deref()),
+        Some("4321")
+    );
+
+    // A group with a committed offset, then deleted.
+    let committer: BaseConsumer = client_config(&bootstrap)
+        .set("group.id", "doomed")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("altered", 0, Offset::Offset(0))
+        .unwrap();
+    committer.commit(&tpl, CommitMode::Sync).unwrap();
+    drop(committer);
+    let deleted = admin
+        .delete_groups(&["doomed", "never-existed"], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(deleted[0].is_ok(), "{deleted:?}");
+    assert!(deleted[1].is_err(), "unknown group: {deleted:?}");
+    let deleted = admin
+        .delete_topics(&["altered"], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(deleted[0].is_ok(), "{deleted:?}");
+    broker.stop().await;
+}
