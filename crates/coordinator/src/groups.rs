@@ -1009,8 +1009,25 @@ impl Groups {
             return all(e);
         }
         let mut out = Outputs::default();
+        let errors = Self::store_offsets(group, req.offsets, wall, metadata_max, &mut out);
+        // A commit does not extend the member's session: only heartbeats, joins and syncs
+        // do, as in Kafka 4's coordinator (a static member that closes without leaving is
+        // expelled one session after its last heartbeat, not after its closing commit).
+        out.replies
+            .push((token, Reply::Commit(CommitResponse { errors })));
+        out
+    }
+
+    /// Stores offsets in `group`, with the records that persist them; per-partition errors.
+    fn store_offsets(
+        group: &mut Group,
+        offsets: Vec<(String, i32, i64, i32, Option<String>)>,
+        wall: i64,
+        metadata_max: usize,
+        out: &mut Outputs,
+    ) -> Vec<(String, i32, Option<ErrorCode>)> {
         let mut errors = Vec::new();
-        for (topic, partition, offset, leader_epoch, metadata) in req.offsets {
+        for (topic, partition, offset, leader_epoch, metadata) in offsets {
             let metadata = metadata.unwrap_or_default();
             if metadata.len() > metadata_max {
                 errors.push((topic, partition, Some(ErrorCode::OffsetMetadataTooLarge)));
@@ -1030,11 +1047,56 @@ impl Groups {
             group.offsets.insert((topic.clone(), partition), value);
             errors.push((topic, partition, None));
         }
-        // A commit does not extend the member's session: only heartbeats, joins and syncs
-        // do, as in Kafka 4's coordinator (a static member that closes without leaving is
-        // expelled one session after its last heartbeat, not after its closing commit).
-        out.replies
-            .push((token, Reply::Commit(CommitResponse { errors })));
+        errors
+    }
+
+    /// Checks a TxnOffsetCommit's group fields as Kafka does for transactional commits:
+    /// without generation, member and instance there is nothing to check; otherwise the
+    /// member must exist, not be fenced, and be of the current generation.
+    pub fn validate_txn_commit(
+        &self,
+        group_id: &str,
+        generation_id: i32,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+    ) -> Option<ErrorCode> {
+        if group_id.is_empty() {
+            return Some(ErrorCode::InvalidGroupId);
+        }
+        if generation_id < 0 && member_id.is_empty() && group_instance_id.is_none() {
+            return None;
+        }
+        let Some(group) = self.groups.get(group_id) else {
+            return Some(ErrorCode::IllegalGeneration);
+        };
+        if group.state == GroupState::Dead {
+            Some(ErrorCode::CoordinatorNotAvailable)
+        } else if group.is_fenced(member_id, group_instance_id) {
+            Some(ErrorCode::FencedInstanceId)
+        } else if !group.has_member(member_id) {
+            Some(ErrorCode::UnknownMemberId)
+        } else if generation_id != group.generation_id {
+            Some(ErrorCode::IllegalGeneration)
+        } else {
+            None
+        }
+    }
+
+    /// Makes a committed transaction's offsets visible (the COMMIT marker of Kafka's
+    /// transactional offset records), whatever the group's state.
+    pub fn materialize_txn_offsets(
+        &mut self,
+        wall: i64,
+        group_id: &str,
+        offsets: Vec<(String, i32, i64, i32, Option<String>)>,
+    ) -> Outputs {
+        let metadata_max = self.config.offset_metadata_bytes_max;
+        let group = self
+            .groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id, wall));
+        let mut out = Outputs::default();
+        Self::store_offsets(group, offsets, wall, metadata_max, &mut out);
         out
     }
 

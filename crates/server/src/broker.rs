@@ -40,6 +40,7 @@ pub struct BrokerState {
     /// One permit per open connection (`max.connections`).
     pub connections: Arc<Semaphore>,
     pub metrics: crate::metrics::Metrics,
+    pub txns: crate::transactions::TxnCoordinator,
     /// Where `/metrics` and `/health` are served, when enabled and bound.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -187,6 +188,7 @@ impl Broker {
             advertised,
             shutdown,
             metrics: crate::metrics::Metrics::default(),
+            txns: crate::transactions::TxnCoordinator::new(meta.transactions.values().cloned()),
             metrics_addr,
         });
         let tracker = TaskTracker::new();
@@ -296,6 +298,9 @@ async fn background(state: Arc<BrokerState>) {
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut retention = tokio::time::interval(retention_every);
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
+    // Transaction timeouts, and transactions a restart left half-ended.
+    let mut txn_timeouts = tokio::time::interval(Duration::from_millis(1000));
+    txn_timeouts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cleaner = tokio::time::interval(Duration::from_millis(
         state.config.cleaner_backoff_ms.max(1),
     ));
@@ -313,6 +318,7 @@ async fn background(state: Arc<BrokerState>) {
                 let s = Arc::clone(&state);
                 let _ = tokio::task::spawn_blocking(move || s.topics.compact_due()).await;
             }
+            _ = txn_timeouts.tick() => state.txns.tick(&state).await,
             _ = flush.tick() => {
                 let s = Arc::clone(&state);
                 let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;

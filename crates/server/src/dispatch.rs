@@ -121,6 +121,16 @@ pub async fn dispatch(
         RequestKind::DescribeTopicPartitions(r) => {
             ResponseKind::DescribeTopicPartitions(api::describe_topic_partitions::handle(ctx, r))
         }
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(api::txn::add_partitions(ctx, r).await)
+        }
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(api::txn::add_offsets(ctx, r).await)
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(api::txn::end(ctx, r).await),
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(api::txn::offset_commit(ctx, r).await)
+        }
         other => {
             // Unreachable while the versions table and this match agree.
             tracing::error!(request = ?std::mem::discriminant(&other), "no handler for an advertised API");

@@ -50,6 +50,8 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct GroupCoordinator {
     tx: mpsc::Sender<Command>,
+    /// `offsets.topic.num.partitions`.
+    offsets_partitions: i32,
 }
 
 impl std::fmt::Debug for Command {
@@ -75,7 +77,18 @@ impl GroupCoordinator {
         let partitions = groups.config().offsets_partitions;
         let store = Store { topics, partitions };
         let handle = tokio::spawn(run(store, groups, rx, shutdown));
-        (Self { tx }, handle)
+        (
+            Self {
+                tx,
+                offsets_partitions: partitions,
+            },
+            handle,
+        )
+    }
+
+    /// `offsets.topic.num.partitions`: where a group's records go.
+    pub fn offsets_partitions(&self) -> i32 {
+        self.offsets_partitions
     }
 
     /// Runs `job` in the coordinator and waits for its (possibly parked) reply.
@@ -180,7 +193,7 @@ pub fn replay(topics: &Topics, groups: &mut Groups) -> Vec<usize> {
         let (start, end) = p.offsets();
         let mut offset = start;
         while offset < end {
-            let slice = match p.read(offset, 8 * 1024 * 1024) {
+            let slice = match p.read(offset, 8 * 1024 * 1024, false) {
                 Ok(outcome) => outcome.slice,
                 Err(e) => {
                     tracing::error!(partition = p.index, offset, error = %e, "cannot replay offsets");

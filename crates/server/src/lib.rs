@@ -15,6 +15,7 @@ pub mod error;
 pub mod group_coordinator;
 pub mod metrics;
 pub mod topics;
+pub mod transactions;
 
 pub use broker::{Broker, BrokerState};
 pub use config::Config;

@@ -69,6 +69,9 @@ pub struct ReadOutcome {
     pub slice: Option<FileSlice>,
     pub log_start_offset: i64,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    /// For `read_committed`: aborted transactions overlapping what was read.
+    pub aborted: Vec<strom_storage::txn::AbortedTxn>,
 }
 
 impl Partition {
@@ -101,15 +104,50 @@ impl Partition {
         Ok(info)
     }
 
-    /// Plans a read; the bytes are read after the lock is released.
-    pub fn read(&self, offset: i64, max_bytes: u32) -> Result<ReadOutcome, strom_storage::Error> {
-        let log = self.log();
-        let slice = log.read(offset, max_bytes)?;
+    /// Plans a read; the bytes are read after the lock is released. `read_committed`
+    /// stops at the last stable offset and lists the aborted transactions in range.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        read_committed: bool,
+    ) -> Result<ReadOutcome, strom_storage::Error> {
+        let mut log = self.log();
+        let lso = log.last_stable_offset()?;
+        let (slice, aborted) = if read_committed {
+            let slice = log.read_upto(offset, max_bytes, lso)?;
+            let aborted = if slice.is_some() {
+                log.aborted_transactions(offset, lso)?
+            } else {
+                Vec::new()
+            };
+            (slice, aborted)
+        } else {
+            (log.read(offset, max_bytes)?, Vec::new())
+        };
         Ok(ReadOutcome {
             slice,
             log_start_offset: log.log_start_offset(),
             high_watermark: log.log_end_offset(),
+            last_stable_offset: lso,
+            aborted,
         })
+    }
+
+    /// Writes a transaction marker and wakes waiting fetches (the LSO may have moved).
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<i64, strom_storage::Error> {
+        let (offset, end) = {
+            let mut log = self.log();
+            let offset = log.append_marker(producer_id, epoch, commit, 0, now_ms())?;
+            (offset, log.log_end_offset())
+        };
+        self.end_offset.send_replace(end);
+        Ok(offset)
     }
 
     /// DeleteRecords: moves the log start to `offset` (-1: the high watermark); returns the

@@ -24,6 +24,7 @@ pub mod log;
 pub mod meta;
 pub mod producer;
 pub mod segment;
+pub mod txn;
 
 use std::path::PathBuf;
 

@@ -13,6 +13,7 @@ use crate::cleaner;
 use crate::config::{LogConfig, TimestampType};
 use crate::producer::{ProducerStates, SequenceCheck};
 use crate::segment::{FileSlice, Segment, SegmentSettings};
+use crate::txn::{self, AbortedTxn, TxnIndex};
 use crate::Error;
 
 /// The outcome of an append, for the Produce response.
@@ -36,6 +37,10 @@ pub struct Log {
     /// Built on the first idempotent append (from the batch headers on disk), so a clean
     /// start does no work proportional to data.
     producers: Option<ProducerStates>,
+    /// Open and aborted transactions, built on first use (see [`crate::txn`]).
+    txns: Option<TxnIndex>,
+    /// The `transactional` marker file is known to exist.
+    transactional_marked: bool,
     unflushed_messages: i64,
     last_flush_ms: i64,
     poisoned: bool,
@@ -58,6 +63,9 @@ fn read_log_start(dir: &Path) -> Option<i64> {
         .parse()
         .ok()
 }
+
+/// Present in a partition directory once it has held a transactional batch.
+const TRANSACTIONAL_MARKER: &str = "transactional";
 
 /// Written aside, fsynced, renamed: a crash leaves the old or the new value.
 fn write_log_start(dir: &Path, offset: i64) -> Result<(), Error> {
@@ -129,6 +137,8 @@ impl Log {
             segments,
             log_start_offset,
             producers: None,
+            txns: None,
+            transactional_marked: false,
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             poisoned: false,
@@ -209,6 +219,11 @@ impl Log {
         }
         let batches = batch::split_and_validate(records)?;
         for (header, range) in &batches {
+            if header.is_control() {
+                return Err(Error::InvalidBatch(
+                    "control batches are written by the transaction coordinator only".into(),
+                ));
+            }
             let bytes = (range.end - range.start) as u64;
             if bytes > u64::from(self.config.max_message_bytes) {
                 return Err(Error::MessageTooLarge {
@@ -243,6 +258,10 @@ impl Log {
         let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
         if idempotent && self.producers.is_none() {
             self.producers = Some(self.rebuild_producer_state()?);
+        }
+        if batches.iter().any(|(h, _)| h.is_transactional()) {
+            self.mark_transactional()?;
+            self.ensure_txns()?;
         }
         let mut first: Option<AppendInfo> = None;
         let mut last_offset = self.log_end_offset() - 1;
@@ -293,6 +312,9 @@ impl Log {
             if let Some(states) = self.producers.as_mut() {
                 states.update(&written);
             }
+            if let Some(t) = self.txns.as_mut() {
+                t.on_batch(&written, None);
+            }
             self.unflushed_messages += i64::from(written.records_count);
             last_offset = written.last_offset();
             first.get_or_insert(AppendInfo {
@@ -311,6 +333,153 @@ impl Log {
             info.last_offset = last_offset;
         }
         Ok(info)
+    }
+
+    /// Creates (once, fsynced) the file that says this partition has seen transactional
+    /// batches, before the first one is written: without it the transaction index is known
+    /// to be empty and never scanned for.
+    fn mark_transactional(&mut self) -> Result<(), Error> {
+        if self.transactional_marked {
+            return Ok(());
+        }
+        let path = self.dir.join(TRANSACTIONAL_MARKER);
+        if path.exists() {
+            self.transactional_marked = true;
+            return Ok(());
+        }
+        std::fs::File::create(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&path))?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))?;
+        self.transactional_marked = true;
+        Ok(())
+    }
+
+    /// Builds the transaction index from the batch headers (and control records) on disk,
+    /// unless this partition never held a transactional batch.
+    fn ensure_txns(&mut self) -> Result<&mut TxnIndex, Error> {
+        if self.txns.is_none() {
+            let mut index = TxnIndex::default();
+            if self.dir.join(TRANSACTIONAL_MARKER).exists() {
+                for segment in self.segments.values() {
+                    let mut position = 0;
+                    while position < segment.size() {
+                        let header = segment.header_at(position)?;
+                        let control = if header.is_control() {
+                            segment
+                                .batch_bytes_at(position, &header)
+                                .ok()
+                                .and_then(|b| txn::control_type(&b))
+                        } else {
+                            None
+                        };
+                        index.on_batch(&header, control);
+                        position += header.total_bytes();
+                    }
+                }
+                index.trim_before(self.log_start_offset);
+            }
+            self.txns = Some(index);
+        }
+        self.txns.as_mut().ok_or_else(|| Error::Poisoned {
+            path: self.dir.clone(),
+        })
+    }
+
+    /// Appends the transaction coordinator's COMMIT or ABORT marker for a producer; returns
+    /// its offset.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, Error> {
+        if self.poisoned {
+            return Err(Error::Poisoned {
+                path: self.dir.clone(),
+            });
+        }
+        self.mark_transactional()?;
+        self.ensure_txns()?;
+        let bytes = txn::control_batch(producer_id, epoch, commit, coordinator_epoch, now_ms);
+        let base_offset = self.log_end_offset();
+        let head = patched_header(&bytes, base_offset, None)?;
+        let written = batch::BatchHeader::parse(&head)?;
+        self.maybe_roll(bytes.len() as u64, written.last_offset(), now_ms)?;
+        let base = self.active_base();
+        let settings = Self::settings(&self.config);
+        if !self.segments.contains_key(&base) {
+            self.segments
+                .insert(base, Segment::create(&self.dir, base, settings)?);
+        }
+        if let Some(segment) = self.segments.get_mut(&base) {
+            segment.append(
+                &head,
+                &written,
+                bytes.get(HEADER_BYTES..).unwrap_or_default(),
+            )?;
+        }
+        let kind = if commit {
+            txn::CONTROL_COMMIT
+        } else {
+            txn::CONTROL_ABORT
+        };
+        if let Some(t) = self.txns.as_mut() {
+            t.on_batch(&written, Some(kind));
+        }
+        self.unflushed_messages += 1;
+        Ok(base_offset)
+    }
+
+    /// The last stable offset: where `read_committed` consumers stop.
+    pub fn last_stable_offset(&mut self) -> Result<i64, Error> {
+        let end = self.log_end_offset();
+        Ok(self.ensure_txns()?.last_stable_offset(end))
+    }
+
+    /// Whether `producer_id` has an open transaction in this partition.
+    pub fn has_open_transaction(&mut self, producer_id: i64) -> Result<bool, Error> {
+        Ok(self.ensure_txns()?.is_open(producer_id))
+    }
+
+    /// Aborted transactions overlapping `[from, to)`.
+    pub fn aborted_transactions(&mut self, from: i64, to: i64) -> Result<Vec<AbortedTxn>, Error> {
+        Ok(self.ensure_txns()?.aborted_between(from, to))
+    }
+
+    /// Like [`Log::read`], but never past `end` (the last stable offset for
+    /// `read_committed`): the slice stops before the batch that starts at or after it.
+    pub fn read_upto(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        end: i64,
+    ) -> Result<Option<FileSlice>, Error> {
+        if offset >= end {
+            return Ok(None);
+        }
+        let Some(mut slice) = self.read(offset, max_bytes)? else {
+            return Ok(None);
+        };
+        if end < self.log_end_offset() {
+            if let Some((_, segment)) = self.segments.range(..=end).next_back() {
+                if let Some((position, header)) = segment.find_batch(end)? {
+                    let same_file = std::sync::Arc::ptr_eq(&slice.file, &segment.file());
+                    if same_file && header.base_offset >= end && position >= slice.position {
+                        let cut = position - slice.position;
+                        slice.len = slice.len.min(u32::try_from(cut).unwrap_or(u32::MAX));
+                    }
+                }
+            }
+            if slice.len == 0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(slice))
     }
 
     /// Whether `cleanup.policy` includes `compact`.
@@ -1070,6 +1239,70 @@ mod tests {
                 .base_offset,
             3
         );
+    }
+
+    fn transactional(values: &[&[u8]], producer: (i64, i16, i32)) -> Vec<u8> {
+        let mut b = batch(values, 1000, Some(producer));
+        let attrs = i16::from_be_bytes([b[21], b[22]]) | 0x10;
+        b[21..23].copy_from_slice(&attrs.to_be_bytes());
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn transactions_set_the_lso_and_aborted_ranges_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+        log.append(&batch(&[b"plain"], 1000, None), 1000).unwrap(); // 0
+        assert_eq!(log.last_stable_offset().unwrap(), 1);
+        log.append(&transactional(&[b"a", b"b"], (5, 0, 0)), 1000)
+            .unwrap(); // 1-2
+        log.append(&transactional(&[b"c"], (6, 0, 0)), 1000)
+            .unwrap(); // 3
+        assert_eq!(log.last_stable_offset().unwrap(), 1);
+        assert!(log.read_upto(1, 1 << 20, 1).unwrap().is_none());
+        let upto = log.read_upto(0, 1 << 20, 1).unwrap().unwrap();
+        assert_eq!(read_all_bytes(&upto).len(), 1, "only the plain batch");
+        assert_eq!(log.append_marker(5, 0, false, 0, 1000).unwrap(), 4); // abort pid 5
+        assert_eq!(log.last_stable_offset().unwrap(), 3);
+        assert_eq!(log.append_marker(6, 0, true, 0, 1000).unwrap(), 5); // commit pid 6
+        assert_eq!(log.last_stable_offset().unwrap(), 6);
+        let aborted = log.aborted_transactions(0, 6).unwrap();
+        assert_eq!(aborted.len(), 1);
+        assert_eq!(
+            (
+                aborted[0].producer_id,
+                aborted[0].first_offset,
+                aborted[0].last_offset
+            ),
+            (5, 1, 4)
+        );
+        // Clients cannot write control batches.
+        let marker = crate::txn::control_batch(5, 0, true, 0, 1000);
+        assert!(log.append(&marker, 1000).is_err());
+        drop(log);
+        let mut log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.last_stable_offset().unwrap(), 6);
+        assert_eq!(log.aborted_transactions(0, 6).unwrap().len(), 1);
+        // A partition that never saw a transaction does not scan for one.
+        let other = tempfile::tempdir().unwrap();
+        let mut plain = Log::open(other.path(), config(), false, 0).unwrap();
+        plain.append(&batch(&[b"x"], 1000, None), 1000).unwrap();
+        assert_eq!(plain.last_stable_offset().unwrap(), 1);
+        assert!(!other.path().join(TRANSACTIONAL_MARKER).exists());
+    }
+
+    fn read_all_bytes(slice: &FileSlice) -> Vec<batch::BatchHeader> {
+        let bytes = slice.read().unwrap();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + HEADER_BYTES <= bytes.len() {
+            let h = batch::BatchHeader::parse(&bytes[at..]).unwrap();
+            at += usize::try_from(h.total_bytes()).unwrap();
+            out.push(h);
+        }
+        out
     }
 
     #[test]

@@ -54,6 +54,44 @@ pub struct ScramCredential {
     pub salted_password: String,
 }
 
+/// Kafka's `TransactionState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxnState {
+    Empty,
+    Ongoing,
+    PrepareCommit,
+    PrepareAbort,
+    CompleteCommit,
+    CompleteAbort,
+}
+
+/// One offset a transaction commits for a group, made visible when it commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+}
+
+/// The transaction coordinator's state of one `transactional.id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnRecord {
+    pub transactional_id: String,
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub timeout_ms: i32,
+    pub state: TxnState,
+    /// Partitions in the current transaction.
+    pub partitions: BTreeSet<(String, i32)>,
+    /// group id -> offsets committed by the current transaction.
+    pub offsets: BTreeMap<String, Vec<TxnOffset>>,
+    pub start_ms: i64,
+    pub updated_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MetaRecord {
@@ -84,6 +122,8 @@ pub enum MetaRecord {
         broker: String,
         configs: BTreeMap<String, String>,
     },
+    /// A transactional id's coordinator state (replaces the previous one).
+    Transaction(TxnRecord),
     /// The complete set of one group's config overrides (empty: none).
     GroupConfigs {
         group: String,
@@ -103,6 +143,7 @@ pub struct MetaState {
     /// Broker entity ("" = cluster default, else node id) -> dynamic overrides.
     pub broker_configs: BTreeMap<String, BTreeMap<String, String>>,
     pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
+    pub transactions: BTreeMap<String, TxnRecord>,
 }
 
 impl MetaState {
@@ -149,6 +190,9 @@ impl MetaState {
                     self.broker_configs.insert(broker, configs);
                 }
             }
+            MetaRecord::Transaction(t) => {
+                self.transactions.insert(t.transactional_id.clone(), t);
+            }
             MetaRecord::GroupConfigs { group, configs } => {
                 if configs.is_empty() {
                     self.group_configs.remove(&group);
@@ -186,6 +230,12 @@ impl MetaState {
                 configs: configs.clone(),
             });
         }
+        out.extend(
+            self.transactions
+                .values()
+                .cloned()
+                .map(MetaRecord::Transaction),
+        );
         for (group, configs) in &self.group_configs {
             out.push(MetaRecord::GroupConfigs {
                 group: group.clone(),

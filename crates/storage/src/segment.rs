@@ -399,6 +399,19 @@ impl Segment {
             }))
     }
 
+    /// The whole batch at `position`.
+    pub(crate) fn batch_bytes_at(
+        &self,
+        position: u64,
+        header: &BatchHeader,
+    ) -> Result<Vec<u8>, Error> {
+        let mut buf = vec![0u8; usize::try_from(header.total_bytes()).unwrap_or(0)];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(io(&self.log_path))?;
+        Ok(buf)
+    }
+
     /// `(offset_delta, timestamp_delta)` of each record of the uncompressed batch at
     /// `position` (empty when the records do not parse).
     fn record_deltas_at(

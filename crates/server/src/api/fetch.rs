@@ -9,9 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::select_all;
 use strom_codec::kafka_protocol::messages::fetch_response::{
-    FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
-use strom_codec::kafka_protocol::messages::{FetchRequest, FetchResponse};
+use strom_codec::kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use strom_codec::ErrorCode;
 use strom_storage::FileSlice;
 use tokio::sync::watch;
@@ -44,7 +44,9 @@ struct Planned {
     error: Option<ErrorCode>,
     slice: Option<FileSlice>,
     high_watermark: i64,
+    last_stable_offset: i64,
     log_start_offset: i64,
+    aborted: Vec<strom_storage::txn::AbortedTxn>,
 }
 
 pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest) -> FetchResponse {
@@ -107,7 +109,7 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
         for rx in &mut receivers {
             rx.borrow_and_update();
         }
-        let plans = plan(&topics, response_max);
+        let plans = plan(&topics, response_max, read_committed);
         let bytes: i64 = plans
             .iter()
             .flatten()
@@ -133,7 +135,7 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
 }
 
 /// Decides what each partition returns, without reading bytes.
-fn plan(topics: &[TopicWanted], response_max: i64) -> Vec<Vec<Planned>> {
+fn plan(topics: &[TopicWanted], response_max: i64, read_committed: bool) -> Vec<Vec<Planned>> {
     let mut remaining = response_max;
     let mut first_with_data = true;
     topics
@@ -147,12 +149,14 @@ fn plan(topics: &[TopicWanted], response_max: i64) -> Vec<Vec<Planned>> {
                             error: Some(w.unknown_error),
                             slice: None,
                             high_watermark: -1,
+                            last_stable_offset: -1,
                             log_start_offset: -1,
+                            aborted: Vec::new(),
                         };
                     };
                     let limit = i64::from(w.partition_max_bytes.max(0)).min(remaining.max(0));
                     let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-                    match partition.read(w.fetch_offset, limit) {
+                    match partition.read(w.fetch_offset, limit, read_committed) {
                         Ok(outcome) => {
                             let mut slice = outcome.slice;
                             if let Some(s) = &slice {
@@ -167,8 +171,14 @@ fn plan(topics: &[TopicWanted], response_max: i64) -> Vec<Vec<Planned>> {
                             }
                             Planned {
                                 error: None,
+                                aborted: if slice.is_some() {
+                                    outcome.aborted
+                                } else {
+                                    Vec::new()
+                                },
                                 slice,
                                 high_watermark: outcome.high_watermark,
+                                last_stable_offset: outcome.last_stable_offset,
                                 log_start_offset: outcome.log_start_offset,
                             }
                         }
@@ -178,7 +188,9 @@ fn plan(topics: &[TopicWanted], response_max: i64) -> Vec<Vec<Planned>> {
                                 error: Some(storage_error_code(&e)),
                                 slice: None,
                                 high_watermark,
+                                last_stable_offset: high_watermark,
                                 log_start_offset,
+                                aborted: Vec::new(),
                             }
                         }
                     }
@@ -220,9 +232,18 @@ fn respond(
                         .with_partition_index(w.index)
                         .with_error_code(crate::error::code(error))
                         .with_high_watermark(p.high_watermark)
-                        .with_last_stable_offset(p.high_watermark)
+                        .with_last_stable_offset(p.last_stable_offset)
                         .with_log_start_offset(p.log_start_offset)
-                        .with_aborted_transactions(if read_committed { Some(vec![]) } else { None })
+                        .with_aborted_transactions(read_committed.then(|| {
+                            p.aborted
+                                .iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect()
+                        }))
                         .with_preferred_read_replica((-1).into())
                         .with_records(Some(records))
                 })

@@ -1,4 +1,5 @@
-//! ListOffsets (API key 2, v1–v9): earliest (-2), latest (-1), max timestamp (-3, KIP-734),
+//! ListOffsets (API key 2, v1–v9): earliest (-2), latest (-1; the last stable offset for
+//! `read_committed`), max timestamp (-3, KIP-734),
 //! earliest local (-4), earliest pending upload (-5, no tiered storage: none), or the first
 //! offset whose timestamp is ≥ a given time, through the time index.
 
@@ -23,6 +24,7 @@ pub fn handle(
     version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -38,7 +40,9 @@ pub fn handle(
                         .as_ref()
                         .and_then(|tp| tp.partition(p.partition_index))
                     {
-                        Some(partition) => lookup(partition, p.timestamp, base, version),
+                        Some(partition) => {
+                            lookup(partition, p.timestamp, base, version, read_committed)
+                        }
                         None => base
                             .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
                             .with_timestamp(-1)
@@ -60,6 +64,7 @@ fn lookup(
     timestamp: i64,
     base: ListOffsetsPartitionResponse,
     version: i16,
+    read_committed: bool,
 ) -> ListOffsetsPartitionResponse {
     // leader_epoch exists from v4; a value in an older version cannot be encoded.
     let base = if version >= 4 {
@@ -67,8 +72,10 @@ fn lookup(
     } else {
         base
     };
-    let log = partition.log();
+    let mut log = partition.log();
     let found = match timestamp {
+        // read_committed consumers see up to the last stable offset.
+        LATEST if read_committed => log.last_stable_offset().map(|lso| Some((lso, -1))),
         LATEST => Ok(Some((log.log_end_offset(), -1))),
         EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
         EARLIEST_PENDING_UPLOAD => Ok(None),

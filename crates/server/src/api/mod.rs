@@ -27,6 +27,7 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod scram_credentials;
 pub mod topic_configs;
+pub mod txn;
 
 use strom_codec::kafka_protocol::messages::TopicName;
 use strom_codec::kafka_protocol::protocol::StrBytes;

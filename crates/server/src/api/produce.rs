@@ -22,6 +22,27 @@ fn failed(index: i32, error: ErrorCode, message: Option<String>) -> PartitionPro
         .with_error_message(message.map(str_bytes))
 }
 
+/// For a transactional batch: why the transaction coordinator refuses it (stale epoch,
+/// partition not added to the open transaction), if it does.
+async fn transactional_refusal(
+    ctx: &ConnectionContext,
+    records: &[u8],
+    topic: &str,
+    partition: i32,
+) -> Option<ErrorCode> {
+    let header = strom_storage::batch::BatchHeader::parse(records).ok()?;
+    if !header.is_transactional() {
+        return None;
+    }
+    if header.producer_id < 0 {
+        return Some(ErrorCode::InvalidRecord);
+    }
+    ctx.state
+        .txns
+        .check_produce(header.producer_id, header.producer_epoch, topic, partition)
+        .await
+}
+
 pub async fn handle(
     ctx: &ConnectionContext,
     version: i16,
@@ -51,30 +72,42 @@ pub async fn handle(
                     None | Some([]) => {
                         failed(index, ErrorCode::InvalidRecord, Some("no records".into()))
                     }
-                    Some(records) => match partition.append(records) {
-                        Ok(info) => {
-                            if !info.duplicate {
-                                ctx.state.metrics.produced(
-                                    &name,
-                                    records.len() as u64,
-                                    u64::try_from(info.last_offset - info.base_offset + 1)
-                                        .unwrap_or(0),
-                                );
-                            }
-                            PartitionProduceResponse::default()
-                                .with_index(index)
-                                .with_base_offset(info.base_offset)
-                                .with_log_append_time_ms(info.log_append_time)
-                                .with_log_start_offset(info.log_start_offset)
-                        }
-                        Err(e) => {
-                            tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
-                            let mut response =
-                                failed(index, storage_error_code(&e), Some(e.to_string()));
-                            if let strom_storage::Error::KeylessRecords { record_indexes } = &e {
-                                // v8+: which records were bad; clients fail the others of the
-                                // batch with INVALID_DIFFERENT_RECORD (KIP-467).
-                                response = response.with_record_errors(
+                    Some(records) => {
+                        match transactional_refusal(ctx, records, &name, index).await {
+                            Some(e) => failed(
+                                index,
+                                e,
+                                Some(
+                                    "transactional batch outside the producer's open transaction"
+                                        .into(),
+                                ),
+                            ),
+                            None => match partition.append(records) {
+                                Ok(info) => {
+                                    if !info.duplicate {
+                                        ctx.state.metrics.produced(
+                                            &name,
+                                            records.len() as u64,
+                                            u64::try_from(info.last_offset - info.base_offset + 1)
+                                                .unwrap_or(0),
+                                        );
+                                    }
+                                    PartitionProduceResponse::default()
+                                        .with_index(index)
+                                        .with_base_offset(info.base_offset)
+                                        .with_log_append_time_ms(info.log_append_time)
+                                        .with_log_start_offset(info.log_start_offset)
+                                }
+                                Err(e) => {
+                                    tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
+                                    let mut response =
+                                        failed(index, storage_error_code(&e), Some(e.to_string()));
+                                    if let strom_storage::Error::KeylessRecords { record_indexes } =
+                                        &e
+                                    {
+                                        // v8+: which records were bad; clients fail the others of the
+                                        // batch with INVALID_DIFFERENT_RECORD (KIP-467).
+                                        response = response.with_record_errors(
                                     record_indexes
                                         .iter()
                                         .map(|i| {
@@ -86,10 +119,12 @@ pub async fn handle(
                                         })
                                         .collect(),
                                 );
-                            }
-                            response
+                                    }
+                                    response
+                                }
+                            },
                         }
-                    },
+                    }
                 }
             } else {
                 failed(index, ErrorCode::UnknownTopicOrPartition, None)

@@ -28,10 +28,11 @@ pub fn handle(
                 Some("empty group id".into()),
             ),
             KEY_TYPE_GROUP => (None, None),
-            KEY_TYPE_TRANSACTION => (
-                Some(ErrorCode::CoordinatorNotAvailable),
-                Some("transactions are not supported yet".into()),
+            KEY_TYPE_TRANSACTION if key.is_empty() => (
+                Some(ErrorCode::InvalidRequest),
+                Some("empty transactional id".into()),
             ),
+            KEY_TYPE_TRANSACTION => (None, None),
             other => (
                 Some(ErrorCode::InvalidRequest),
                 Some(format!("unknown key type {other}")),

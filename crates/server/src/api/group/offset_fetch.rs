@@ -1,6 +1,7 @@
 //! OffsetFetch (API key 9, v1–v9): committed offsets of one group (v1–v7) or several (v8+);
 //! `topics = null` asks for all of a group's offsets (v2+). Unknown offsets are -1 with empty
-//! metadata. No transactional offsets exist yet, so `require_stable` never waits.
+//! metadata. With `require_stable` (v7+), a partition whose offset waits on an open
+//! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in KIP-447.
 
 use strom_codec::kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
@@ -27,6 +28,19 @@ async fn fetch(
             )
         })
         .await
+}
+
+/// Partitions of `group` whose offsets wait on an open transaction, when asked to care.
+async fn unstable(
+    ctx: &ConnectionContext,
+    group: &str,
+    require_stable: bool,
+) -> std::collections::BTreeSet<(String, i32)> {
+    if require_stable {
+        ctx.state.txns.pending_offsets(group).await
+    } else {
+        std::collections::BTreeSet::new()
+    }
 }
 
 /// Groups offsets by topic, keeping first-seen topic order.
@@ -61,6 +75,7 @@ pub async fn handle(
                     .collect::<Vec<_>>()
             });
             let group_id = g.group_id.0.as_str().to_string();
+            let unstable = unstable(ctx, &group_id, request.require_stable).await;
             let response = match fetch(ctx, group_id, wanted).await {
                 Some(offsets) => OffsetFetchResponseGroup::default().with_topics(
                     by_topic(offsets)
@@ -72,11 +87,22 @@ pub async fn handle(
                                     parts
                                         .into_iter()
                                         .map(|o| {
+                                            let pending =
+                                                unstable.contains(&(o.topic.clone(), o.partition));
                                             OffsetFetchResponsePartitions::default()
                                                 .with_partition_index(o.partition)
-                                                .with_committed_offset(o.offset)
+                                                .with_committed_offset(if pending {
+                                                    -1
+                                                } else {
+                                                    o.offset
+                                                })
                                                 .with_committed_leader_epoch(o.leader_epoch)
                                                 .with_metadata(Some(str_bytes(o.metadata)))
+                                                .with_error_code(if pending {
+                                                    ErrorCode::UnstableOffsetCommit.code()
+                                                } else {
+                                                    0
+                                                })
                                         })
                                         .collect(),
                                 )
@@ -101,6 +127,7 @@ pub async fn handle(
             })
             .collect::<Vec<_>>()
     });
+    let unstable = unstable(ctx, request.group_id.0.as_str(), request.require_stable).await;
     match fetch(ctx, request.group_id.0.as_str().to_string(), wanted).await {
         Some(offsets) => OffsetFetchResponse::default().with_topics(
             by_topic(offsets)
@@ -112,11 +139,18 @@ pub async fn handle(
                             parts
                                 .into_iter()
                                 .map(|o| {
+                                    let pending =
+                                        unstable.contains(&(o.topic.clone(), o.partition));
                                     OffsetFetchResponsePartition::default()
                                         .with_partition_index(o.partition)
-                                        .with_committed_offset(o.offset)
+                                        .with_committed_offset(if pending { -1 } else { o.offset })
                                         .with_committed_leader_epoch(o.leader_epoch)
                                         .with_metadata(Some(str_bytes(o.metadata)))
+                                        .with_error_code(if pending {
+                                            ErrorCode::UnstableOffsetCommit.code()
+                                        } else {
+                                            0
+                                        })
                                 })
                                 .collect(),
                         )
