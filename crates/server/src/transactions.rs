@@ -43,6 +43,17 @@ struct Inner {
 }
 
 impl Inner {
+    /// The transaction of `id`, if the request's producer id and epoch are its current ones.
+    fn checked(&self, id: &str, producer_id: i64, epoch: i16) -> Outcome<TxnRecord> {
+        let t = self
+            .txns
+            .get(id)
+            .cloned()
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        check_producer(&t, producer_id, epoch)?;
+        Ok(t)
+    }
+
     fn put(&mut self, t: TxnRecord) {
         self.by_producer
             .insert(t.producer_id, t.transactional_id.clone());
@@ -156,12 +167,13 @@ impl TxnCoordinator {
             ps.into_iter().map(|p| (p, Some(e))).collect::<Vec<_>>()
         };
         let mut inner = self.inner.lock().await;
-        let Some(mut t) = inner.txns.get(transactional_id).cloned() else {
-            return all(ErrorCode::InvalidProducerIdMapping, partitions);
+        let mut t = match inner
+            .checked(transactional_id, producer_id, epoch)
+            .and_then(|t| check_addable(&t).map(|()| t))
+        {
+            Ok(t) => t,
+            Err(e) => return all(e, partitions),
         };
-        if let Err(e) = check_producer(&t, producer_id, epoch).and_then(|()| check_addable(&t)) {
-            return all(e, partitions);
-        }
         let unknown: Vec<bool> = partitions
             .iter()
             .map(|(topic, p)| {
@@ -216,12 +228,7 @@ impl TxnCoordinator {
             partition_for(group_id, partitions),
         );
         let mut inner = self.inner.lock().await;
-        let mut t = inner
-            .txns
-            .get(transactional_id)
-            .cloned()
-            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
-        check_producer(&t, producer_id, epoch)?;
+        let mut t = inner.checked(transactional_id, producer_id, epoch)?;
         check_addable(&t)?;
         let before = t.clone();
         begin(&mut t, now_ms());
@@ -245,12 +252,7 @@ impl TxnCoordinator {
         offsets: Vec<TxnOffset>,
     ) -> Outcome<()> {
         let mut inner = self.inner.lock().await;
-        let mut t = inner
-            .txns
-            .get(transactional_id)
-            .cloned()
-            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
-        check_producer(&t, producer_id, epoch)?;
+        let mut t = inner.checked(transactional_id, producer_id, epoch)?;
         let offsets_partition = (
             OFFSETS_TOPIC.to_string(),
             partition_for(group_id, state.groups.offsets_partitions()),
@@ -280,12 +282,7 @@ impl TxnCoordinator {
         commit: bool,
     ) -> Outcome<()> {
         let mut inner = self.inner.lock().await;
-        let mut t = inner
-            .txns
-            .get(transactional_id)
-            .cloned()
-            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
-        check_producer(&t, producer_id, epoch)?;
+        let mut t = inner.checked(transactional_id, producer_id, epoch)?;
         match end_transition(t.state, commit)? {
             None => return Ok(()), // a retry of an end that already completed
             Some(prepare) => t.state = prepare,
