@@ -59,6 +59,22 @@ pub struct CleanPlan {
     /// Tombstones with an older timestamp are removed.
     pub(crate) tombstone_horizon_ms: i64,
     pub(crate) dedupe_bytes_max: usize,
+    /// Aborted transactions below the cleanable end: their records are removed and never
+    /// count as a key's latest value.
+    pub(crate) aborted: Vec<crate::txn::AbortedTxn>,
+}
+
+impl CleanPlan {
+    /// Whether a batch belongs to an aborted transaction.
+    fn is_aborted(&self, header: &BatchHeader) -> bool {
+        header.is_transactional()
+            && !header.is_control()
+            && self.aborted.iter().any(|a| {
+                a.producer_id == header.producer_id
+                    && a.first_offset <= header.base_offset
+                    && header.base_offset < a.last_offset
+            })
+    }
 }
 
 /// A rewritten segment waiting to be installed.
@@ -157,7 +173,7 @@ fn key_map(plan: &CleanPlan) -> Result<(HashMap<Vec<u8>, i64>, i64), Error> {
             .dir
             .join(crate::segment::file_name(seg.base_offset, "log"));
         for_each_batch(seg, &path, |header, raw| {
-            if is_control(header) || header.records_count <= 0 {
+            if is_control(header) || header.records_count <= 0 || plan.is_aborted(header) {
                 return Ok(());
             }
             let body = records_of(header, raw)?;
@@ -273,6 +289,7 @@ pub fn run(plan: &CleanPlan) -> Result<CleanOutput, Error> {
             let records = batch::parse_records(&body)
                 .ok_or_else(|| Error::CorruptBatch("unparsable records".into()))?;
             let mut kept: Vec<(&[u8], i64)> = Vec::with_capacity(records.len());
+            let aborted = plan.is_aborted(header);
             for r in &records {
                 let offset = header.base_offset + r.offset_delta;
                 let timestamp = header.base_timestamp + r.timestamp_delta;
@@ -282,7 +299,7 @@ pub fn run(plan: &CleanPlan) -> Result<CleanOutput, Error> {
                     .is_some_and(|latest| *latest > offset);
                 let expired_tombstone =
                     r.key.is_some() && r.value.is_none() && timestamp < plan.tombstone_horizon_ms;
-                if superseded {
+                if superseded || aborted {
                     stats.records_removed += 1;
                 } else if expired_tombstone {
                     stats.tombstones_removed += 1;
@@ -483,7 +500,7 @@ mod tests {
             assert_eq!(log.log_end_offset(), end, "offsets never change");
             // Reopen: indexes rebuilt from the cleaned files, same records.
             drop(log);
-            let log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+            let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
             assert_eq!(records(&log), left);
             // Nothing dirty now: no second pass.
             assert!(log.clean_plan(2000, 1 << 20).is_none());
@@ -531,6 +548,77 @@ mod tests {
         assert!(out.stats.tombstones_removed >= 1);
         log.install_cleaned(out).unwrap();
         assert!(records(&log).iter().all(|(_, key, _)| key != b"k"));
+    }
+
+    fn transactional(kvs: &[(&str, &str)], producer: (i64, i16, i32), ts: i64) -> Vec<u8> {
+        let kv: Vec<KeyValue<'_>> = kvs
+            .iter()
+            .map(|(k, v)| (Some(k.as_bytes()), Some(v.as_bytes())))
+            .collect();
+        let mut b = build_batch(&kv, ts, 0, Some(producer));
+        let attrs = i16::from_be_bytes([b[21], b[22]]) | 0x10;
+        b[21..23].copy_from_slice(&attrs.to_be_bytes());
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn aborted_records_never_win_and_open_transactions_are_not_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+        put(&mut log, &[("k", Some("committed"))], 1000, 0);
+        // An aborted transaction overwrites k, padded so it spans segments.
+        for seq in 0..20 {
+            log.append(
+                &transactional(&[("k", "aborted-value-padding-padding")], (9, 0, seq), 1001),
+                1001,
+            )
+            .unwrap();
+        }
+        log.append_marker(9, 0, false, 0, 1002).unwrap();
+        for i in 0..20 {
+            put(
+                &mut log,
+                &[("filler", Some("yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"))],
+                1003 + i,
+                0,
+            );
+        }
+        clean(&mut log, 5000).expect("dirty enough");
+        let left = records(&log);
+        let k: Vec<_> = left.iter().filter(|(_, key, _)| key == b"k").collect();
+        assert_eq!(k.len(), 1, "{k:?}");
+        assert_eq!(k[0].2.as_deref(), Some(&b"committed"[..]));
+
+        // An open transaction: nothing from its first offset on is cleanable.
+        let open_from = log.log_end_offset();
+        log.append(&transactional(&[("k", "open")], (10, 0, 0), 6000), 6000)
+            .unwrap();
+        for i in 0..20 {
+            put(
+                &mut log,
+                &[("k", Some(&format!("later-{i}-padding-padding-padding")))],
+                6001 + i,
+                0,
+            );
+        }
+        if let Some(plan) = log.clean_plan(9000, 1 << 20) {
+            assert!(plan.segments.iter().all(|s| s.next_offset <= open_from));
+        }
+        log.append_marker(10, 0, true, 0, 9000).unwrap();
+        for i in 0..20 {
+            put(
+                &mut log,
+                &[("z", Some(&format!("after-{i}-padding-padding-padding")))],
+                9001 + i,
+                0,
+            );
+        }
+        let plan = log
+            .clean_plan(9100, 1 << 20)
+            .expect("committed: cleanable again");
+        assert!(plan.segments.iter().any(|s| s.next_offset > open_from));
     }
 
     #[test]

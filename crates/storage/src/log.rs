@@ -610,11 +610,19 @@ impl Log {
 
     /// A compaction pass for this log if one is due (see [`crate::cleaner`]); `None` when the
     /// log is not compacted, has no cleanable segment, or is not dirty enough yet.
-    pub fn clean_plan(&self, now_ms: i64, dedupe_bytes_max: usize) -> Option<cleaner::CleanPlan> {
-        let c = &self.config;
-        if !c.is_compacted() || self.poisoned {
+    pub fn clean_plan(
+        &mut self,
+        now_ms: i64,
+        dedupe_bytes_max: usize,
+    ) -> Option<cleaner::CleanPlan> {
+        if !self.config.is_compacted() || self.poisoned {
             return None;
         }
+        // Nothing at or past the last stable offset is cleaned (an open transaction may
+        // still abort), and aborted transactional records never supersede committed ones.
+        let lso = self.last_stable_offset().ok()?;
+        let aborted = self.aborted_transactions(0, lso).ok()?;
+        let c = &self.config;
         let active_base = self.segments.keys().next_back().copied()?;
         let lag_limit = now_ms.saturating_sub(c.min_compaction_lag_ms);
         let mut segments = Vec::new();
@@ -623,6 +631,9 @@ impl Log {
                 break;
             }
             if c.min_compaction_lag_ms > 0 && s.max_timestamp() > lag_limit {
+                break;
+            }
+            if s.next_offset() > lso {
                 break;
             }
             segments.push(cleaner::PlannedSegment {
@@ -665,6 +676,7 @@ impl Log {
             dirty_start,
             tombstone_horizon_ms: now_ms.saturating_sub(c.delete_retention_ms),
             dedupe_bytes_max,
+            aborted,
         })
     }
 
