@@ -459,12 +459,14 @@ impl Log {
         max_bytes: u32,
         end: i64,
     ) -> Result<Option<FileSlice>, Error> {
-        if offset >= end {
-            return Ok(None);
-        }
+        // Out-of-range offsets fail as in `read` (consumers reset on that error); an offset
+        // in range but at or past `end` just has nothing to read yet.
         let Some(mut slice) = self.read(offset, max_bytes)? else {
             return Ok(None);
         };
+        if offset >= end {
+            return Ok(None);
+        }
         if end < self.log_end_offset() {
             if let Some((_, segment)) = self.segments.range(..=end).next_back() {
                 if let Some((position, header)) = segment.find_batch(end)? {
@@ -1274,6 +1276,10 @@ mod tests {
             .unwrap(); // 3
         assert_eq!(log.last_stable_offset().unwrap(), 1);
         assert!(log.read_upto(1, 1 << 20, 1).unwrap().is_none());
+        assert!(
+            matches!(log.read_upto(99, 1 << 20, 1), Err(Error::OffsetOutOfRange { .. })),
+            "out of range stays an error for read_committed"
+        );
         let upto = log.read_upto(0, 1 << 20, 1).unwrap().unwrap();
         assert_eq!(read_all_bytes(&upto).len(), 1, "only the plain batch");
         assert_eq!(log.append_marker(5, 0, false, 0, 1000).unwrap(), 4); // abort pid 5
