@@ -1277,7 +1277,10 @@ mod tests {
         assert_eq!(log.last_stable_offset().unwrap(), 1);
         assert!(log.read_upto(1, 1 << 20, 1).unwrap().is_none());
         assert!(
-            matches!(log.read_upto(99, 1 << 20, 1), Err(Error::OffsetOutOfRange { .. })),
+            matches!(
+                log.read_upto(99, 1 << 20, 1),
+                Err(Error::OffsetOutOfRange { .. })
+            ),
             "out of range stays an error for read_committed"
         );
         let upto = log.read_upto(0, 1 << 20, 1).unwrap().unwrap();
