@@ -31,7 +31,11 @@ async fn metrics_and_health() {
     let addr = broker.metrics_addr().expect("metrics endpoint bound");
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
     create_topic(&mut conn, "m.t", 1).await;
-    let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b", b"c"], 1, None);
+    let batch = strom_storage::batch::build_uncompressed(
+        &[b"a", b"b", b"c"],
+        strom_server::clock::now_ms(),
+        None,
+    );
     let batch_len = batch.len();
     assert_eq!(produce(&mut conn, "m.t", batch, 1).await.0, 0);
     assert_eq!(

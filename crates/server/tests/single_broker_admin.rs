@@ -180,7 +180,8 @@ async fn describe_producers_and_topic_partitions_paging() {
         create_topic(&mut conn, topic, partitions).await;
     }
     // An idempotent producer (id 42, epoch 3) writes two batches to dtp-a/0.
-    for (seq, ts) in [(0, 1000), (2, 2000)] {
+    let now = strom_server::clock::now_ms();
+    for (seq, ts) in [(0, now), (2, now + 1000)] {
         let batch = strom_storage::batch::build_uncompressed(&[b"x", b"y"], ts, Some((42, 3, seq)));
         assert_eq!(produce(&mut conn, "dtp-a", batch, 1).await.0, 0);
     }
@@ -202,7 +203,7 @@ async fn describe_producers_and_topic_partitions_paging() {
         (p.producer_id.0, p.producer_epoch, p.last_sequence),
         (42, 3, 3)
     );
-    assert_eq!(p.last_timestamp, 2001);
+    assert_eq!(p.last_timestamp, now + 1001);
     assert!(parts[1].active_producers.is_empty());
     assert_eq!(parts[2].error_code, 3, "unknown partition");
 
@@ -265,10 +266,12 @@ async fn list_offsets_answers_at_every_version() {
     let (broker, _dir) = broker().await;
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
     create_topic(&mut conn, "lo", 1).await;
-    let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b"], 1000, None);
+    // Current timestamps: records from 1970 would be due for retention at once.
+    let now = strom_server::clock::now_ms();
+    let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b"], now, None);
     assert_eq!(produce(&mut conn, "lo", batch, 1).await.0, 0);
     for version in 1..=9 {
-        for (timestamp, expected) in [(-2, 0), (-1, 2), (1000, 0), (1001, 1)] {
+        for (timestamp, expected) in [(-2, 0), (-1, 2), (now, 0), (now + 1, 1)] {
             let request = ListOffsetsRequest::default()
                 .with_replica_id(BrokerId(-1))
                 .with_topics(vec![ListOffsetsTopic::default()
