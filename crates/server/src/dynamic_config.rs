@@ -14,7 +14,10 @@
 
 use std::collections::BTreeMap;
 
+use strom_storage::config::TOPIC_CONFIG_KEYS;
 use strom_storage::LogConfig;
+
+use crate::api::topic_configs::broker_synonym;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -89,26 +92,16 @@ pub const BROKER_LIST_KEYS: &[&str] = &[
     "ssl.enabled.protocols",
 ];
 
-/// The topic key a dynamic broker key is the default of.
+/// The topic key a dynamic broker key is the default of: the inverse of the synonyms
+/// DescribeConfigs reports, plus keys whose broker name Kafka lists without a synonym.
 fn topic_key_of(broker_key: &str) -> Option<&'static str> {
+    if let Some(topic_key) = TOPIC_CONFIG_KEYS
+        .iter()
+        .find(|k| broker_synonym(k) == Some(broker_key))
+    {
+        return Some(topic_key);
+    }
     Some(match broker_key {
-        "log.cleanup.policy" => "cleanup.policy",
-        "log.flush.interval.messages" => "flush.messages",
-        "log.flush.interval.ms" => "flush.ms",
-        "log.index.interval.bytes" => "index.interval.bytes",
-        "message.max.bytes" => "max.message.bytes",
-        "log.message.timestamp.after.max.ms" => "message.timestamp.after.max.ms",
-        "log.message.timestamp.before.max.ms" => "message.timestamp.before.max.ms",
-        "log.message.timestamp.type" => "message.timestamp.type",
-        "log.retention.bytes" => "retention.bytes",
-        "log.retention.ms" => "retention.ms",
-        "log.segment.bytes" => "segment.bytes",
-        "log.index.size.max.bytes" => "segment.index.bytes",
-        "log.roll.ms" => "segment.ms",
-        "log.cleaner.min.cleanable.ratio" => "min.cleanable.dirty.ratio",
-        "log.cleaner.delete.retention.ms" => "delete.retention.ms",
-        "log.cleaner.min.compaction.lag.ms" => "min.compaction.lag.ms",
-        "log.cleaner.max.compaction.lag.ms" => "max.compaction.lag.ms",
         "compression.type" => "compression.type",
         "log.preallocate" => "preallocate",
         "min.insync.replicas" => "min.insync.replicas",

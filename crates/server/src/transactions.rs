@@ -167,7 +167,7 @@ impl TxnCoordinator {
             ps.into_iter().map(|p| (p, Some(e))).collect::<Vec<_>>()
         };
         let mut inner = self.inner.lock().await;
-        let mut t = match inner
+        let t = match inner
             .checked(transactional_id, producer_id, epoch)
             .and_then(|t| check_addable(&t).map(|()| t))
         {
@@ -200,15 +200,8 @@ impl TxnCoordinator {
                 })
                 .collect();
         }
-        let before = t.clone();
-        begin(&mut t, now_ms());
-        t.partitions.extend(partitions.iter().cloned());
-        if t != before {
-            t.updated_ms = now_ms();
-            if let Err(e) = persist(state, &t).await {
-                return all(e, partitions);
-            }
-            inner.put(t);
+        if let Err(e) = join(&mut inner, state, t, partitions.iter().cloned()).await {
+            return all(e, partitions);
         }
         partitions.into_iter().map(|p| (p, None)).collect()
     }
@@ -228,17 +221,9 @@ impl TxnCoordinator {
             partition_for(group_id, partitions),
         );
         let mut inner = self.inner.lock().await;
-        let mut t = inner.checked(transactional_id, producer_id, epoch)?;
+        let t = inner.checked(transactional_id, producer_id, epoch)?;
         check_addable(&t)?;
-        let before = t.clone();
-        begin(&mut t, now_ms());
-        t.partitions.insert(partition);
-        if t != before {
-            t.updated_ms = now_ms();
-            persist(state, &t).await?;
-            inner.put(t);
-        }
-        Ok(())
+        join(&mut inner, state, t, std::iter::once(partition)).await
     }
 
     /// TxnOffsetCommit: offsets held with the transaction until it commits.
@@ -380,6 +365,25 @@ impl TxnCoordinator {
         v.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         v
     }
+}
+
+/// Adds partitions to `t`'s transaction (starting it if needed); persists and keeps the
+/// result only when something changed.
+async fn join(
+    inner: &mut Inner,
+    state: &Arc<BrokerState>,
+    mut t: TxnRecord,
+    partitions: impl IntoIterator<Item = (String, i32)>,
+) -> Outcome<()> {
+    let before = t.clone();
+    begin(&mut t, now_ms());
+    t.partitions.extend(partitions);
+    if t != before {
+        t.updated_ms = now_ms();
+        persist(state, &t).await?;
+        inner.put(t);
+    }
+    Ok(())
 }
 
 async fn allocate_producer_id(state: &Arc<BrokerState>) -> Outcome<i64> {

@@ -26,10 +26,10 @@ const _: () = assert!(BATCH_LENGTH_MIN as usize == HEADER_BYTES - LOG_OVERHEAD);
 /// Where the CRC-covered part starts.
 const CRC_START: usize = 21;
 
-const ATTR_COMPRESSION_MASK: i16 = 0x07;
+pub(crate) const ATTR_COMPRESSION_MASK: i16 = 0x07;
 const ATTR_TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
-const ATTR_TRANSACTIONAL: i16 = 0x10;
-const ATTR_CONTROL: i16 = 0x20;
+pub(crate) const ATTR_TRANSACTIONAL: i16 = 0x10;
+pub(crate) const ATTR_CONTROL: i16 = 0x20;
 
 /// `producer_id` of a batch written without idempotence.
 pub const NO_PRODUCER_ID: i64 = -1;
@@ -389,23 +389,45 @@ pub fn build_batch(
         body.extend_from_slice(&r);
     }
     let n = i32::try_from(records.len()).unwrap_or(0);
-    let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    let max_ts = ts.max(ts + i64::from(n - 1) * ts_step);
+    assemble(
+        0,
+        n - 1,
+        ts,
+        max_ts,
+        producer.unwrap_or((-1, -1, -1)),
+        n,
+        &body,
+    )
+}
+
+/// A whole v2 batch at base offset 0 (the log assigns the real one) around `body`, the
+/// encoded records, with its CRC computed.
+pub(crate) fn assemble(
+    attributes: i16,
+    last_offset_delta: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    (producer_id, epoch, base_sequence): (i64, i16, i32),
+    records: i32,
+    body: &[u8],
+) -> Vec<u8> {
     let mut b = Vec::with_capacity(HEADER_BYTES + body.len());
     b.extend_from_slice(&0i64.to_be_bytes());
     let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + body.len()).unwrap_or(0);
     b.extend_from_slice(&len.to_be_bytes());
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b.push(2);
-    b.extend_from_slice(&[0; 4]);
-    b.extend_from_slice(&0i16.to_be_bytes());
-    b.extend_from_slice(&(n - 1).to_be_bytes());
-    b.extend_from_slice(&ts.to_be_bytes());
-    b.extend_from_slice(&ts.max(ts + i64::from(n - 1) * ts_step).to_be_bytes());
-    b.extend_from_slice(&pid.to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+    b.extend_from_slice(&MAGIC_V2.to_be_bytes());
+    b.extend_from_slice(&[0; 4]); // crc
+    b.extend_from_slice(&attributes.to_be_bytes());
+    b.extend_from_slice(&last_offset_delta.to_be_bytes());
+    b.extend_from_slice(&base_timestamp.to_be_bytes());
+    b.extend_from_slice(&max_timestamp.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
     b.extend_from_slice(&epoch.to_be_bytes());
-    b.extend_from_slice(&seq.to_be_bytes());
-    b.extend_from_slice(&n.to_be_bytes());
-    b.extend_from_slice(&body);
+    b.extend_from_slice(&base_sequence.to_be_bytes());
+    b.extend_from_slice(&records.to_be_bytes());
+    b.extend_from_slice(body);
     let crc = crc32c::crc32c(b.get(CRC_START..).unwrap_or_default());
     if let Some(field) = b.get_mut(17..21) {
         field.copy_from_slice(&crc.to_be_bytes());

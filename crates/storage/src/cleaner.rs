@@ -33,9 +33,6 @@ use crate::compress;
 use crate::Error;
 
 pub const CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
-/// Attribute bits of a batch: compression codec, timestamp type.
-const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 /// Bytes of per-entry overhead counted against the dedupe budget besides the key itself.
 const MAP_ENTRY_OVERHEAD: usize = 48;
 
@@ -148,11 +145,7 @@ fn records_of(header: &BatchHeader, bytes: &[u8]) -> Result<Vec<u8>, Error> {
     if header.records_count <= 0 && body.is_empty() {
         return Ok(Vec::new());
     }
-    compress::decompress(header.attributes & COMPRESSION_MASK, body)
-}
-
-fn is_control(header: &BatchHeader) -> bool {
-    header.is_control()
+    compress::decompress(header.compression(), body)
 }
 
 /// Builds the key → latest offset map over the dirty segments, within the dedupe budget.
@@ -173,7 +166,7 @@ fn key_map(plan: &CleanPlan) -> Result<(HashMap<Vec<u8>, i64>, i64), Error> {
             .dir
             .join(crate::segment::file_name(seg.base_offset, "log"));
         for_each_batch(seg, &path, |header, raw| {
-            if is_control(header) || header.records_count <= 0 || plan.is_aborted(header) {
+            if header.is_control() || header.records_count <= 0 || plan.is_aborted(header) {
                 return Ok(());
             }
             let body = records_of(header, raw)?;
@@ -206,14 +199,14 @@ fn rebuild_batch(
     kept: &[(&[u8], i64)],
     xerial: bool,
 ) -> Result<Vec<u8>, Error> {
-    let codec = original.attributes & COMPRESSION_MASK;
+    let codec = original.compression();
     let plain: Vec<u8> = kept.iter().flat_map(|(r, _)| r.iter().copied()).collect();
     let body = if kept.is_empty() {
         Vec::new()
     } else {
         compress::compress(codec, &plain, xerial)?
     };
-    let log_append = original.attributes & TIMESTAMP_TYPE_BIT != 0;
+    let log_append = original.is_log_append_time();
     let max_timestamp = if log_append {
         original.max_timestamp
     } else {
@@ -235,7 +228,7 @@ fn rebuild_batch(
     patch(&mut out, 8, &length.to_be_bytes());
     if kept.is_empty() {
         // An empty batch carries no codec, as Kafka's `writeEmptyHeader`.
-        let attributes = original.attributes & !COMPRESSION_MASK;
+        let attributes = original.attributes & !batch::ATTR_COMPRESSION_MASK;
         patch(&mut out, 21, &attributes.to_be_bytes());
     }
     patch(&mut out, 35, &max_timestamp.to_be_bytes());
@@ -279,7 +272,7 @@ pub fn run(plan: &CleanPlan) -> Result<CleanOutput, Error> {
         let mut removed_any = false;
         for_each_batch(seg, &path, |header, raw| {
             pending_last = None;
-            if is_control(header) || header.records_count <= 0 {
+            if header.is_control() || header.records_count <= 0 {
                 out.extend_from_slice(raw);
                 return Ok(());
             }

@@ -486,10 +486,7 @@ impl Log {
 
     /// Whether `cleanup.policy` includes `compact`.
     pub fn is_compacted(&self) -> bool {
-        self.config
-            .cleanup_policy
-            .split(',')
-            .any(|p| p == "compact")
+        self.config.is_compacted()
     }
 
     fn check_timestamps(&self, header: &batch::BatchHeader, now_ms: i64) -> Result<(), Error> {
@@ -1025,6 +1022,24 @@ mod tests {
             Err(Error::KeylessRecords { record_indexes }) if record_indexes == vec![0, 1]
         ));
         assert_eq!(log.log_end_offset(), 0);
+    }
+
+    #[test]
+    fn compacted_topics_refuse_keyless_records_in_compressed_batches_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            cleanup_policy: "compact".into(),
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        let plain = batch(&[b"x", b"y"], 0, None);
+        let body = crate::compress::compress(crate::compress::GZIP, &plain[HEADER_BYTES..], false)
+            .unwrap();
+        let gzipped = batch::assemble(crate::compress::GZIP, 1, 0, 1, (-1, -1, -1), 2, &body);
+        assert!(matches!(
+            log.append(&gzipped, 0),
+            Err(Error::KeylessRecords { record_indexes }) if record_indexes == vec![0, 1]
+        ));
     }
 
     #[test]

@@ -10,14 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::batch::{self, varint, BatchHeader, HEADER_BYTES, LOG_OVERHEAD};
+use crate::batch::{self, varint, BatchHeader, HEADER_BYTES};
 
 /// Control record types (Kafka's `ControlRecordType`).
 pub const CONTROL_ABORT: i16 = 0;
 pub const CONTROL_COMMIT: i16 = 1;
-/// Attribute bits of a control batch: transactional (4) and control (5).
-const TRANSACTIONAL_BIT: i16 = 0x10;
-const CONTROL_BIT: i16 = 0x20;
 
 /// An aborted transaction: the producer, its first offset and the offset of its ABORT marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,27 +127,15 @@ pub fn control_batch(
     varint(i64::try_from(record.len()).unwrap_or(0), &mut body);
     body.extend_from_slice(&record);
 
-    let mut b = Vec::with_capacity(HEADER_BYTES + body.len());
-    b.extend_from_slice(&0i64.to_be_bytes()); // base offset
-    let len = i32::try_from(HEADER_BYTES - LOG_OVERHEAD + body.len()).unwrap_or(0);
-    b.extend_from_slice(&len.to_be_bytes());
-    b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
-    b.push(2); // magic
-    b.extend_from_slice(&[0; 4]); // crc
-    b.extend_from_slice(&(TRANSACTIONAL_BIT | CONTROL_BIT).to_be_bytes());
-    b.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
-    b.extend_from_slice(&timestamp.to_be_bytes());
-    b.extend_from_slice(&timestamp.to_be_bytes());
-    b.extend_from_slice(&producer_id.to_be_bytes());
-    b.extend_from_slice(&epoch.to_be_bytes());
-    b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
-    b.extend_from_slice(&1i32.to_be_bytes()); // records
-    b.extend_from_slice(&body);
-    let crc = crc32c::crc32c(b.get(21..).unwrap_or_default());
-    if let Some(field) = b.get_mut(17..21) {
-        field.copy_from_slice(&crc.to_be_bytes());
-    }
-    b
+    batch::assemble(
+        batch::ATTR_TRANSACTIONAL | batch::ATTR_CONTROL,
+        0,
+        timestamp,
+        timestamp,
+        (producer_id, epoch, -1),
+        1,
+        &body,
+    )
 }
 
 #[cfg(test)]
