@@ -1,43 +1,133 @@
-//! A response buffer that passes large record sets through without copying them.
+//! A response buffer that leaves large record sets out of the encoded bytes.
 //!
-//! kafka-protocol writes a record set with `put_slice(&records[..])`. [`ChunkedBuf`] knows
-//! the record sets it was handed (as `Bytes`); when `put_slice` receives exactly one of them
-//! (same address, same length) it closes the current chunk and appends a clone of that
-//! `Bytes` (a reference count, no copy). The connection then writes the chunks with one
-//! vectored write. Everything else is copied into the current chunk as usual.
+//! A Fetch response is mostly record bytes that already sit in the page cache. Instead of
+//! reading them into the response, the handler registers each record set with
+//! [`ExternalRecords`] and puts a one-byte placeholder in the response's `records` field.
+//! kafka-protocol writes a byte string as its length prefix followed by `put_slice(bytes)`;
+//! when [`ChunkedBuf`] receives a placeholder it rewrites the prefix it has just been given
+//! (which says 1) with the real length, closes the current chunk and emits
+//! [`Chunk::External`] in its place. The connection then writes the byte chunks with
+//! vectored writes and the external ones from their source (`sendfile` for file regions).
+//! Everything else is copied into the current chunk as usual.
 
 use bytes::buf::UninitSlice;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::protocol::buf::ByteBufMut;
 
-/// Record sets smaller than this are copied: a separate I/O slice is not worth it.
-pub const ZERO_COPY_BYTES_MIN: usize = 4096;
+use crate::Error;
 
-#[derive(Debug)]
-pub struct ChunkedBuf<'a> {
-    current: BytesMut,
-    chunks: Vec<Bytes>,
-    /// Bytes in `chunks`.
-    flushed: usize,
-    passthrough: &'a [Bytes],
+/// One piece of an encoded response, in order.
+#[derive(Debug, Clone)]
+pub enum Chunk<F> {
+    /// Encoded bytes.
+    Bytes(Bytes),
+    /// A record set of `len` bytes that the writer takes from `source`.
+    External { source: F, len: usize },
 }
 
-impl<'a> ChunkedBuf<'a> {
-    pub fn new(passthrough: &'a [Bytes]) -> Self {
+impl<F> Chunk<F> {
+    /// Bytes this chunk puts on the wire.
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::External { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Record sets a response refers to without holding their bytes, and the placeholders that
+/// stand for them in the response structure.
+#[derive(Debug)]
+pub struct ExternalRecords<F> {
+    /// Placeholder `i` is `marks[i..i + 1]`: its address identifies it.
+    marks: Bytes,
+    sources: Vec<Option<(F, usize)>>,
+}
+
+impl<F> ExternalRecords<F> {
+    /// Room for `capacity` record sets.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            marks: Bytes::from(vec![0u8; capacity]),
+            sources: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Registers a record set of `len` bytes; returns the placeholder to put in the
+    /// response's `records` field, or `None` when full (the caller then inlines the bytes).
+    pub fn add(&mut self, source: F, len: usize) -> Option<Bytes> {
+        let index = self.sources.len();
+        if index >= self.marks.len() {
+            return None;
+        }
+        self.sources.push(Some((source, len)));
+        Some(self.marks.slice(index..=index))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// The source whose placeholder starts at `src`, taken out (each is written once).
+    fn take(&mut self, src: &[u8]) -> Option<(F, usize)> {
+        if src.len() != 1 {
+            return None;
+        }
+        let base = self.marks.as_ptr() as usize;
+        let index = (src.as_ptr() as usize).checked_sub(base)?;
+        self.sources.get_mut(index)?.take()
+    }
+}
+
+#[derive(Debug)]
+pub struct ChunkedBuf<F> {
+    current: BytesMut,
+    chunks: Vec<Chunk<F>>,
+    /// Bytes in `chunks`.
+    flushed: usize,
+    /// Flexible versions prefix byte strings with an unsigned varint of length + 1,
+    /// others with an i32.
+    flexible: bool,
+    external: ExternalRecords<F>,
+    /// Set when a placeholder was not preceded by the prefix it should have been.
+    error: Option<String>,
+}
+
+impl<F> ChunkedBuf<F> {
+    pub fn new(flexible: bool, external: ExternalRecords<F>) -> Self {
         Self {
             current: BytesMut::new(),
             chunks: Vec::new(),
             flushed: 0,
-            passthrough,
+            flexible,
+            external,
+            error: None,
         }
     }
 
-    /// The encoded bytes, in order.
-    pub fn into_chunks(mut self) -> Vec<Bytes> {
-        if !self.current.is_empty() {
-            self.chunks.push(self.current.split().freeze());
+    /// The encoded chunks, in order.
+    ///
+    /// # Errors
+    /// A placeholder was not encoded as a byte string, or a registered record set never
+    /// appeared in the response (both server bugs).
+    pub fn into_chunks(mut self) -> Result<Vec<Chunk<F>>, Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Encode(e));
         }
-        self.chunks
+        if self.external.sources.iter().any(Option::is_some) {
+            return Err(Error::Encode(
+                "a record set was registered but not part of the response".into(),
+            ));
+        }
+        if !self.current.is_empty() {
+            self.chunks
+                .push(Chunk::Bytes(self.current.split().freeze()));
+        }
+        Ok(self.chunks)
     }
 
     /// Total bytes written so far.
@@ -48,11 +138,38 @@ impl<'a> ChunkedBuf<'a> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Replaces the length prefix of a one-byte string, just written, with `len`'s.
+    fn rewrite_prefix(&mut self, len: usize) -> Result<(), String> {
+        let end = self.current.len();
+        if self.flexible {
+            // Compact bytes: unsigned varint of len + 1; for one byte that is 0x02.
+            if end < 1 || self.current.get(end - 1) != Some(&2) {
+                return Err("placeholder without its compact length prefix".into());
+            }
+            self.current.truncate(end - 1);
+            let mut v = u64::try_from(len).map_err(|e| e.to_string())? + 1;
+            while v >= 0x80 {
+                self.current
+                    .put_u8(u8::try_from(v & 0x7f).unwrap_or(0) | 0x80);
+                v >>= 7;
+            }
+            self.current.put_u8(u8::try_from(v).unwrap_or(0));
+        } else {
+            if end < 4 || self.current.get(end - 4..) != Some(&[0, 0, 0, 1][..]) {
+                return Err("placeholder without its length prefix".into());
+            }
+            self.current.truncate(end - 4);
+            let len = i32::try_from(len).map_err(|_| format!("record set of {len} bytes"))?;
+            self.current.put_i32(len);
+        }
+        Ok(())
+    }
 }
 
 // SAFETY: every method delegates to `self.current`, a `BytesMut`, whose own `BufMut`
 // implementation upholds the trait's contract.
-unsafe impl BufMut for ChunkedBuf<'_> {
+unsafe impl<F> BufMut for ChunkedBuf<F> {
     fn remaining_mut(&self) -> usize {
         self.current.remaining_mut()
     }
@@ -68,27 +185,25 @@ unsafe impl BufMut for ChunkedBuf<'_> {
     }
 
     fn put_slice(&mut self, src: &[u8]) {
-        if src.len() >= ZERO_COPY_BYTES_MIN {
-            if let Some(b) = self
-                .passthrough
-                .iter()
-                .find(|b| b.as_ptr() == src.as_ptr() && b.len() == src.len())
-            {
-                if !self.current.is_empty() {
-                    let head = self.current.split().freeze();
-                    self.flushed += head.len();
-                    self.chunks.push(head);
-                }
-                self.flushed += b.len();
-                self.chunks.push(b.clone());
+        if let Some((source, len)) = self.external.take(src) {
+            if let Err(e) = self.rewrite_prefix(len) {
+                self.error.get_or_insert(e);
                 return;
             }
+            if !self.current.is_empty() {
+                let head = self.current.split().freeze();
+                self.flushed += head.len();
+                self.chunks.push(Chunk::Bytes(head));
+            }
+            self.flushed += len;
+            self.chunks.push(Chunk::External { source, len });
+            return;
         }
         self.current.extend_from_slice(src);
     }
 }
 
-impl ByteBufMut for ChunkedBuf<'_> {
+impl<F> ByteBufMut for ChunkedBuf<F> {
     fn offset(&self) -> usize {
         self.len()
     }
@@ -111,23 +226,69 @@ impl ByteBufMut for ChunkedBuf<'_> {
 mod tests {
     use super::*;
 
+    fn flatten(chunks: &[Chunk<Vec<u8>>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            match c {
+                Chunk::Bytes(b) => out.extend_from_slice(b),
+                Chunk::External { source, len } => {
+                    assert_eq!(source.len(), *len);
+                    out.extend_from_slice(source);
+                }
+            }
+        }
+        out
+    }
+
     #[test]
-    fn known_record_sets_pass_through_and_others_are_copied() {
-        let big = Bytes::from(vec![7u8; 10_000]);
-        let other = vec![1u8; 10_000];
-        let passthrough = [big.clone()];
-        let mut buf = ChunkedBuf::new(&passthrough);
-        buf.put_i32(5);
-        buf.put_slice(&big);
-        buf.put_slice(&other);
-        buf.put_u8(9);
-        assert_eq!(buf.len(), 4 + 10_000 + 10_000 + 1);
-        let chunks = buf.into_chunks();
-        assert_eq!(chunks.len(), 3);
-        assert_eq!(chunks[1].as_ptr(), big.as_ptr(), "no copy");
-        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
-        assert_eq!(joined.len(), 20_005);
-        assert_eq!(&joined[..4], &5i32.to_be_bytes());
-        assert_eq!(joined.last(), Some(&9));
+    fn placeholders_become_external_chunks_with_their_real_length() {
+        for flexible in [false, true] {
+            let mut external = ExternalRecords::with_capacity(2);
+            let big = vec![7u8; 300];
+            let mark = external.add(big.clone(), big.len()).unwrap();
+            let mut buf = ChunkedBuf::new(flexible, external);
+            buf.put_i32(5);
+            if flexible {
+                buf.put_u8(2);
+            } else {
+                buf.put_i32(1);
+            }
+            buf.put_slice(&mark);
+            buf.put_u8(9);
+            let chunks = buf.into_chunks().unwrap();
+            assert_eq!(chunks.len(), 3);
+            assert!(matches!(chunks[1], Chunk::External { len: 300, .. }));
+            let mut expected = 5i32.to_be_bytes().to_vec();
+            if flexible {
+                expected.extend_from_slice(&[0xad, 0x02]); // 301 as unsigned varint
+            } else {
+                expected.extend_from_slice(&300i32.to_be_bytes());
+            }
+            expected.extend_from_slice(&big);
+            expected.push(9);
+            assert_eq!(flatten(&chunks), expected, "flexible={flexible}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_without_its_prefix_or_missing_from_the_response_is_an_error() {
+        let mut external = ExternalRecords::with_capacity(1);
+        let mark = external.add(vec![1u8; 10], 10).unwrap();
+        let mut buf = ChunkedBuf::new(false, external);
+        buf.put_u8(3);
+        buf.put_slice(&mark);
+        assert!(buf.into_chunks().is_err());
+
+        let mut external = ExternalRecords::with_capacity(1);
+        let _unused = external.add(vec![1u8; 10], 10).unwrap();
+        let buf = ChunkedBuf::new(false, external);
+        assert!(buf.into_chunks().is_err());
+    }
+
+    #[test]
+    fn registration_stops_at_capacity() {
+        let mut external = ExternalRecords::with_capacity(1);
+        assert!(external.add((), 5).is_some());
+        assert!(external.add((), 5).is_none());
     }
 }

@@ -4,7 +4,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
 use kafka_protocol::protocol::Encodable;
 
-use crate::header::encode_response_header;
+use crate::chunked::{Chunk, ChunkedBuf, ExternalRecords};
+use crate::header::{encode_response_header, request_header_version};
 use crate::{versions, Error, ErrorCode};
 
 /// Encodes `body` as the response to a request of `api_key` v`version`, length prefix
@@ -36,25 +37,26 @@ fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes a response like [`encode_response`], but as chunks: record sets listed in
-/// `passthrough` are referenced, not copied (see [`crate::chunked`]). The first chunk holds
-/// the length prefix.
+/// Encodes a response like [`encode_response`], but as chunks: record sets registered in
+/// `external` appear as [`Chunk::External`] instead of their placeholders (see
+/// [`crate::chunked`]). The first chunk holds the length prefix.
 ///
 /// # Errors
-/// As [`encode_response`].
-pub fn encode_response_chunked(
+/// As [`encode_response`], and a registered record set missing from `body`.
+pub fn encode_response_chunked<F>(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
     body: &ResponseKind,
-    passthrough: &[Bytes],
-) -> Result<Vec<Bytes>, Error> {
-    let mut buf = crate::chunked::ChunkedBuf::new(passthrough);
+    external: ExternalRecords<F>,
+) -> Result<Vec<Chunk<F>>, Error> {
+    let flexible = request_header_version(api_key, version) >= 2;
+    let mut buf = ChunkedBuf::new(flexible, external);
     let mut header = BytesMut::new();
     encode_response_header(api_key, version, correlation_id, &mut header)?;
     buf.put_slice(&header);
     match body {
-        // Only Fetch carries record sets worth passing through.
+        // Only Fetch carries record sets worth leaving out.
         ResponseKind::Fetch(fetch) => {
             Encodable::encode(fetch, &mut buf, version)
                 .map_err(|e| Error::Encode(e.to_string()))?;
@@ -70,8 +72,8 @@ pub fn encode_response_chunked(
     let len =
         i32::try_from(buf.len()).map_err(|_| Error::Encode(format!("{} bytes", buf.len())))?;
     let mut chunks = Vec::with_capacity(4);
-    chunks.push(Bytes::copy_from_slice(&len.to_be_bytes()));
-    chunks.extend(buf.into_chunks());
+    chunks.push(Chunk::Bytes(Bytes::copy_from_slice(&len.to_be_bytes())));
+    chunks.extend(buf.into_chunks()?);
     Ok(chunks)
 }
 
@@ -114,27 +116,39 @@ mod tests {
         use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
         use kafka_protocol::messages::FetchResponse;
         let records = Bytes::from(vec![3u8; 50_000]);
-        let body = ResponseKind::Fetch(FetchResponse::default().with_responses(vec![
-            FetchableTopicResponse::default().with_partitions(vec![
-                PartitionData::default().with_records(Some(records.clone())),
-            ]),
-        ]));
+        let small = Bytes::from(vec![4u8; 200]);
+        let body = |a: Bytes, b: Bytes| {
+            ResponseKind::Fetch(FetchResponse::default().with_responses(vec![
+                FetchableTopicResponse::default().with_partitions(vec![
+                    PartitionData::default().with_records(Some(a)),
+                    PartitionData::default().with_records(Some(small.clone())),
+                    PartitionData::default().with_records(None),
+                    PartitionData::default().with_records(Some(b)),
+                ]),
+            ]))
+        };
         for version in [4, 11, 12, 16] {
             let mut flat = BytesMut::new();
-            assert!(encode_response(ApiKey::Fetch, version, 8, &body, &mut flat).is_ok());
-            let chunks = encode_response_chunked(
-                ApiKey::Fetch,
-                version,
-                8,
-                &body,
-                std::slice::from_ref(&records),
-            )
-            .unwrap_or_default();
-            assert!(
-                chunks.iter().any(|c| c.as_ptr() == records.as_ptr()),
-                "v{version} passes records through"
-            );
-            let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            let whole = body(records.clone(), records.clone());
+            assert!(encode_response(ApiKey::Fetch, version, 8, &whole, &mut flat).is_ok());
+            let mut external = ExternalRecords::with_capacity(2);
+            let first = external.add(records.clone(), records.len()).unwrap();
+            let second = external.add(records.clone(), records.len()).unwrap();
+            let chunks =
+                encode_response_chunked(ApiKey::Fetch, version, 8, &body(first, second), external)
+                    .unwrap();
+            let externals = chunks
+                .iter()
+                .filter(|c| matches!(c, Chunk::External { .. }))
+                .count();
+            assert_eq!(externals, 2, "v{version} leaves both record sets out");
+            let mut joined = Vec::new();
+            for c in &chunks {
+                match c {
+                    Chunk::Bytes(b) => joined.extend_from_slice(b),
+                    Chunk::External { source, .. } => joined.extend_from_slice(source),
+                }
+            }
             assert_eq!(&joined[..], &flat[..], "v{version}");
         }
     }

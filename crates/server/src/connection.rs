@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
+use strom_codec::chunked::Chunk;
 use strom_codec::frame::{frame_bytes, PREFIX_BYTES};
-use strom_codec::kafka_protocol::messages::ResponseKind;
 use strom_codec::request::{decode_request, DecodeError};
 use strom_codec::response::{encode_response, encode_response_chunked, unsupported_api_versions};
 use strom_codec::versions::advertised;
 use strom_codec::ApiKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use strom_storage::FileSlice;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
@@ -24,6 +25,9 @@ use crate::dispatch::dispatch;
 /// Most bytes reserved in the read buffer per read: a frame's buffer grows with the bytes
 /// that actually arrive, never to the size a client merely claims.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A piece of a response waiting to be written.
+type Out = Chunk<FileSlice>;
 
 /// What a handler knows about the connection it serves.
 #[derive(Debug, Clone)]
@@ -47,7 +51,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     let ctx = ConnectionContext { state, local, peer };
     ctx.state.metrics.connection_opened();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut out: Vec<Bytes> = Vec::new();
+    let mut out: Vec<Out> = Vec::new();
     tracing::debug!(%peer, "connection opened");
     loop {
         let next = next_frame(&ctx, &mut reader, &mut writer, &mut inbuf, &mut out).await;
@@ -74,7 +78,7 @@ async fn next_frame<'a>(
     reader: &mut tokio::net::tcp::OwnedReadHalf,
     writer: &mut OwnedWriteHalf,
     inbuf: &mut BytesMut,
-    out: &mut Vec<Bytes>,
+    out: &mut Vec<Out>,
 ) -> Next<'a> {
     let limit = ctx.state.config.socket_request_max_bytes;
     let mut wanted: Option<usize> = None;
@@ -141,7 +145,7 @@ async fn next_frame<'a>(
 
 /// Decodes and answers one frame, appending the response to `out`. `false` closes the
 /// connection.
-async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Vec<Bytes>) -> bool {
+async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, out: &mut Vec<Out>) -> bool {
     let request = match decode_request(frame) {
         Ok(r) => r,
         Err(DecodeError::UnsupportedVersion {
@@ -152,7 +156,7 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Ve
             tracing::debug!(peer = %ctx.peer, version, "ApiVersions at an unknown version: answering v0");
             let mut buf = BytesMut::new();
             unsupported_api_versions(correlation_id, &mut buf);
-            out.push(buf.freeze());
+            out.push(Chunk::Bytes(buf.freeze()));
             return true;
         }
         Err(DecodeError::UnsupportedVersion {
@@ -183,7 +187,7 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Ve
         .map_or("", |c| c.as_str())
         .to_string();
     let started = std::time::Instant::now();
-    let Some(response) = dispatch(ctx, version, &client_id, request.body).await else {
+    let Some(reply) = dispatch(ctx, version, &client_id, request.body).await else {
         ctx.state
             .metrics
             .record_request(api_key as i16, 0, started.elapsed());
@@ -191,25 +195,16 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Ve
     };
     ctx.state.metrics.record_request(
         api_key as i16,
-        crate::metrics::first_error(&response),
+        crate::metrics::first_error(&reply.body),
         started.elapsed(),
     );
-    let encoded = match &response {
-        ResponseKind::Fetch(fetch) => {
-            // Record sets go out as they came from storage, not copied into the response.
-            let records: Vec<Bytes> = fetch
-                .responses
-                .iter()
-                .flat_map(|t| t.partitions.iter())
-                .filter_map(|p| p.records.clone())
-                .collect();
-            encode_response_chunked(api_key, version, correlation_id, &response, &records)
-        }
-        _ => {
-            let mut buf = BytesMut::new();
-            encode_response(api_key, version, correlation_id, &response, &mut buf)
-                .map(|()| vec![buf.freeze()])
-        }
+    let encoded = if reply.records.is_empty() {
+        let mut buf = BytesMut::new();
+        encode_response(api_key, version, correlation_id, &reply.body, &mut buf)
+            .map(|()| vec![Chunk::Bytes(buf.freeze())])
+    } else {
+        // Record sets stay in the segment files; the writer sends them with sendfile.
+        encode_response_chunked(api_key, version, correlation_id, &reply.body, reply.records)
     };
     match encoded {
         Ok(chunks) => {
@@ -225,36 +220,93 @@ async fn handle_frame(ctx: &ConnectionContext, frame: bytes::Bytes, out: &mut Ve
 
 /// Most slices handed to one `writev`.
 const IO_SLICES_MAX: usize = 64;
+/// Most bytes handed to one `sendfile`, so one large record set does not hold the worker
+/// thread for long.
+const SENDFILE_CHUNK_BYTES: usize = 4 << 20;
 
-/// Writes every chunk with vectored writes, then empties `out`.
-async fn write_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Bytes>) -> std::io::Result<()> {
+/// Writes every chunk in order, byte chunks with vectored writes and record sets with
+/// `sendfile` from their segment file, then empties `out`.
+async fn write_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Out>) -> std::io::Result<()> {
     let mut index = 0;
     while index < out.len() {
+        match out.get(index) {
+            Some(Chunk::External { source, len }) => {
+                send_file(writer, source, *len).await?;
+                index += 1;
+            }
+            Some(Chunk::Bytes(_)) => index = write_bytes_run(writer, out, index).await?,
+            None => break,
+        }
+    }
+    out.clear();
+    Ok(())
+}
+
+/// Writes the run of byte chunks starting at `index`; returns the index after it.
+async fn write_bytes_run(
+    writer: &mut OwnedWriteHalf,
+    out: &mut [Out],
+    mut index: usize,
+) -> std::io::Result<usize> {
+    loop {
         let slices: Vec<std::io::IoSlice<'_>> = out
             .iter()
             .skip(index)
             .take(IO_SLICES_MAX)
-            .map(|c| std::io::IoSlice::new(c))
+            .map_while(|c| match c {
+                Chunk::Bytes(b) => Some(std::io::IoSlice::new(b)),
+                Chunk::External { .. } => None,
+            })
             .collect();
+        if slices.is_empty() {
+            return Ok(index);
+        }
         let mut written = writer.write_vectored(&slices).await?;
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        while written > 0 {
-            let Some(chunk) = out.get_mut(index) else {
-                break;
-            };
+        while let Some(Chunk::Bytes(chunk)) = out.get_mut(index) {
             let n = written.min(chunk.len());
             chunk.advance(n);
             written -= n;
-            if chunk.is_empty() {
-                index += 1;
+            if !chunk.is_empty() {
+                break;
             }
-        }
-        while out.get(index).is_some_and(Bytes::is_empty) {
             index += 1;
         }
     }
-    out.clear();
+}
+
+/// Sends `len` bytes of a segment file with `sendfile`: from the page cache to the socket
+/// without passing through this process.
+async fn send_file(writer: &OwnedWriteHalf, slice: &FileSlice, len: usize) -> std::io::Result<()> {
+    let stream: &TcpStream = writer.as_ref();
+    let mut offset = slice.position;
+    let mut left = len;
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(
+                stream,
+                &*slice.file,
+                Some(&mut offset),
+                left.min(SENDFILE_CHUNK_BYTES),
+            )
+            .map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                // The file is shorter than the slice (it was cut under us): the response
+                // cannot be completed, so the connection must close.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("segment ended {left} bytes early"),
+                ));
+            }
+            Ok(n) => left = left.saturating_sub(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }

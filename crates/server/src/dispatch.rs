@@ -2,13 +2,45 @@
 //! here (the codec refuses the rest), and every API in that table has an arm below; the
 //! `every_supported_api_is_dispatched_at_every_version` test in `server/tests/raw_socket.rs` keeps it so.
 
+use strom_codec::chunked::ExternalRecords;
 use strom_codec::kafka_protocol::messages::{RequestKind, ResponseKind};
+use strom_storage::FileSlice;
 
 use crate::api;
 use crate::connection::ConnectionContext;
 
+/// A handler's answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: ResponseKind,
+    /// Record sets `body` refers to by placeholder (Fetch): the connection sends them from
+    /// the segment files with `sendfile`.
+    pub records: ExternalRecords<FileSlice>,
+}
+
 /// Runs the handler. `None`: no response is sent (Produce with acks=0).
 pub async fn dispatch(
+    ctx: &ConnectionContext,
+    version: i16,
+    client_id: &str,
+    body: RequestKind,
+) -> Option<Reply> {
+    if let RequestKind::Fetch(r) = body {
+        let (body, records) = api::fetch::handle(ctx, version, r).await;
+        return Some(Reply {
+            body: ResponseKind::Fetch(body),
+            records,
+        });
+    }
+    dispatch_body(ctx, version, client_id, body)
+        .await
+        .map(|body| Reply {
+            body,
+            records: ExternalRecords::with_capacity(0),
+        })
+}
+
+async fn dispatch_body(
     ctx: &ConnectionContext,
     version: i16,
     client_id: &str,
@@ -27,7 +59,6 @@ pub async fn dispatch(
                 .await
                 .map(ResponseKind::Produce)
         }
-        RequestKind::Fetch(r) => ResponseKind::Fetch(api::fetch::handle(ctx, version, r).await),
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(api::list_offsets::handle(ctx, version, r))
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::select_all;
+use strom_codec::chunked::ExternalRecords;
 use strom_codec::kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
@@ -49,12 +50,22 @@ struct Planned {
     aborted: Vec<strom_storage::txn::AbortedTxn>,
 }
 
-pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest) -> FetchResponse {
+/// Record sets at least this large leave with `sendfile` from the segment file; smaller
+/// ones are read into the response (a separate system call is not worth it for them).
+pub const SENDFILE_BYTES_MIN: u32 = 16 * 1024;
+
+/// The response, and the record sets it refers to by placeholder.
+pub type Answer = (FetchResponse, ExternalRecords<FileSlice>);
+
+pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest) -> Answer {
     if request.session_id != 0 {
         // We never hand out sessions, so an incremental fetch names one we do not know.
-        return FetchResponse::default()
-            .with_error_code(ErrorCode::FetchSessionIdNotFound.code())
-            .with_session_id(0);
+        return (
+            FetchResponse::default()
+                .with_error_code(ErrorCode::FetchSessionIdNotFound.code())
+                .with_session_id(0),
+            ExternalRecords::with_capacity(0),
+        );
     }
     let topics: Vec<TopicWanted> = request
         .topics
@@ -205,7 +216,17 @@ fn respond(
     topics: Vec<TopicWanted>,
     plans: Vec<Vec<Planned>>,
     read_committed: bool,
-) -> FetchResponse {
+) -> Answer {
+    let large = plans
+        .iter()
+        .flatten()
+        .filter(|p| {
+            p.slice
+                .as_ref()
+                .is_some_and(|s| s.len >= SENDFILE_BYTES_MIN)
+        })
+        .count();
+    let mut external = ExternalRecords::with_capacity(large);
     let responses = topics
         .into_iter()
         .zip(plans)
@@ -216,18 +237,29 @@ fn respond(
                 .zip(plans)
                 .map(|(w, p)| {
                     let mut error = p.error;
-                    let records = match p.slice.as_ref().map(FileSlice::read) {
-                        Some(Ok(bytes)) => Bytes::from(bytes),
-                        Some(Err(e)) => {
-                            tracing::error!(partition = w.index, error = %e, "reading a segment failed");
-                            error = Some(ErrorCode::KafkaStorageError);
-                            Bytes::new()
+                    let records = match p.slice {
+                        Some(slice) => {
+                            let len = slice.len;
+                            metrics.fetched(t.name.0.as_str(), u64::from(len));
+                            let placeholder = if len >= SENDFILE_BYTES_MIN {
+                                external.add(slice.clone(), len as usize)
+                            } else {
+                                None
+                            };
+                            match placeholder {
+                                Some(p) => p,
+                                None => match slice.read() {
+                                    Ok(bytes) => Bytes::from(bytes),
+                                    Err(e) => {
+                                        tracing::error!(partition = w.index, error = %e, "reading a segment failed");
+                                        error = Some(ErrorCode::KafkaStorageError);
+                                        Bytes::new()
+                                    }
+                                },
+                            }
                         }
                         None => Bytes::new(),
                     };
-                    if !records.is_empty() {
-                        metrics.fetched(t.name.0.as_str(), records.len() as u64);
-                    }
                     PartitionData::default()
                         .with_partition_index(w.index)
                         .with_error_code(crate::error::code(error))
@@ -251,7 +283,10 @@ fn respond(
             FetchableTopicResponse::default().with_topic(t.name).with_topic_id(t.id).with_partitions(partitions)
         })
         .collect();
-    FetchResponse::default()
-        .with_session_id(0)
-        .with_responses(responses)
+    (
+        FetchResponse::default()
+            .with_session_id(0)
+            .with_responses(responses),
+        external,
+    )
 }
