@@ -227,6 +227,21 @@ const SENDFILE_CHUNK_BYTES: usize = 4 << 20;
 /// Writes every chunk in order, byte chunks with vectored writes and record sets with
 /// `sendfile` from their segment file, then empties `out`.
 async fn write_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Out>) -> std::io::Result<()> {
+    // A response with record sets goes out as header, sendfile, tail: corked, the kernel
+    // packs them into full segments instead of sending the small pieces on their own.
+    let corked = out.iter().any(|c| matches!(c, Chunk::External { .. }))
+        && rustix::net::sockopt::set_tcp_cork(writer.as_ref(), true).is_ok();
+    let result = write_all_chunks(writer, out).await;
+    if corked {
+        let uncorked = rustix::net::sockopt::set_tcp_cork(writer.as_ref(), false);
+        if result.is_ok() {
+            uncorked?;
+        }
+    }
+    result
+}
+
+async fn write_all_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Out>) -> std::io::Result<()> {
     let mut index = 0;
     while index < out.len() {
         match out.get(index) {
