@@ -81,7 +81,35 @@ impl Broker {
     ///
     /// # Errors
     /// The data directory cannot be opened or the address cannot be bound.
-    pub async fn start(mut config: Config) -> Result<Self, StartError> {
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let listener = Self::bind(&config)?;
+        Self::start_on(config, listener).await
+    }
+
+    /// Binds `config`'s listen address, before any runtime exists: the `strom` binary binds
+    /// first thing, so that clients connecting while it starts wait in the accept queue
+    /// instead of being refused.
+    ///
+    /// # Errors
+    /// The address is invalid or cannot be bound.
+    pub fn bind(config: &Config) -> Result<std::net::TcpListener, StartError> {
+        let bind_error = |source| StartError::Bind {
+            addr: config.listen.clone(),
+            source,
+        };
+        let listener = std::net::TcpListener::bind(config.bind_address()?).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        Ok(listener)
+    }
+
+    /// Like [`Broker::start`], serving on a listener from [`Broker::bind`].
+    ///
+    /// # Errors
+    /// The data directory cannot be opened.
+    pub async fn start_on(
+        mut config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Self, StartError> {
         let ephemeral = if config.ephemeral {
             let dir = tempfile::Builder::new()
                 .prefix("strom-")
@@ -95,27 +123,24 @@ impl Broker {
         } else {
             None
         };
-        let bind = config.bind_address()?;
-        let listener = TcpListener::bind(bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen.clone(),
-                source,
-            })?;
-        let bound = listener.local_addr().map_err(|source| StartError::Bind {
+        let bind_error = |source| StartError::Bind {
             addr: config.listen.clone(),
             source,
-        })?;
+        };
+        let listener = TcpListener::from_std(listener).map_err(bind_error)?;
+        let bound = listener.local_addr().map_err(bind_error)?;
         let storage_error = |reason: String| StartError::Storage {
             path: config.data_dir.clone(),
             reason,
         };
         let data_dir = config.data_dir.clone();
         let defaults = config.log.clone();
-        let (topics, meta) = tokio::task::spawn_blocking(move || Topics::open(&data_dir, defaults))
-            .await
-            .map_err(|e| storage_error(e.to_string()))?
-            .map_err(|e| storage_error(e.to_string()))?;
+        let durable_meta = ephemeral.is_none();
+        let (topics, meta) =
+            tokio::task::spawn_blocking(move || Topics::open(&data_dir, defaults, durable_meta))
+                .await
+                .map_err(|e| storage_error(e.to_string()))?
+                .map_err(|e| storage_error(e.to_string()))?;
         if !meta.broker_configs.is_empty() {
             let node = config.node_id.to_string();
             match crate::dynamic_config::log_defaults(

@@ -103,6 +103,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Bind before anything else starts, so that a client connecting during start-up is
+    // queued, not refused (and so back off).
+    let listener = match Broker::bind(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("strom: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -114,7 +123,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let broker = match Broker::start(config).await {
+        let broker = match Broker::start_on(config, listener).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("strom: {e}");

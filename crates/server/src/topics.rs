@@ -228,7 +228,13 @@ const CLEAN_SHUTDOWN_MARKER: &str = ".strom_clean_shutdown";
 impl Topics {
     /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
     /// marker), each partition's active segment is recovered.
-    pub fn open(data_dir: &Path, defaults: LogConfig) -> Result<(Self, MetaState), TopicError> {
+    /// Opens every topic in `data_dir`. `durable_meta: false` (an ephemeral directory) skips
+    /// the fsync of metadata records.
+    pub fn open(
+        data_dir: &Path,
+        defaults: LogConfig,
+        durable_meta: bool,
+    ) -> Result<(Self, MetaState), TopicError> {
         std::fs::create_dir_all(data_dir).map_err(|source| strom_storage::Error::Io {
             path: data_dir.to_path_buf(),
             source,
@@ -236,7 +242,10 @@ impl Topics {
         let marker = data_dir.join(CLEAN_SHUTDOWN_MARKER);
         let clean = marker.exists();
         let _ = std::fs::remove_file(&marker);
-        let (meta_log, state) = MetaLog::open(data_dir)?;
+        let (mut meta_log, state) = MetaLog::open(data_dir)?;
+        if !durable_meta {
+            meta_log.without_sync();
+        }
         remove_deleted_dirs(data_dir);
         let topics = Self {
             data_dir: data_dir.to_path_buf(),
@@ -698,7 +707,7 @@ mod tests {
     fn topics_survive_reopen_and_deletion_is_durable() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (topics, _) = Topics::open(dir.path(), LogConfig::default()).unwrap();
+            let (topics, _) = Topics::open(dir.path(), LogConfig::default(), true).unwrap();
             topics.create("a", 2, BTreeMap::new(), false).unwrap();
             topics.create("b", 1, BTreeMap::new(), false).unwrap();
             assert!(matches!(
@@ -708,7 +717,7 @@ mod tests {
             topics.delete("b").unwrap();
             topics.close();
         }
-        let (topics, _) = Topics::open(dir.path(), LogConfig::default()).unwrap();
+        let (topics, _) = Topics::open(dir.path(), LogConfig::default(), true).unwrap();
         assert_eq!(
             topics
                 .all()

@@ -250,6 +250,8 @@ impl MetaState {
 pub struct MetaLog {
     path: PathBuf,
     file: File,
+    /// fsync every append (off only for ephemeral data directories).
+    sync: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -319,7 +321,11 @@ impl MetaLog {
             file.set_len(valid_bytes).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
         }
-        let mut log = Self { path, file };
+        let mut log = Self {
+            path,
+            file,
+            sync: true,
+        };
         let live = state.records().len();
         if records > live + META_LOG_GARBAGE_MAX {
             log.rewrite(&state)?;
@@ -339,7 +345,17 @@ impl MetaLog {
             bytes.extend_from_slice(&encode(r)?);
         }
         self.file.write_all(&bytes).map_err(io(&self.path))?;
+        if !self.sync {
+            return Ok(());
+        }
         self.file.sync_data().map_err(io(&self.path))
+    }
+
+    /// Stops fsyncing appends: for a data directory that does not outlive the process
+    /// (`--ephemeral`), where durability across a power loss means nothing. Appends still
+    /// reach the page cache before they are acknowledged.
+    pub fn without_sync(&mut self) {
+        self.sync = false;
     }
 
     /// Replaces the file with just the live records of `state`.
