@@ -353,7 +353,7 @@ impl Topics {
         for index in 0..partitions {
             let dir = partition_dir(&self.data_dir, name, index);
             if dir.exists() {
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = strom_storage::reaper::remove_dir_all(&dir);
             }
         }
         let topic = self.open_topic(&record, false)?;
@@ -376,14 +376,11 @@ impl Topics {
         log.append(&MetaRecord::DeleteTopic { name: name.into() })?;
         state.topics.remove(name);
         for p in &topic.partitions {
+            // Renamed now; the files go (and their blocks are freed) on the storage
+            // reaper thread, not under the metadata lock.
             let dir = partition_dir(&self.data_dir, name, p.index);
-            let doomed =
-                self.data_dir
-                    .join(format!("{name}-{}.{}-delete", p.index, topic.id.simple()));
-            if std::fs::rename(&dir, &doomed).is_ok() {
-                if let Err(e) = std::fs::remove_dir_all(&doomed) {
-                    tracing::warn!(dir = %doomed.display(), error = %e, "could not remove deleted partition");
-                }
+            if let Err(e) = strom_storage::reaper::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove deleted partition");
             }
         }
         tracing::info!(topic = name, "deleted topic");
@@ -467,7 +464,7 @@ impl Topics {
         for index in current..count {
             let dir = partition_dir(&self.data_dir, name, index);
             if dir.exists() {
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = strom_storage::reaper::remove_dir_all(&dir);
             }
             let log = Log::open(&dir, config.clone(), false, now_ms())?;
             write_partition_metadata(&dir, topic.id);
@@ -675,8 +672,10 @@ fn remove_deleted_dirs(data_dir: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().ends_with("-delete") {
-            let _ = std::fs::remove_dir_all(entry.path());
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(strom_storage::reaper::DOOMED_SUFFIX) || name.ends_with("-delete") {
+            strom_storage::reaper::remove_doomed(entry.path());
         }
     }
 }

@@ -42,7 +42,7 @@ pub struct PlannedSegment {
     pub base_offset: i64,
     pub next_offset: i64,
     pub size: u64,
-    pub(crate) file: Arc<File>,
+    pub(crate) file: Arc<crate::reaper::SegmentFile>,
 }
 
 /// What a pass works on, taken under the log's lock.

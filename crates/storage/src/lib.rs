@@ -23,6 +23,7 @@ pub mod limits;
 pub mod log;
 pub mod meta;
 pub mod producer;
+pub mod reaper;
 pub mod segment;
 pub mod txn;
 

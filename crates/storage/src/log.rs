@@ -104,11 +104,10 @@ impl Log {
                 if let Ok(base) = stem.parse::<i64>() {
                     bases.push(base);
                 }
-            } else if name.ends_with(".cleaned")
-                || name.ends_with(".swap")
-                || name.ends_with(".deleted")
-            {
-                let _ = std::fs::remove_file(entry.path());
+            } else if name.ends_with(crate::reaper::DOOMED_SUFFIX) {
+                crate::reaper::remove_doomed(entry.path());
+            } else if name.ends_with(".cleaned") || name.ends_with(".swap") {
+                let _ = crate::reaper::remove_file(&entry.path());
             }
         }
         bases.sort_unstable();
@@ -688,14 +687,14 @@ impl Log {
         for c in output.cleaned {
             let current = self.segments.get(&c.base_offset).map(Segment::size);
             if current != Some(c.original_size) || active_base == Some(c.base_offset) {
-                let _ = std::fs::remove_file(&c.path);
+                let _ = crate::reaper::remove_file(&c.path);
                 continue;
             }
             if c.size == 0 {
                 if let Some(old) = self.segments.remove(&c.base_offset) {
                     old.delete()?;
                 }
-                let _ = std::fs::remove_file(&c.path);
+                let _ = crate::reaper::remove_file(&c.path);
                 continue;
             }
             // Drop the old segment (its indexes flush to their files), remove those stale
@@ -707,14 +706,17 @@ impl Log {
                 let p = self
                     .dir
                     .join(crate::segment::file_name(c.base_offset, suffix));
-                let _ = std::fs::remove_file(p);
+                let _ = crate::reaper::remove_file(&p);
             }
             let target = self
                 .dir
                 .join(crate::segment::file_name(c.base_offset, "log"));
+            // The old file keeps a second name until the reaper drops it, so the rename
+            // below does not free its blocks under the partition lock.
+            crate::reaper::unlink_later(&target).map_err(io(&target))?;
             if let Err(e) = std::fs::rename(&c.path, &target) {
                 // Keep serving the old segment (its indexes are rebuilt) and report.
-                let _ = std::fs::remove_file(&c.path);
+                let _ = crate::reaper::remove_file(&c.path);
                 let old = Segment::open(&self.dir, c.base_offset, settings, false)?;
                 self.segments.insert(c.base_offset, old);
                 return Err(io(&target)(e));
@@ -896,18 +898,11 @@ impl Log {
         Ok(())
     }
 
-    /// Removes the whole log directory.
+    /// Removes the whole log directory (in the background: see [`crate::reaper`]).
     pub fn delete(self) -> Result<(), Error> {
         let dir = self.dir.clone();
         drop(self);
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::Io {
-                path: dir,
-                source: e,
-            }),
-        }
+        crate::reaper::remove_dir_all(&dir).map_err(|source| Error::Io { path: dir, source })
     }
 }
 

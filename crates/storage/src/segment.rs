@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use crate::batch::{self, BatchHeader, HEADER_BYTES};
 use crate::index::{Index, OffsetEntry, TimeEntry};
+use crate::reaper::SegmentFile;
 use crate::Error;
 
 /// A byte range of a segment file, to be read (or sent) after the log's lock is released.
 /// Holding the `Arc<File>` keeps the data readable even if retention deletes the file.
 #[derive(Debug, Clone)]
 pub struct FileSlice {
-    pub file: Arc<File>,
+    pub file: Arc<SegmentFile>,
     pub position: u64,
     pub len: u32,
 }
@@ -44,7 +45,7 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
 pub struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    file: Arc<File>,
+    file: Arc<SegmentFile>,
     size: u64,
     next_offset: i64,
     offset_index: Index<OffsetEntry>,
@@ -85,7 +86,7 @@ impl Segment {
         file.set_len(0).map_err(io(&log_path))?;
         Ok(Self {
             base_offset,
-            file: Arc::new(file),
+            file: Arc::new(SegmentFile::new(file)),
             size: 0,
             next_offset: base_offset,
             offset_index: Index::create(
@@ -151,7 +152,7 @@ impl Segment {
         };
         let mut segment = Self {
             base_offset,
-            file: Arc::new(file),
+            file: Arc::new(SegmentFile::new(file)),
             size: 0,
             next_offset: base_offset,
             offset_index,
@@ -472,7 +473,7 @@ impl Segment {
     pub fn max_timestamp(&self) -> i64 {
         self.max_timestamp
     }
-    pub(crate) fn file(&self) -> Arc<File> {
+    pub(crate) fn file(&self) -> Arc<SegmentFile> {
         Arc::clone(&self.file)
     }
     pub fn offset_of_max_timestamp(&self) -> i64 {
@@ -502,17 +503,12 @@ impl Segment {
     pub fn delete(self) -> Result<(), Error> {
         let index_path = self.offset_index.path().to_path_buf();
         let time_path = self.time_index.path().to_path_buf();
+        // Renamed now, removed (and their blocks freed) by the reaper thread.
         for path in [&self.log_path, &index_path, &time_path] {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Error::Io {
-                        path: path.clone(),
-                        source: e,
-                    })
-                }
-            }
+            crate::reaper::remove_file(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
