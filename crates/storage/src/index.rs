@@ -2,12 +2,18 @@
 //! file formats: offset entries are `(relative_offset u32, position u32)`, 8 bytes; time
 //! entries are `(timestamp i64, relative_offset u32)`, 12 bytes; all big-endian.
 //!
-//! Entries strictly increase. The whole index is kept in memory (at most
-//! `segment.index.bytes`, 10 MiB by default) and appended to its file as it grows; on an
-//! unclean start both are rebuilt from the log (as Kafka's `LogSegment.recover`).
+//! Entries strictly increase. The active segment's index is kept in memory (at most
+//! `segment.index.bytes`, 10 MiB by default) and appended to its file as it grows. Once a
+//! segment is rolled, or when an older segment is found at start-up, its index is *sealed*:
+//! nothing is held in memory and lookups binary-search the file with positioned reads, as
+//! Kafka's `LazyIndex` opens an index only when it is first used. So memory does not grow
+//! with the data kept, and a start-up reads no index entries. On an unclean start both
+//! indexes of the active segment are rebuilt from the log (as Kafka's `LogSegment.recover`).
 
+use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -29,13 +35,23 @@ pub struct TimeEntry {
     pub relative_offset: u32,
 }
 
-/// An append-only index file plus its entries in memory.
+/// An append-only index file, with its entries in memory while its segment is active.
 #[derive(Debug)]
 pub struct Index<E> {
     path: PathBuf,
-    entries: Vec<E>,
-    file: Option<BufWriter<File>>,
     entries_max: usize,
+    store: Store<E>,
+}
+
+#[derive(Debug)]
+enum Store<E> {
+    /// Entries in memory, appended to the file through a buffer.
+    Memory {
+        entries: Vec<E>,
+        file: BufWriter<File>,
+    },
+    /// Entries only in the file, opened on first use.
+    Sealed { count: usize, file: OnceCell<File> },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -83,7 +99,7 @@ impl Entry for TimeEntry {
 
 #[allow(private_bounds)]
 impl<E: Entry> Index<E> {
-    /// A new, empty index file (truncating any old one).
+    /// A new, empty index file (truncating any old one), held in memory.
     pub fn create(path: PathBuf, index_bytes_max: usize) -> Result<Self, Error> {
         let file = OpenOptions::new()
             .create(true)
@@ -94,13 +110,15 @@ impl<E: Entry> Index<E> {
         Ok(Self {
             entries_max: (index_bytes_max / E::BYTES).max(1),
             path,
-            entries: Vec::new(),
-            file: Some(BufWriter::new(file)),
+            store: Store::Memory {
+                entries: Vec::new(),
+                file: BufWriter::new(file),
+            },
         })
     }
 
-    /// Loads an existing index file. Returns `None` when it is missing or not a whole number
-    /// of entries; the caller then rebuilds it.
+    /// Loads an existing index file into memory. Returns `None` when it is missing or not a
+    /// whole number of entries; the caller then rebuilds it.
     pub fn load(path: PathBuf, index_bytes_max: usize) -> Result<Option<Self>, Error> {
         let mut bytes = Vec::new();
         match File::open(&path) {
@@ -124,45 +142,163 @@ impl<E: Entry> Index<E> {
         Ok(Some(Self {
             entries_max: (index_bytes_max / E::BYTES).max(1),
             path,
-            entries,
-            file: Some(BufWriter::new(file)),
+            store: Store::Memory {
+                entries,
+                file: BufWriter::new(file),
+            },
         }))
     }
 
-    pub fn entries(&self) -> &[E] {
-        &self.entries
+    /// An existing index file, sealed: only its length is looked at. Returns `None` when
+    /// it is missing or not a whole number of entries.
+    pub fn open_sealed(path: PathBuf, index_bytes_max: usize) -> Result<Option<Self>, Error> {
+        let len = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::Io { path, source: e }),
+        };
+        let bytes = E::BYTES as u64;
+        if len % bytes != 0 {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            entries_max: (index_bytes_max / E::BYTES).max(1),
+            path,
+            store: Store::Sealed {
+                count: usize::try_from(len / bytes).unwrap_or(usize::MAX),
+                file: OnceCell::new(),
+            },
+        }))
+    }
+
+    /// Writes what is buffered and drops the in-memory entries: lookups read the file from
+    /// now on.
+    pub fn seal(&mut self) -> Result<(), Error> {
+        if let Store::Memory { entries, file } = &mut self.store {
+            file.flush().map_err(io(&self.path))?;
+            self.store = Store::Sealed {
+                count: entries.len(),
+                file: OnceCell::new(),
+            };
+        }
+        Ok(())
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        matches!(self.store, Store::Sealed { .. })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        match &self.store {
+            Store::Memory { entries, .. } => entries.len(),
+            Store::Sealed { count, .. } => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `i`; `None` past the end or when a sealed file cannot be read.
+    pub fn get(&self, i: usize) -> Option<E> {
+        match &self.store {
+            Store::Memory { entries, .. } => entries.get(i).copied(),
+            Store::Sealed { count, file } => {
+                if i >= *count {
+                    return None;
+                }
+                let file = match file.get() {
+                    Some(f) => f,
+                    None => {
+                        let opened = match File::open(&self.path) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                tracing::warn!(path = %self.path.display(), error = %e, "cannot open index; scanning the segment instead");
+                                return None;
+                            }
+                        };
+                        file.get_or_init(|| opened)
+                    }
+                };
+                let mut buf = [0u8; TIME_ENTRY_BYTES];
+                let buf = buf.get_mut(..E::BYTES)?;
+                file.read_exact_at(buf, (i * E::BYTES) as u64).ok()?;
+                E::decode(buf)
+            }
+        }
+    }
+
+    /// The last entry.
+    pub fn last(&self) -> Option<E> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// The number of leading entries for which `below` holds (entries are sorted, so they
+    /// form a prefix): a binary search, in memory or over the file.
+    fn partition_point(&self, below: impl Fn(&E) -> bool) -> usize {
+        if let Store::Memory { entries, .. } = &self.store {
+            return entries.partition_point(below);
+        }
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid) {
+                Some(e) if below(&e) => lo = mid + 1,
+                Some(_) => hi = mid,
+                // Unreadable: act as if no entry qualified from here on.
+                None => hi = mid,
+            }
+        }
+        lo
     }
 
     pub fn is_full(&self) -> bool {
-        self.entries.len() >= self.entries_max
+        self.len() >= self.entries_max
     }
 
     fn push(&mut self, e: E) -> Result<(), Error> {
         if self.is_full() {
             return Ok(());
         }
-        self.entries.push(e);
-        if let Some(f) = self.file.as_mut() {
-            f.write_all(&e.encode()).map_err(io(&self.path))?;
+        match &mut self.store {
+            Store::Memory { entries, file } => {
+                entries.push(e);
+                file.write_all(&e.encode()).map_err(io(&self.path))?;
+            }
+            Store::Sealed { count, file } => {
+                // Rare (a sealed segment's tail scanned at start-up): write straight through.
+                let mut f = OpenOptions::new()
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(io(&self.path))?;
+                f.write_all(&e.encode()).map_err(io(&self.path))?;
+                *count += 1;
+                let _ = file;
+            }
         }
         Ok(())
     }
 
     /// Writes buffered entries to the file (not synced).
     pub fn flush(&mut self) -> Result<(), Error> {
-        if let Some(f) = self.file.as_mut() {
-            f.flush().map_err(io(&self.path))?;
+        if let Store::Memory { file, .. } = &mut self.store {
+            file.flush().map_err(io(&self.path))?;
         }
         Ok(())
     }
 
     /// Writes buffered entries and fsyncs the file.
     pub fn sync(&mut self) -> Result<(), Error> {
-        if let Some(f) = self.file.as_mut() {
-            f.flush().map_err(io(&self.path))?;
-            f.get_ref().sync_data().map_err(io(&self.path))?;
+        match &mut self.store {
+            Store::Memory { file, .. } => {
+                file.flush().map_err(io(&self.path))?;
+                file.get_ref().sync_data().map_err(io(&self.path))
+            }
+            Store::Sealed { .. } => File::open(&self.path)
+                .and_then(|f| f.sync_data())
+                .map_err(io(&self.path)),
         }
-        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -173,7 +309,7 @@ impl<E: Entry> Index<E> {
 impl Index<OffsetEntry> {
     /// Adds an entry; entries must strictly increase in both fields.
     pub fn append(&mut self, relative_offset: u32, position: u32) -> Result<(), Error> {
-        if let Some(last) = self.entries.last() {
+        if let Some(last) = self.last() {
             if relative_offset <= last.relative_offset || position <= last.position {
                 return Ok(());
             }
@@ -186,17 +322,15 @@ impl Index<OffsetEntry> {
 
     /// The entry with the largest offset ≤ `relative_offset`, if any.
     pub fn lookup(&self, relative_offset: u32) -> Option<OffsetEntry> {
-        let i = self
-            .entries
-            .partition_point(|e| e.relative_offset <= relative_offset);
-        i.checked_sub(1).and_then(|i| self.entries.get(i).copied())
+        let i = self.partition_point(|e| e.relative_offset <= relative_offset);
+        i.checked_sub(1).and_then(|i| self.get(i))
     }
 }
 
 impl Index<TimeEntry> {
     /// Adds an entry when `timestamp` is above the last one.
     pub fn append(&mut self, timestamp: i64, relative_offset: u32) -> Result<(), Error> {
-        if let Some(last) = self.entries.last() {
+        if let Some(last) = self.last() {
             if timestamp <= last.timestamp || relative_offset < last.relative_offset {
                 return Ok(());
             }
@@ -212,12 +346,8 @@ impl Index<TimeEntry> {
     /// which returns the largest timestamp ≤ target; strictly less is the safe bound when
     /// several batches share a max timestamp).
     pub fn lookup(&self, timestamp: i64) -> Option<TimeEntry> {
-        let i = self.entries.partition_point(|e| e.timestamp < timestamp);
-        i.checked_sub(1).and_then(|i| self.entries.get(i).copied())
-    }
-
-    pub fn last(&self) -> Option<TimeEntry> {
-        self.entries.last().copied()
+        let i = self.partition_point(|e| e.timestamp < timestamp);
+        i.checked_sub(1).and_then(|i| self.get(i))
     }
 }
 
@@ -266,7 +396,7 @@ mod tests {
         let mut idx = offsets(dir.path());
         idx.append(30, 400).unwrap();
         idx.append(25, 500).unwrap();
-        assert_eq!(idx.entries().len(), 3);
+        assert_eq!(idx.len(), 3);
     }
 
     #[test]
@@ -278,7 +408,7 @@ mod tests {
         idx.append(2, 2).unwrap();
         assert!(idx.is_full());
         idx.append(3, 3).unwrap();
-        assert_eq!(idx.entries().len(), 2);
+        assert_eq!(idx.len(), 2);
     }
 
     #[test]
@@ -291,7 +421,7 @@ mod tests {
         let again = Index::<OffsetEntry>::load(path.clone(), 1024)
             .unwrap()
             .unwrap();
-        assert_eq!(again.entries().len(), 3);
+        assert_eq!(again.len(), 3);
         drop(again);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&[1, 2, 3]).unwrap();
@@ -312,5 +442,44 @@ mod tests {
         assert_eq!(idx.lookup(300).map(|e| e.relative_offset), Some(5));
         assert_eq!(idx.lookup(i64::MAX).map(|e| e.relative_offset), Some(9));
         assert_eq!(idx.last().map(|e| e.timestamp), Some(300));
+    }
+
+    #[test]
+    fn sealed_indexes_answer_like_loaded_ones_without_holding_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut idx = Index::<OffsetEntry>::create(dir.path().join("0.index"), 1 << 20).unwrap();
+        for i in 1..=1000u32 {
+            idx.append(i * 10, i * 100).unwrap();
+        }
+        let answers: Vec<_> = (0..10_020).step_by(7).map(|o| idx.lookup(o)).collect();
+        idx.seal().unwrap();
+        assert!(idx.is_sealed());
+        let sealed: Vec<_> = (0..10_020).step_by(7).map(|o| idx.lookup(o)).collect();
+        assert_eq!(sealed, answers);
+        let reopened = Index::<OffsetEntry>::open_sealed(dir.path().join("0.index"), 1 << 20)
+            .unwrap()
+            .unwrap();
+        assert_eq!(reopened.len(), 1000);
+        let again: Vec<_> = (0..10_020).step_by(7).map(|o| reopened.lookup(o)).collect();
+        assert_eq!(again, answers);
+        assert_eq!(reopened.last().map(|e| e.position), Some(100_000));
+
+        let mut time = Index::<TimeEntry>::create(dir.path().join("0.timeindex"), 1 << 20).unwrap();
+        for i in 1..=100i64 {
+            time.append(i * 1000, u32::try_from(i).unwrap() * 10)
+                .unwrap();
+        }
+        time.seal().unwrap();
+        assert_eq!(time.lookup(50_500).map(|e| e.timestamp), Some(50_000));
+        assert_eq!(time.lookup(1000), None);
+        assert_eq!(time.last().map(|e| e.timestamp), Some(100_000));
+        // A sealed index still takes appends (written through to the file).
+        time.append(200_000, 2000).unwrap();
+        assert_eq!(time.last().map(|e| e.timestamp), Some(200_000));
+        assert!(
+            Index::<TimeEntry>::open_sealed(dir.path().join("none"), 1024)
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -115,7 +115,13 @@ impl Log {
         let mut segments = BTreeMap::new();
         let last = bases.last().copied();
         for base in bases {
-            let segment = Segment::open(dir, base, settings, recover && Some(base) == last)?;
+            // Only the last segment is appended to; the others open sealed (no index
+            // entries read or held).
+            let segment = if Some(base) == last {
+                Segment::open(dir, base, settings, recover)?
+            } else {
+                Segment::open_sealed(dir, base, settings)?
+            };
             segments.insert(base, segment);
         }
         if segments.is_empty() {
@@ -529,7 +535,8 @@ impl Log {
         let next = self.log_end_offset();
         let base = self.active_base();
         if let Some(old) = self.segments.get_mut(&base) {
-            old.flush_indexes()?;
+            // No longer appended to: its index entries leave memory.
+            old.seal()?;
             let path = old.log_path().to_path_buf();
             if let Ok(file) = std::fs::File::open(&path) {
                 std::thread::spawn(move || {
@@ -717,14 +724,14 @@ impl Log {
             if let Err(e) = std::fs::rename(&c.path, &target) {
                 // Keep serving the old segment (its indexes are rebuilt) and report.
                 let _ = crate::reaper::remove_file(&c.path);
-                let old = Segment::open(&self.dir, c.base_offset, settings, false)?;
+                let old = Segment::open_sealed(&self.dir, c.base_offset, settings)?;
                 self.segments.insert(c.base_offset, old);
                 return Err(io(&target)(e));
             }
             std::fs::File::open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io(&self.dir))?;
-            let segment = Segment::open(&self.dir, c.base_offset, settings, false)?;
+            let segment = Segment::open_sealed(&self.dir, c.base_offset, settings)?;
             self.segments.insert(c.base_offset, segment);
         }
         cleaner::write_checkpoint(&self.dir, output.checkpoint)
@@ -1353,5 +1360,51 @@ mod tests {
         log.append(&batch::build_batch(&kv, 900, -100, None), 0)
             .unwrap(); // ts 900, 800, 700 at offsets 4..6
         assert_eq!(log.max_timestamp(), (4, 900));
+    }
+
+    #[test]
+    fn older_segments_open_sealed_and_answer_from_their_index_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            index_interval_bytes: 1,
+            segment_bytes: 2000,
+            ..config()
+        };
+        let expected: Vec<i64>;
+        {
+            let mut log = Log::open(dir.path(), cfg.clone(), false, 0).unwrap();
+            for i in 0..200 {
+                log.append(&batch(&[b"value", b"other"], 1000 + i * 10, None), 0)
+                    .unwrap();
+            }
+            assert!(log.segment_count() > 5);
+            // Rolled segments were sealed as they were left behind.
+            let sealed = log.segments.values().filter(|s| s.is_sealed()).count();
+            assert_eq!(sealed, log.segment_count() - 1);
+            expected = (0..400)
+                .step_by(13)
+                .map(|o| read_all(&log, o)[0].base_offset)
+                .collect();
+            log.close().unwrap();
+        }
+        let log = Log::open(dir.path(), cfg, false, 0).unwrap();
+        let (active, older): (Vec<_>, Vec<_>) = log.segments.values().partition(|s| !s.is_sealed());
+        assert_eq!(
+            active.len(),
+            1,
+            "only the last segment holds its index in memory"
+        );
+        assert!(!older.is_empty());
+        assert_eq!(log.log_end_offset(), 400);
+        let found: Vec<i64> = (0..400)
+            .step_by(13)
+            .map(|o| read_all(&log, o)[0].base_offset)
+            .collect();
+        assert_eq!(found, expected);
+        // Timestamps: batch i holds 1000 + 10 i and 1001 + 10 i at offsets 2i and 2i + 1.
+        assert_eq!(log.offset_for_timestamp(1001).unwrap(), Some((1, 1001)));
+        assert_eq!(log.offset_for_timestamp(1500).unwrap(), Some((100, 1500)));
+        assert_eq!(log.offset_for_timestamp(2991).unwrap(), Some((399, 2991)));
+        assert_eq!(log.max_timestamp(), (399, 2991));
     }
 }

@@ -116,6 +116,28 @@ impl Segment {
         settings: SegmentSettings,
         recover: bool,
     ) -> Result<Self, Error> {
+        Self::open_as(dir, base_offset, settings, recover, false)
+    }
+
+    /// Opens an existing segment that will not be appended to (any but a log's last) with
+    /// its indexes sealed: no index entry is read, lookups read the files when needed.
+    /// Work per segment is constant: the file lengths, the last index entries, the batches
+    /// after the last offset-index entry (as [`Segment::open`] without `recover`).
+    pub fn open_sealed(
+        dir: &Path,
+        base_offset: i64,
+        settings: SegmentSettings,
+    ) -> Result<Self, Error> {
+        Self::open_as(dir, base_offset, settings, false, true)
+    }
+
+    fn open_as(
+        dir: &Path,
+        base_offset: i64,
+        settings: SegmentSettings,
+        recover: bool,
+        sealed: bool,
+    ) -> Result<Self, Error> {
         let log_path = dir.join(file_name(base_offset, "log"));
         let file = OpenOptions::new()
             .read(true)
@@ -128,15 +150,22 @@ impl Segment {
         let loaded = if recover {
             None
         } else {
-            match (
-                Index::<OffsetEntry>::load(offset_path.clone(), settings.index_bytes_max)?,
-                Index::<TimeEntry>::load(time_path.clone(), settings.index_bytes_max)?,
-            ) {
-                (Some(o), Some(t))
-                    if o.entries()
-                        .last()
-                        .is_none_or(|e| u64::from(e.position) < file_len) =>
-                {
+            let pair = if sealed {
+                (
+                    Index::<OffsetEntry>::open_sealed(
+                        offset_path.clone(),
+                        settings.index_bytes_max,
+                    )?,
+                    Index::<TimeEntry>::open_sealed(time_path.clone(), settings.index_bytes_max)?,
+                )
+            } else {
+                (
+                    Index::<OffsetEntry>::load(offset_path.clone(), settings.index_bytes_max)?,
+                    Index::<TimeEntry>::load(time_path.clone(), settings.index_bytes_max)?,
+                )
+            };
+            match pair {
+                (Some(o), Some(t)) if o.last().is_none_or(|e| u64::from(e.position) < file_len) => {
                     Some((o, t))
                 }
                 _ => None,
@@ -169,7 +198,6 @@ impl Segment {
         } else {
             let start = segment
                 .offset_index
-                .entries()
                 .last()
                 .map_or(0, |e| u64::from(e.position));
             if let Some(t) = segment.time_index.last() {
@@ -195,7 +223,22 @@ impl Segment {
         } else {
             None
         };
+        if sealed {
+            segment.seal()?;
+        }
         Ok(segment)
+    }
+
+    /// Whether the indexes are sealed (not held in memory).
+    pub fn is_sealed(&self) -> bool {
+        self.offset_index.is_sealed() && self.time_index.is_sealed()
+    }
+
+    /// Drops the in-memory index entries of a segment that is no longer appended to (see
+    /// [`crate::index`]); buffered entries are written first.
+    pub fn seal(&mut self) -> Result<(), Error> {
+        self.offset_index.seal()?;
+        self.time_index.seal()
     }
 
     /// Walks batches from `start` to `end`, checking each (fully when `index`, in which case
