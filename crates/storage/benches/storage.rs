@@ -44,8 +44,9 @@ fn append_and_read(c: &mut Criterion) {
         timestamp_before_max_ms: i64::MAX,
         ..LogConfig::default()
     };
-    group.throughput(Throughput::Bytes(b.len() as u64));
-    group.bench_function("append_1000x1KiB", |bench| {
+    // Each iteration appends 16 batches.
+    group.throughput(Throughput::Bytes(16 * b.len() as u64));
+    group.bench_function("append_16x_1000x1KiB", |bench| {
         bench.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
@@ -62,7 +63,7 @@ fn append_and_read(c: &mut Criterion) {
         )
     });
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), config, false, 0).unwrap();
+    let mut log = Log::open(dir.path(), config.clone(), false, 0).unwrap();
     for _ in 0..64 {
         log.append(&b, 0).unwrap();
     }
@@ -79,6 +80,28 @@ fn append_and_read(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // An old segment: its index is sealed (looked up in the file with positioned reads).
+    // Small batches, so the offset index has many entries to search.
+    let small = batch(4, 1024);
+    let sealed_dir = tempfile::tempdir().unwrap();
+    {
+        let config = LogConfig {
+            segment_bytes: 64 << 20,
+            ..config
+        };
+        let mut log = Log::open(sealed_dir.path(), config.clone(), false, 0).unwrap();
+        for _ in 0..40_000 {
+            log.append(&small, 0).unwrap();
+        }
+        log.roll().unwrap();
+        log.close().unwrap();
+        drop(log);
+        let log = Log::open(sealed_dir.path(), config, false, 0).unwrap();
+        group.throughput(Throughput::Bytes(1 << 20));
+        group.bench_function("read_plan_1MiB_sealed_segment", |bench| {
+            bench.iter(|| log.read(black_box(77_777), 1 << 20).unwrap())
+        });
+    }
     group.finish();
 }
 
