@@ -100,15 +100,17 @@ fn doomed_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Deletes the file at `path` in the background; its name is free when this returns.
-///
-/// # Errors
-/// The rename fails for another reason than the file being absent.
-pub fn remove_file(path: &Path) -> std::io::Result<()> {
+/// Gives `path` a doomed name with `place` (rename or hard link) and schedules `work` on
+/// that name. A missing `path` is nothing to do.
+fn retire(
+    path: &Path,
+    place: fn(&Path, &Path) -> std::io::Result<()>,
+    work: fn(PathBuf) -> Work,
+) -> std::io::Result<()> {
     let doomed = doomed_name(path);
-    match std::fs::rename(path, &doomed) {
+    match place(path, &doomed) {
         Ok(()) => {
-            submit(Work::RemoveFile(doomed));
+            submit(work(doomed));
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -116,20 +118,28 @@ pub fn remove_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
+fn rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::rename(from, to)
+}
+
+fn hard_link(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(from, to)
+}
+
+/// Deletes the file at `path` in the background; its name is free when this returns.
+///
+/// # Errors
+/// The rename fails for another reason than the file being absent.
+pub fn remove_file(path: &Path) -> std::io::Result<()> {
+    retire(path, rename, Work::RemoveFile)
+}
+
 /// Deletes the directory at `path` and everything in it, in the background.
 ///
 /// # Errors
 /// The rename fails for another reason than the directory being absent.
 pub fn remove_dir_all(path: &Path) -> std::io::Result<()> {
-    let doomed = doomed_name(path);
-    match std::fs::rename(path, &doomed) {
-        Ok(()) => {
-            submit(Work::RemoveDir(doomed));
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+    retire(path, rename, Work::RemoveDir)
 }
 
 /// Deletes an already doomed file or directory (found at start-up) in the background.
@@ -148,15 +158,7 @@ pub fn remove_doomed(path: PathBuf) {
 /// # Errors
 /// The link fails for another reason than the file being absent.
 pub fn unlink_later(path: &Path) -> std::io::Result<()> {
-    let doomed = doomed_name(path);
-    match std::fs::hard_link(path, &doomed) {
-        Ok(()) => {
-            submit(Work::RemoveFile(doomed));
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+    retire(path, hard_link, Work::RemoveFile)
 }
 
 /// A segment's data file. When the last reference drops, the descriptor is duplicated and
