@@ -25,20 +25,6 @@ pub enum Chunk<F> {
     External { source: F, len: usize },
 }
 
-impl<F> Chunk<F> {
-    /// Bytes this chunk puts on the wire.
-    pub fn len(&self) -> usize {
-        match self {
-            Chunk::Bytes(b) => b.len(),
-            Chunk::External { len, .. } => *len,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Record sets a response refers to without holding their bytes, and the placeholders that
 /// stand for them in the response structure.
 #[derive(Debug)]
@@ -46,6 +32,13 @@ pub struct ExternalRecords<F> {
     /// Placeholder `i` is `marks[i..i + 1]`: its address identifies it.
     marks: Bytes,
     sources: Vec<Option<(F, usize)>>,
+}
+
+/// No record sets (every response but Fetch).
+impl<F> Default for ExternalRecords<F> {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
 }
 
 impl<F> ExternalRecords<F> {
@@ -58,14 +51,18 @@ impl<F> ExternalRecords<F> {
     }
 
     /// Registers a record set of `len` bytes; returns the placeholder to put in the
-    /// response's `records` field, or `None` when full (the caller then inlines the bytes).
-    pub fn add(&mut self, source: F, len: usize) -> Option<Bytes> {
+    /// response's `records` field, or the source back when full (the caller then inlines
+    /// the bytes).
+    ///
+    /// # Errors
+    /// No room left: `source` is handed back.
+    pub fn add(&mut self, source: F, len: usize) -> Result<Bytes, F> {
         let index = self.sources.len();
         if index >= self.marks.len() {
-            return None;
+            return Err(source);
         }
         self.sources.push(Some((source, len)));
-        Some(self.marks.slice(index..=index))
+        Ok(self.marks.slice(index..=index))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -288,7 +285,7 @@ mod tests {
     #[test]
     fn registration_stops_at_capacity() {
         let mut external = ExternalRecords::with_capacity(1);
-        assert!(external.add((), 5).is_some());
-        assert!(external.add((), 5).is_none());
+        assert!(external.add((), 5).is_ok());
+        assert!(external.add((), 5).is_err());
     }
 }

@@ -93,10 +93,7 @@ impl Broker {
     /// # Errors
     /// The address is invalid or cannot be bound.
     pub fn bind(config: &Config) -> Result<std::net::TcpListener, StartError> {
-        let bind_error = |source| StartError::Bind {
-            addr: config.listen.clone(),
-            source,
-        };
+        let bind_error = bind_error(config);
         let listener = std::net::TcpListener::bind(config.bind_address()?).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         Ok(listener)
@@ -123,10 +120,7 @@ impl Broker {
         } else {
             None
         };
-        let bind_error = |source| StartError::Bind {
-            addr: config.listen.clone(),
-            source,
-        };
+        let bind_error = bind_error(&config);
         let listener = TcpListener::from_std(listener).map_err(bind_error)?;
         let bound = listener.local_addr().map_err(bind_error)?;
         let storage_error = |reason: String| StartError::Storage {
@@ -268,6 +262,14 @@ impl Broker {
         let state = Arc::clone(&self.state);
         let _ = tokio::task::spawn_blocking(move || state.topics.close()).await;
         tracing::info!("strom broker stopped");
+    }
+}
+
+/// A listener failure on `config`'s address, as a [`StartError`].
+fn bind_error(config: &Config) -> impl Fn(std::io::Error) -> StartError + Copy + '_ {
+    |source| StartError::Bind {
+        addr: config.listen.clone(),
+        source,
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn dispatch(
         .await
         .map(|body| Reply {
             body,
-            records: ExternalRecords::with_capacity(0),
+            records: ExternalRecords::default(),
         })
 }
 

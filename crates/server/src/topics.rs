@@ -227,9 +227,8 @@ const CLEAN_SHUTDOWN_MARKER: &str = ".strom_clean_shutdown";
 
 impl Topics {
     /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
-    /// marker), each partition's active segment is recovered.
-    /// Opens every topic in `data_dir`. `durable_meta: false` (an ephemeral directory) skips
-    /// the fsync of metadata records.
+    /// marker), each partition's active segment is recovered. `durable_meta: false` (an
+    /// ephemeral directory) skips the fsync of metadata records.
     pub fn open(
         data_dir: &Path,
         defaults: LogConfig,

@@ -171,6 +171,20 @@ impl<E: Entry> Index<E> {
         }))
     }
 
+    /// An existing index file: sealed ([`Index::open_sealed`]) or loaded into memory
+    /// ([`Index::load`]).
+    pub fn open_existing(
+        path: PathBuf,
+        index_bytes_max: usize,
+        sealed: bool,
+    ) -> Result<Option<Self>, Error> {
+        if sealed {
+            Self::open_sealed(path, index_bytes_max)
+        } else {
+            Self::load(path, index_bytes_max)
+        }
+    }
+
     /// Writes what is buffered and drops the in-memory entries: lookups read the file from
     /// now on.
     pub fn seal(&mut self) -> Result<(), Error> {
@@ -266,7 +280,7 @@ impl<E: Entry> Index<E> {
                 entries.push(e);
                 file.write_all(&e.encode()).map_err(io(&self.path))?;
             }
-            Store::Sealed { count, file } => {
+            Store::Sealed { count, .. } => {
                 // Rare (a sealed segment's tail scanned at start-up): write straight through.
                 let mut f = OpenOptions::new()
                     .append(true)
@@ -274,7 +288,6 @@ impl<E: Entry> Index<E> {
                     .map_err(io(&self.path))?;
                 f.write_all(&e.encode()).map_err(io(&self.path))?;
                 *count += 1;
-                let _ = file;
             }
         }
         Ok(())

@@ -16,7 +16,8 @@ use crate::reaper::SegmentFile;
 use crate::Error;
 
 /// A byte range of a segment file, to be read (or sent) after the log's lock is released.
-/// Holding the `Arc<File>` keeps the data readable even if retention deletes the file.
+/// Holding the `Arc<SegmentFile>` keeps the data readable even if retention deletes the
+/// file (and its last holder closes it on the reaper thread).
 #[derive(Debug, Clone)]
 pub struct FileSlice {
     pub file: Arc<SegmentFile>,
@@ -150,21 +151,11 @@ impl Segment {
         let loaded = if recover {
             None
         } else {
-            let pair = if sealed {
-                (
-                    Index::<OffsetEntry>::open_sealed(
-                        offset_path.clone(),
-                        settings.index_bytes_max,
-                    )?,
-                    Index::<TimeEntry>::open_sealed(time_path.clone(), settings.index_bytes_max)?,
-                )
-            } else {
-                (
-                    Index::<OffsetEntry>::load(offset_path.clone(), settings.index_bytes_max)?,
-                    Index::<TimeEntry>::load(time_path.clone(), settings.index_bytes_max)?,
-                )
-            };
-            match pair {
+            let max = settings.index_bytes_max;
+            match (
+                Index::<OffsetEntry>::open_existing(offset_path.clone(), max, sealed)?,
+                Index::<TimeEntry>::open_existing(time_path.clone(), max, sealed)?,
+            ) {
                 (Some(o), Some(t)) if o.last().is_none_or(|e| u64::from(e.position) < file_len) => {
                     Some((o, t))
                 }

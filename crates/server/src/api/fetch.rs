@@ -64,7 +64,7 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             FetchResponse::default()
                 .with_error_code(ErrorCode::FetchSessionIdNotFound.code())
                 .with_session_id(0),
-            ExternalRecords::with_capacity(0),
+            ExternalRecords::default(),
         );
     }
     let topics: Vec<TopicWanted> = request
@@ -211,6 +211,24 @@ fn plan(topics: &[TopicWanted], response_max: i64, read_committed: bool) -> Vec<
         .collect()
 }
 
+/// What goes in a partition's `records` field: a placeholder for a record set that leaves
+/// with sendfile, or the bytes themselves for a small one.
+fn records_field(
+    slice: FileSlice,
+    external: &mut ExternalRecords<FileSlice>,
+) -> std::io::Result<Bytes> {
+    let slice = if slice.len >= SENDFILE_BYTES_MIN {
+        let len = slice.len as usize;
+        match external.add(slice, len) {
+            Ok(placeholder) => return Ok(placeholder),
+            Err(slice) => slice,
+        }
+    } else {
+        slice
+    };
+    slice.read().map(Bytes::from)
+}
+
 fn respond(
     metrics: &crate::metrics::Metrics,
     topics: Vec<TopicWanted>,
@@ -239,24 +257,12 @@ fn respond(
                     let mut error = p.error;
                     let records = match p.slice {
                         Some(slice) => {
-                            let len = slice.len;
-                            metrics.fetched(t.name.0.as_str(), u64::from(len));
-                            let placeholder = if len >= SENDFILE_BYTES_MIN {
-                                external.add(slice.clone(), len as usize)
-                            } else {
-                                None
-                            };
-                            match placeholder {
-                                Some(p) => p,
-                                None => match slice.read() {
-                                    Ok(bytes) => Bytes::from(bytes),
-                                    Err(e) => {
-                                        tracing::error!(partition = w.index, error = %e, "reading a segment failed");
-                                        error = Some(ErrorCode::KafkaStorageError);
-                                        Bytes::new()
-                                    }
-                                },
-                            }
+                            metrics.fetched(t.name.0.as_str(), u64::from(slice.len));
+                            records_field(slice, &mut external).unwrap_or_else(|e| {
+                                tracing::error!(partition = w.index, error = %e, "reading a segment failed");
+                                error = Some(ErrorCode::KafkaStorageError);
+                                Bytes::new()
+                            })
                         }
                         None => Bytes::new(),
                     };
