@@ -217,6 +217,8 @@ pub struct Topics {
     meta: Mutex<(MetaLog, MetaState)>,
     /// Key-map memory of one compaction pass (`log.cleaner.dedupe.buffer.size`).
     pub cleaner_dedupe_bytes: usize,
+    /// Data must survive a power loss (not an ephemeral directory): a clean stop fsyncs.
+    durable: bool,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
@@ -227,7 +229,8 @@ const CLEAN_SHUTDOWN_MARKER: &str = ".strom_clean_shutdown";
 
 impl Topics {
     /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
-    /// marker), each partition's active segment is recovered. `durable_meta: false` (an
+    /// marker), each partition is re-validated from its recovery point (see
+    /// [`Log::open`]). `durable_meta: false` (an
     /// ephemeral directory) skips the fsync of metadata records.
     pub fn open(
         data_dir: &Path,
@@ -253,9 +256,10 @@ impl Topics {
             by_id: DashMap::new(),
             meta: Mutex::new((meta_log, state.clone())),
             cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
+            durable: durable_meta,
         };
         if !clean && !state.topics.is_empty() {
-            tracing::warn!("previous shutdown was not clean: recovering active segments");
+            tracing::warn!("previous shutdown was not clean: re-validating each partition from its recovery point");
         }
         for meta in state.topics.values() {
             let topic = topics.open_topic(meta, !clean)?;
@@ -618,18 +622,28 @@ impl Topics {
         }
     }
 
-    /// Flushes index buffers and writes the clean-shutdown marker.
+    /// Flushes index buffers, fsyncs what is not yet on disk (not for an ephemeral
+    /// directory) and writes the clean-shutdown marker. A failure leaves no marker, so the
+    /// next start recovers.
     pub fn close(&self) {
         for topic in self.all() {
             for p in &topic.partitions {
-                if let Err(e) = p.log().close() {
-                    tracing::error!(topic = %topic.name, partition = p.index, error = %e, "close failed");
+                if let Err(e) = p.log().close(self.durable) {
+                    tracing::error!(topic = %topic.name, partition = p.index, error = %e, "close failed; the next start recovers the logs");
                     return;
                 }
             }
         }
-        if let Err(e) = std::fs::write(self.data_dir.join(CLEAN_SHUTDOWN_MARKER), b"") {
-            tracing::error!(error = %e, "could not write the clean-shutdown marker");
+        let marker = self.data_dir.join(CLEAN_SHUTDOWN_MARKER);
+        let written = std::fs::File::create(&marker).and_then(|f| {
+            if self.durable {
+                f.sync_all()?;
+                std::fs::File::open(&self.data_dir)?.sync_all()?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            tracing::error!(error = %e, "could not write the clean-shutdown marker; the next start recovers the logs");
         }
     }
 }

@@ -94,7 +94,7 @@ fn append_and_read(c: &mut Criterion) {
             log.append(&small, 0).unwrap();
         }
         log.roll().unwrap();
-        log.close().unwrap();
+        log.close(true).unwrap();
         drop(log);
         let log = Log::open(sealed_dir.path(), config, false, 0).unwrap();
         group.throughput(Throughput::Bytes(1 << 20));

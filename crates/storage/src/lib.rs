@@ -18,6 +18,7 @@ pub mod batch;
 pub mod cleaner;
 pub mod compress;
 pub mod config;
+pub mod flusher;
 pub mod index;
 pub mod limits;
 pub mod log;

@@ -18,6 +18,9 @@ pub const PRODUCER_BATCHES_RETAINED: usize = 5;
 /// Files and directories waiting for the background reaper (see [`crate::reaper`]); past
 /// this, the caller removes them itself.
 pub const REAPER_QUEUE_MAX: usize = 1024;
+/// Rolled segments waiting for the background fsync (see [`crate::flusher`]); past this,
+/// the appender that rolled fsyncs the segment itself.
+pub const FLUSH_QUEUE_MAX: usize = 1024;
 /// Metadata log records beyond the live state that trigger a rewrite at start-up.
 pub const META_LOG_GARBAGE_MAX: usize = 10_000;
 

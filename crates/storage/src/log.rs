@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::batch::{self, patched_header, HEADER_BYTES};
 use crate::cleaner;
 use crate::config::{LogConfig, TimestampType};
+use crate::flusher::{self, RecoveryPoint};
 use crate::producer::{ProducerStates, SequenceCheck};
-use crate::segment::{FileSlice, Segment, SegmentSettings};
+use crate::segment::{self, FileSlice, Segment, SegmentSettings};
 use crate::txn::{self, AbortedTxn, TxnIndex};
 use crate::Error;
 
@@ -44,6 +46,8 @@ pub struct Log {
     unflushed_messages: i64,
     last_flush_ms: i64,
     poisoned: bool,
+    /// Everything below it is on disk (see [`crate::flusher`]).
+    recovery: Arc<RecoveryPoint>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -91,8 +95,11 @@ impl Log {
     }
 
     /// Opens the log in `dir`, creating it when missing. With `recover` (after an unclean
-    /// stop) the active segment is re-validated batch by batch and cut at the first torn or
-    /// corrupt one; older segments have every batch after their last index entry checked.
+    /// stop) every segment that ends after the recovery point (see [`crate::flusher`]),
+    /// the active one always among them, is re-validated batch by batch and cut at the
+    /// first torn or corrupt one; as in Kafka, the segments after a cut one are removed.
+    /// Segments wholly below the recovery point, and all of them after a clean stop, have
+    /// only the batches after their last index entry checked.
     pub fn open(dir: &Path, config: LogConfig, recover: bool, now_ms: i64) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let mut bases = Vec::new();
@@ -112,17 +119,44 @@ impl Log {
         }
         bases.sort_unstable();
         let settings = Self::settings(&config);
+        let recovery = RecoveryPoint::load(dir);
+        let recovery_point = recovery.get();
         let mut segments = BTreeMap::new();
-        let last = bases.last().copied();
-        for base in bases {
+        for (i, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(i + 1).copied();
+            // A segment that ends after the recovery point may have lost writes.
+            let check = recover && next_base.is_none_or(|next| next > recovery_point);
+            let log_path = dir.join(segment::file_name(base, "log"));
+            let file_len = if check {
+                std::fs::metadata(&log_path).map_err(io(&log_path))?.len()
+            } else {
+                0
+            };
             // Only the last segment is appended to; the others open sealed (no index
             // entries read or held).
-            let segment = if Some(base) == last {
-                Segment::open(dir, base, settings, recover)?
-            } else {
-                Segment::open_sealed(dir, base, settings)?
+            let segment = match next_base {
+                None => Segment::open(dir, base, settings, check)?,
+                Some(_) => Segment::open_sealed(dir, base, settings, check)?,
             };
+            let cut = check && segment.size() < file_len;
             segments.insert(base, segment);
+            if cut && next_base.is_some() {
+                // What follows a cut segment would not continue it: as Kafka's recovery,
+                // the later segments go and this one is appended to again.
+                let later = bases.get(i + 1..).unwrap_or_default();
+                tracing::warn!(
+                    log = %dir.display(),
+                    segment = base,
+                    removed_segments = later.len(),
+                    "a segment before the log end was torn by the unclean stop; the segments after it are removed"
+                );
+                for &gone in later {
+                    segment::remove_files(dir, gone)?;
+                }
+                segments.remove(&base);
+                segments.insert(base, Segment::open(dir, base, settings, false)?);
+                break;
+            }
         }
         if segments.is_empty() {
             segments.insert(0, Segment::create(dir, 0, settings)?);
@@ -147,8 +181,13 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             poisoned: false,
+            recovery,
         };
         log.drop_empty_tail_gap()?;
+        if log.log_end_offset() < recovery_point {
+            // Cut below what was on disk (the files were changed outside the broker).
+            log.recovery.reset(log.log_end_offset())?;
+        }
         Ok(log)
     }
 
@@ -529,22 +568,15 @@ impl Log {
     }
 
     /// Starts a new active segment at the log end offset. The old one is flushed to the
-    /// page cache now and fsynced in the background (Kafka also flushes rolled segments
-    /// asynchronously).
+    /// page cache now and fsynced in the background, after which the recovery point moves
+    /// to its end (Kafka also flushes rolled segments asynchronously).
     pub fn roll(&mut self) -> Result<(), Error> {
         let next = self.log_end_offset();
         let base = self.active_base();
         if let Some(old) = self.segments.get_mut(&base) {
             // No longer appended to: its index entries leave memory.
             old.seal()?;
-            let path = old.log_path().to_path_buf();
-            if let Ok(file) = std::fs::File::open(&path) {
-                std::thread::spawn(move || {
-                    if let Err(e) = file.sync_data() {
-                        tracing::error!(segment = %path.display(), error = %e, "fsync of rolled segment failed");
-                    }
-                });
-            }
+            flusher::sync_later(old.durable_files(), next, Arc::clone(&self.recovery));
         }
         let segment = Segment::create(&self.dir, next, Self::settings(&self.config))?;
         self.segments.insert(next, segment);
@@ -724,14 +756,14 @@ impl Log {
             if let Err(e) = std::fs::rename(&c.path, &target) {
                 // Keep serving the old segment (its indexes are rebuilt) and report.
                 let _ = crate::reaper::remove_file(&c.path);
-                let old = Segment::open_sealed(&self.dir, c.base_offset, settings)?;
+                let old = Segment::open_sealed(&self.dir, c.base_offset, settings, false)?;
                 self.segments.insert(c.base_offset, old);
                 return Err(io(&target)(e));
             }
             std::fs::File::open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io(&self.dir))?;
-            let segment = Segment::open_sealed(&self.dir, c.base_offset, settings)?;
+            let segment = Segment::open_sealed(&self.dir, c.base_offset, settings, false)?;
             self.segments.insert(c.base_offset, segment);
         }
         cleaner::write_checkpoint(&self.dir, output.checkpoint)
@@ -881,26 +913,43 @@ impl Log {
             && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms
     }
 
-    /// fsyncs the active segment and its indexes. A failed fsync poisons the log: it
-    /// refuses writes until restart, since the kernel may have dropped the dirty pages.
+    /// fsyncs every segment that may hold data not yet on disk (the active one, and rolled
+    /// ones whose background fsync has not finished) with their indexes. A failed fsync
+    /// poisons the log: it refuses writes until restart, since the kernel may have dropped
+    /// the dirty pages.
     pub fn flush(&mut self, now_ms: i64) -> Result<(), Error> {
-        let base = self.active_base();
-        if let Some(active) = self.segments.get_mut(&base) {
-            if let Err(e) = active.sync() {
-                self.poisoned = true;
-                tracing::error!(log = %self.dir.display(), error = %e, "fsync failed; partition refuses writes until restart");
-                return Err(e);
-            }
+        if let Err(e) = self.sync_unflushed() {
+            self.poisoned = true;
+            tracing::error!(log = %self.dir.display(), error = %e, "fsync failed; partition refuses writes until restart");
+            return Err(e);
         }
         self.unflushed_messages = 0;
         self.last_flush_ms = now_ms;
         Ok(())
     }
 
-    /// Writes index buffers out so a clean restart can trust them.
-    pub fn close(&mut self) -> Result<(), Error> {
+    /// fsyncs the segments that end after the recovery point.
+    fn sync_unflushed(&mut self) -> Result<(), Error> {
+        let point = self.recovery.get();
+        for segment in self.segments.values_mut() {
+            if segment.next_offset() > point {
+                segment.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes index buffers out so a clean restart can trust them. With `durable`, every
+    /// segment is also fsynced and the recovery point moved to the log end (as Kafka's
+    /// clean shutdown), so that a power loss after a clean stop cannot leave torn data
+    /// behind a clean-shutdown marker.
+    pub fn close(&mut self, durable: bool) -> Result<(), Error> {
         for segment in self.segments.values_mut() {
             segment.flush_indexes()?;
+        }
+        if durable {
+            self.sync_unflushed()?;
+            self.recovery.advance(self.log_end_offset())?;
         }
         Ok(())
     }
@@ -908,6 +957,8 @@ impl Log {
     /// Removes the whole log directory (in the background: see [`crate::reaper`]).
     pub fn delete(self) -> Result<(), Error> {
         let dir = self.dir.clone();
+        // A pending background fsync must not write into the directory once it is gone.
+        self.recovery.retire();
         drop(self);
         crate::reaper::remove_dir_all(&dir).map_err(|source| Error::Io { path: dir, source })
     }
@@ -1069,7 +1120,7 @@ mod tests {
             for i in 0..20 {
                 log.append(&batch(&[b"v"], i, None), 0).unwrap();
             }
-            log.close().unwrap();
+            log.close(true).unwrap();
         }
         let log = Log::open(dir.path(), cfg, false, 0).unwrap();
         assert_eq!(log.log_end_offset(), 20);
@@ -1147,6 +1198,85 @@ mod tests {
         assert_eq!(log.log_end_offset(), 1);
     }
 
+    /// Three segments of two 1-record batches each (offsets 0-1, 2-3, 4-5); returns the
+    /// length of one batch.
+    fn three_segments(dir: &Path) -> usize {
+        let cfg = LogConfig {
+            segment_bytes: 400,
+            index_interval_bytes: 1,
+            ..config()
+        };
+        let mut log = Log::open(dir, cfg, false, 0).unwrap();
+        let mut len = 0;
+        for i in 0..6 {
+            let b = batch(&[&[b'x'; 100]], i, None);
+            len = b.len();
+            log.append(&b, 0).unwrap();
+        }
+        assert_eq!(log.segment_count(), 3);
+        // The two rolls' background fsyncs move the point to the active segment's base;
+        // tests change it only after that.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while flusher::RecoveryPoint::load(dir).get() < 4 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(flusher::RecoveryPoint::load(dir).get(), 4);
+        len
+    }
+
+    fn flip_byte(path: &Path, at: usize) {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[at] ^= 0xff;
+        std::fs::write(path, &bytes).unwrap();
+    }
+
+    #[test]
+    fn an_unclean_stop_revalidates_from_the_recovery_point_and_drops_what_follows_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = three_segments(dir.path());
+        // Segment 2 (offsets 2-3) was not known to be on disk; its second batch is torn.
+        flusher::RecoveryPoint::load(dir.path()).reset(2).unwrap();
+        flip_byte(&dir.path().join(segment::file_name(2, "log")), len + 70);
+        let mut log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 3, "cut after offset 2");
+        assert_eq!(log.segment_count(), 2, "the segment after the cut is gone");
+        assert!(!dir.path().join(segment::file_name(4, "log")).exists());
+        let info = log.append(&batch(&[b"next"], 9, None), 0).unwrap();
+        assert_eq!(info.base_offset, 3, "appends continue the cut segment");
+        let offsets: Vec<i64> = read_all(&log, 0).iter().map(|h| h.base_offset).collect();
+        assert_eq!(offsets, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn segments_below_the_recovery_point_are_trusted_after_an_unclean_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        three_segments(dir.path());
+        // A byte changed inside the first batch of a segment known to be on disk, before
+        // its last index entry, is not looked for (no start-up work proportional to the
+        // data already made durable) ...
+        flip_byte(&dir.path().join(segment::file_name(0, "log")), 70);
+        let log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 6);
+        assert_eq!(log.segment_count(), 3);
+        drop(log);
+        // ... but without a recovery point everything is re-validated.
+        std::fs::remove_file(dir.path().join(flusher::RECOVERY_POINT_FILE)).unwrap();
+        let log = Log::open(dir.path(), config(), true, 0).unwrap();
+        assert_eq!(log.log_end_offset(), 0);
+        assert_eq!(log.segment_count(), 1);
+    }
+
+    #[test]
+    fn rolls_and_a_durable_close_move_the_recovery_point() {
+        let dir = tempfile::tempdir().unwrap();
+        three_segments(dir.path());
+        let mut log = Log::open(dir.path(), config(), false, 0).unwrap();
+        log.close(false).unwrap();
+        assert_eq!(flusher::RecoveryPoint::load(dir.path()).get(), 4);
+        log.close(true).unwrap();
+        assert_eq!(flusher::RecoveryPoint::load(dir.path()).get(), 6);
+    }
+
     #[test]
     fn retention_by_bytes_and_time_moves_log_start() {
         let dir = tempfile::tempdir().unwrap();
@@ -1204,7 +1334,7 @@ mod tests {
                 Err(Error::OffsetOutOfRange { .. })
             ));
             assert!(log.delete_records_before(9).is_err());
-            log.close().unwrap();
+            log.close(true).unwrap();
         }
         let mut log = Log::open(dir.path(), cfg, false, 0).unwrap();
         assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 5));
@@ -1385,7 +1515,7 @@ mod tests {
                 .step_by(13)
                 .map(|o| read_all(&log, o)[0].base_offset)
                 .collect();
-            log.close().unwrap();
+            log.close(true).unwrap();
         }
         let log = Log::open(dir.path(), cfg, false, 0).unwrap();
         let (active, older): (Vec<_>, Vec<_>) = log.segments.values().partition(|s| !s.is_sealed());

@@ -42,6 +42,15 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}.{suffix}")
 }
 
+/// Removes the files of the segment at `base_offset` in `dir` without opening it.
+pub(crate) fn remove_files(dir: &Path, base_offset: i64) -> Result<(), Error> {
+    for suffix in ["log", "index", "timeindex"] {
+        let path = dir.join(file_name(base_offset, suffix));
+        crate::reaper::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 pub struct Segment {
     base_offset: i64,
@@ -122,14 +131,16 @@ impl Segment {
 
     /// Opens an existing segment that will not be appended to (any but a log's last) with
     /// its indexes sealed: no index entry is read, lookups read the files when needed.
-    /// Work per segment is constant: the file lengths, the last index entries, the batches
-    /// after the last offset-index entry (as [`Segment::open`] without `recover`).
+    /// Without `recover`, work per segment is constant: the file lengths, the last index
+    /// entries, the batches after the last offset-index entry. With it, the segment is
+    /// re-validated as by [`Segment::open`], then sealed.
     pub fn open_sealed(
         dir: &Path,
         base_offset: i64,
         settings: SegmentSettings,
+        recover: bool,
     ) -> Result<Self, Error> {
-        Self::open_as(dir, base_offset, settings, false, true)
+        Self::open_as(dir, base_offset, settings, recover, true)
     }
 
     fn open_as(
@@ -531,6 +542,22 @@ impl Segment {
         self.file.sync_data().map_err(io(&self.log_path))?;
         self.offset_index.sync()?;
         self.time_index.sync()
+    }
+
+    /// Descriptors of the data and index files with their paths, for a later fsync that
+    /// must not hold this segment (see [`crate::flusher`]). Index buffers must have been
+    /// written (a sealed segment's are).
+    pub fn durable_files(&self) -> Vec<(PathBuf, File)> {
+        let mut files = Vec::with_capacity(3);
+        if let Ok(f) = self.file.try_clone() {
+            files.push((self.log_path.clone(), f));
+        }
+        for path in [self.offset_index.path(), self.time_index.path()] {
+            if let Ok(f) = File::open(path) {
+                files.push((path.to_path_buf(), f));
+            }
+        }
+        files
     }
 
     /// Removes the segment's files.
