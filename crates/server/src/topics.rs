@@ -379,6 +379,7 @@ impl Topics {
         log.append(&MetaRecord::DeleteTopic { name: name.into() })?;
         state.topics.remove(name);
         for p in &topic.partitions {
+            p.log().retire();
             // Renamed now; the files go (and their blocks are freed) on the storage
             // reaper thread, not under the metadata lock.
             let dir = partition_dir(&self.data_dir, name, p.index);

@@ -954,6 +954,13 @@ impl Log {
         Ok(())
     }
 
+    /// The directory is about to be removed by the caller: from now on no background work
+    /// (a rolled segment's fsync) writes into it, where a new partition of the same name
+    /// may soon live.
+    pub fn retire(&self) {
+        self.recovery.retire();
+    }
+
     /// Removes the whole log directory (in the background: see [`crate::reaper`]).
     pub fn delete(self) -> Result<(), Error> {
         let dir = self.dir.clone();
