@@ -928,10 +928,16 @@ impl Log {
         Ok(())
     }
 
-    /// fsyncs the segments that end after the recovery point.
+    /// fsyncs the segments that end after the recovery point: from the one holding it (or
+    /// the first) on, not every segment of the log.
     fn sync_unflushed(&mut self) -> Result<(), Error> {
         let point = self.recovery.get();
-        for segment in self.segments.values_mut() {
+        let from = self
+            .segments
+            .range(..=point)
+            .next_back()
+            .map_or(i64::MIN, |(base, _)| *base);
+        for segment in self.segments.range_mut(from..).map(|(_, s)| s) {
             if segment.next_offset() > point {
                 segment.sync()?;
             }
