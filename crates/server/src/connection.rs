@@ -51,6 +51,9 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     let ctx = ConnectionContext { state, local, peer };
     ctx.state.metrics.connection_opened();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    // Responses are encoded into this one buffer and split off it; once they are written
+    // and dropped, the next response reuses the same memory.
+    let mut encode_buf = BytesMut::new();
     let mut out: Vec<Out> = Vec::new();
     tracing::debug!(%peer, "connection opened");
     loop {
@@ -58,7 +61,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         let Next::Frame(frame, permit) = next else {
             break;
         };
-        let keep_open = handle_frame(&ctx, frame.freeze(), &mut out).await;
+        let keep_open = handle_frame(&ctx, frame.freeze(), &mut encode_buf, &mut out).await;
         drop(permit);
         if !keep_open {
             break;
@@ -143,9 +146,14 @@ async fn next_frame<'a>(
     }
 }
 
-/// Decodes and answers one frame, appending the response to `out`. `false` closes the
-/// connection.
-async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, out: &mut Vec<Out>) -> bool {
+/// Decodes and answers one frame, appending the response (encoded in `encode_buf`) to
+/// `out`. `false` closes the connection.
+async fn handle_frame(
+    ctx: &ConnectionContext,
+    frame: Bytes,
+    encode_buf: &mut BytesMut,
+    out: &mut Vec<Out>,
+) -> bool {
     let request = match decode_request(frame) {
         Ok(r) => r,
         Err(DecodeError::UnsupportedVersion {
@@ -180,14 +188,9 @@ async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, out: &mut Vec<Out>)
     let version = request.header.request_api_version;
     let correlation_id = request.header.correlation_id;
     tracing::trace!(peer = %ctx.peer, ?api_key, version, correlation_id, "request");
-    let client_id = request
-        .header
-        .client_id
-        .as_ref()
-        .map_or("", |c| c.as_str())
-        .to_string();
+    let client_id = request.header.client_id.as_ref().map_or("", |c| c.as_str());
     let started = std::time::Instant::now();
-    let Some(reply) = dispatch(ctx, version, &client_id, request.body).await else {
+    let Some(reply) = dispatch(ctx, version, client_id, request.body).await else {
         ctx.state
             .metrics
             .record_request(api_key as i16, 0, started.elapsed());
@@ -199,18 +202,16 @@ async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, out: &mut Vec<Out>)
         started.elapsed(),
     );
     let encoded = if reply.records.is_empty() {
-        let mut buf = BytesMut::new();
-        encode_response(api_key, version, correlation_id, &reply.body, &mut buf)
-            .map(|()| vec![Chunk::Bytes(buf.freeze())])
+        encode_buf.clear();
+        encode_response(api_key, version, correlation_id, &reply.body, encode_buf)
+            .map(|()| out.push(Chunk::Bytes(encode_buf.split().freeze())))
     } else {
         // Record sets stay in the segment files; the writer sends them with sendfile.
         encode_response_chunked(api_key, version, correlation_id, &reply.body, reply.records)
+            .map(|chunks| out.extend(chunks))
     };
     match encoded {
-        Ok(chunks) => {
-            out.extend(chunks);
-            true
-        }
+        Ok(()) => true,
         Err(e) => {
             tracing::error!(peer = %ctx.peer, ?api_key, version, error = %e, "cannot encode response; closing connection");
             false
@@ -264,19 +265,20 @@ async fn write_bytes_run(
     mut index: usize,
 ) -> std::io::Result<usize> {
     loop {
-        let slices: Vec<std::io::IoSlice<'_>> = out
-            .iter()
-            .skip(index)
-            .take(IO_SLICES_MAX)
-            .map_while(|c| match c {
-                Chunk::Bytes(b) => Some(std::io::IoSlice::new(b)),
-                Chunk::External { .. } => None,
-            })
-            .collect();
+        let mut slots = [std::io::IoSlice::new(&[]); IO_SLICES_MAX];
+        let mut count = 0;
+        for (slot, chunk) in slots.iter_mut().zip(out.iter().skip(index)) {
+            match chunk {
+                Chunk::Bytes(b) => *slot = std::io::IoSlice::new(b),
+                Chunk::External { .. } => break,
+            }
+            count += 1;
+        }
+        let slices = slots.get(..count).unwrap_or_default();
         if slices.is_empty() {
             return Ok(index);
         }
-        let mut written = writer.write_vectored(&slices).await?;
+        let mut written = writer.write_vectored(slices).await?;
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
