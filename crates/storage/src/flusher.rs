@@ -12,10 +12,10 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::limits::FLUSH_QUEUE_MAX;
+use crate::worker::Worker;
 use crate::Error;
 
 /// File in the partition directory: every offset below the one it holds is on disk.
@@ -131,49 +131,21 @@ fn perform(job: Job) {
     }
 }
 
-fn sender() -> Option<&'static SyncSender<Job>> {
-    static SENDER: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
-    SENDER
-        .get_or_init(|| {
-            let (tx, rx) = sync_channel::<Job>(FLUSH_QUEUE_MAX);
-            let spawned = std::thread::Builder::new()
-                .name("strom-flusher".into())
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        perform(job);
-                    }
-                });
-            match spawned {
-                Ok(_) => Some(tx),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start the flusher thread; rolled segments are fsynced inline");
-                    None
-                }
-            }
-        })
-        .as_ref()
-}
+static FLUSHER: Worker<Job> = Worker::new(
+    "strom-flusher",
+    FLUSH_QUEUE_MAX,
+    perform,
+    "rolled segments are fsynced inline",
+);
 
 /// Fsyncs `files` (a rolled segment's) in the background, in submission order, then moves
 /// `point` to `end_offset`. When the queue is full the caller does it (back-pressure).
 pub fn sync_later(files: Vec<(PathBuf, File)>, end_offset: i64, point: Arc<RecoveryPoint>) {
-    let job = Job {
+    FLUSHER.submit(Job {
         files,
         end_offset,
         point,
-    };
-    match sender() {
-        Some(tx) => {
-            if let Err(e) = tx.try_send(job) {
-                let job = match e {
-                    std::sync::mpsc::TrySendError::Full(j)
-                    | std::sync::mpsc::TrySendError::Disconnected(j) => j,
-                };
-                perform(job);
-            }
-        }
-        None => perform(job),
-    }
+    });
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod producer;
 pub mod reaper;
 pub mod segment;
 pub mod txn;
+mod worker;
 
 use std::path::PathBuf;
 

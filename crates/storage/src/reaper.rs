@@ -14,10 +14,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::OnceLock;
 
 use crate::limits::REAPER_QUEUE_MAX;
+use crate::worker::Worker;
 
 /// Names ending with this are being deleted; a start-up removes any it finds.
 pub const DOOMED_SUFFIX: &str = ".deleted";
@@ -52,43 +51,16 @@ fn perform(work: Work) {
     }
 }
 
-fn sender() -> Option<&'static SyncSender<Work>> {
-    static SENDER: OnceLock<Option<SyncSender<Work>>> = OnceLock::new();
-    SENDER
-        .get_or_init(|| {
-            let (tx, rx) = sync_channel::<Work>(REAPER_QUEUE_MAX);
-            let spawned = std::thread::Builder::new()
-                .name("strom-reaper".into())
-                .spawn(move || {
-                    while let Ok(work) = rx.recv() {
-                        perform(work);
-                    }
-                });
-            match spawned {
-                Ok(_) => Some(tx),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start the file reaper thread; files are removed inline");
-                    None
-                }
-            }
-        })
-        .as_ref()
-}
+static REAPER: Worker<Work> = Worker::new(
+    "strom-reaper",
+    REAPER_QUEUE_MAX,
+    perform,
+    "files are removed inline",
+);
 
 /// Hands `work` to the reaper; does it here when the reaper is missing or its queue full.
 fn submit(work: Work) {
-    match sender() {
-        Some(tx) => {
-            if let Err(e) = tx.try_send(work) {
-                let work = match e {
-                    std::sync::mpsc::TrySendError::Full(w)
-                    | std::sync::mpsc::TrySendError::Disconnected(w) => w,
-                };
-                perform(work);
-            }
-        }
-        None => perform(work),
-    }
+    REAPER.submit(work);
 }
 
 /// A unique name beside `path` for it to be deleted under.
