@@ -352,24 +352,12 @@ pub fn run(plan: &CleanPlan) -> Result<CleanOutput, Error> {
 
 /// Reads the checkpoint (0 when absent or unreadable: everything is dirty).
 pub(crate) fn read_checkpoint(dir: &Path) -> i64 {
-    std::fs::read_to_string(dir.join(CHECKPOINT_FILE))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    crate::offset_file::read(dir, CHECKPOINT_FILE).unwrap_or(0)
 }
 
-/// Written aside, fsynced, renamed.
+/// Replaces the checkpoint, durably.
 pub(crate) fn write_checkpoint(dir: &Path, offset: i64) -> Result<(), Error> {
-    let path = dir.join(CHECKPOINT_FILE);
-    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(offset.to_string().as_bytes())
-            .map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    crate::offset_file::write(dir, CHECKPOINT_FILE, offset)
 }
 
 #[cfg(test)]

@@ -33,9 +33,7 @@ impl RecoveryPoint {
     /// Reads the recovery point of the partition in `dir`; 0 (recover everything) when the
     /// file is missing or unreadable.
     pub fn load(dir: &Path) -> Arc<Self> {
-        let offset = std::fs::read_to_string(dir.join(RECOVERY_POINT_FILE))
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
+        let offset = crate::offset_file::read(dir, RECOVERY_POINT_FILE)
             .filter(|o| *o >= 0)
             .unwrap_or(0);
         Arc::new(Self {
@@ -93,19 +91,7 @@ impl RecoveryPoint {
 }
 
 fn write_point(dir: &Path, offset: i64) -> Result<(), Error> {
-    let path = dir.join(RECOVERY_POINT_FILE);
-    let tmp = dir.join(format!("{RECOVERY_POINT_FILE}.tmp"));
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| Error::Io { path: p, source }
-    };
-    {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        std::io::Write::write_all(&mut f, offset.to_string().as_bytes()).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    crate::offset_file::write(dir, RECOVERY_POINT_FILE, offset)
 }
 
 /// One rolled segment to make durable.

@@ -23,6 +23,7 @@ pub mod index;
 pub mod limits;
 pub mod log;
 pub mod meta;
+mod offset_file;
 pub mod producer;
 pub mod reaper;
 pub mod segment;

@@ -13,6 +13,7 @@ use crate::batch::{self, patched_header, HEADER_BYTES};
 use crate::cleaner;
 use crate::config::{LogConfig, TimestampType};
 use crate::flusher::{self, RecoveryPoint};
+use crate::offset_file;
 use crate::producer::{ProducerStates, SequenceCheck};
 use crate::segment::{self, FileSlice, Segment, SegmentSettings};
 use crate::txn::{self, AbortedTxn, TxnIndex};
@@ -60,31 +61,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// File in the partition directory holding a log start moved by DeleteRecords.
 const LOG_START_FILE: &str = "log-start-offset";
 
-fn read_log_start(dir: &Path) -> Option<i64> {
-    std::fs::read_to_string(dir.join(LOG_START_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// Present in a partition directory once it has held a transactional batch.
 const TRANSACTIONAL_MARKER: &str = "transactional";
-
-/// Written aside, fsynced, renamed: a crash leaves the old or the new value.
-fn write_log_start(dir: &Path, offset: i64) -> Result<(), Error> {
-    let path = dir.join(LOG_START_FILE);
-    let tmp = dir.join(format!("{LOG_START_FILE}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        std::io::Write::write_all(&mut f, offset.to_string().as_bytes()).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
-}
 
 impl Log {
     fn settings(config: &LogConfig) -> SegmentSettings {
@@ -167,7 +145,7 @@ impl Log {
             .next_back()
             .map_or(0, Segment::next_offset);
         // DeleteRecords may have moved the start inside the first segment.
-        let log_start_offset = read_log_start(dir)
+        let log_start_offset = offset_file::read(dir, LOG_START_FILE)
             .unwrap_or(first_base)
             .clamp(first_base, end.max(first_base));
         let mut log = Self {
@@ -883,7 +861,7 @@ impl Log {
         if offset <= self.log_start_offset {
             return Ok(self.log_start_offset);
         }
-        write_log_start(&self.dir, offset)?;
+        offset_file::write(&self.dir, LOG_START_FILE, offset)?;
         self.log_start_offset = offset;
         if offset == end && self.active().is_some_and(|a| a.size() > 0) {
             self.roll()?;
