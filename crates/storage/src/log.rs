@@ -101,24 +101,17 @@ impl Log {
         let recovery_point = recovery.get();
         let mut segments = BTreeMap::new();
         for (i, &base) in bases.iter().enumerate() {
-            let next_base = bases.get(i + 1).copied();
+            let last = i + 1 == bases.len();
             // A segment that ends after the recovery point may have lost writes.
-            let check = recover && next_base.is_none_or(|next| next > recovery_point);
-            let log_path = dir.join(segment::file_name(base, "log"));
-            let file_len = if check {
-                std::fs::metadata(&log_path).map_err(io(&log_path))?.len()
-            } else {
-                0
-            };
-            // Only the last segment is appended to; the others open sealed (no index
+            let check = recover && bases.get(i + 1).is_none_or(|&next| next > recovery_point);
+            // Only the last segment is appended to; the others are sealed (no index
             // entries read or held).
-            let segment = match next_base {
-                None => Segment::open(dir, base, settings, check)?,
-                Some(_) => Segment::open_sealed(dir, base, settings, check)?,
+            let (mut segment, cut) = match (check, last) {
+                (true, _) => Segment::open_recovering(dir, base, settings)?,
+                (false, true) => (Segment::open(dir, base, settings, false)?, false),
+                (false, false) => (Segment::open_sealed(dir, base, settings)?, false),
             };
-            let cut = check && segment.size() < file_len;
-            segments.insert(base, segment);
-            if cut && next_base.is_some() {
+            if cut && !last {
                 // What follows a cut segment would not continue it: as Kafka's recovery,
                 // the later segments go and this one is appended to again.
                 let later = bases.get(i + 1..).unwrap_or_default();
@@ -131,10 +124,13 @@ impl Log {
                 for &gone in later {
                     segment::remove_files(dir, gone)?;
                 }
-                segments.remove(&base);
-                segments.insert(base, Segment::open(dir, base, settings, false)?);
+                segments.insert(base, segment);
                 break;
             }
+            if check && !last {
+                segment.seal()?;
+            }
+            segments.insert(base, segment);
         }
         if segments.is_empty() {
             segments.insert(0, Segment::create(dir, 0, settings)?);
@@ -734,14 +730,14 @@ impl Log {
             if let Err(e) = std::fs::rename(&c.path, &target) {
                 // Keep serving the old segment (its indexes are rebuilt) and report.
                 let _ = crate::reaper::remove_file(&c.path);
-                let old = Segment::open_sealed(&self.dir, c.base_offset, settings, false)?;
+                let old = Segment::open_sealed(&self.dir, c.base_offset, settings)?;
                 self.segments.insert(c.base_offset, old);
                 return Err(io(&target)(e));
             }
             std::fs::File::open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io(&self.dir))?;
-            let segment = Segment::open_sealed(&self.dir, c.base_offset, settings, false)?;
+            let segment = Segment::open_sealed(&self.dir, c.base_offset, settings)?;
             self.segments.insert(c.base_offset, segment);
         }
         cleaner::write_checkpoint(&self.dir, output.checkpoint)

@@ -44,8 +44,14 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
 
 /// Removes the files of the segment at `base_offset` in `dir` without opening it.
 pub(crate) fn remove_files(dir: &Path, base_offset: i64) -> Result<(), Error> {
-    for suffix in ["log", "index", "timeindex"] {
-        let path = dir.join(file_name(base_offset, suffix));
+    remove_paths(
+        ["log", "index", "timeindex"].map(|suffix| dir.join(file_name(base_offset, suffix))),
+    )
+}
+
+/// Renamed now, removed (and their blocks freed) by the reaper thread.
+fn remove_paths(paths: [PathBuf; 3]) -> Result<(), Error> {
+    for path in paths {
         crate::reaper::remove_file(&path).map_err(|source| Error::Io { path, source })?;
     }
     Ok(())
@@ -126,21 +132,29 @@ impl Segment {
         settings: SegmentSettings,
         recover: bool,
     ) -> Result<Self, Error> {
-        Self::open_as(dir, base_offset, settings, recover, false)
+        Self::open_as(dir, base_offset, settings, recover, false).map(|(segment, _)| segment)
+    }
+
+    /// Opens an existing segment as [`Segment::open`] with `recover`, and says whether its
+    /// file was cut (a torn or corrupt tail removed).
+    pub fn open_recovering(
+        dir: &Path,
+        base_offset: i64,
+        settings: SegmentSettings,
+    ) -> Result<(Self, bool), Error> {
+        Self::open_as(dir, base_offset, settings, true, false)
     }
 
     /// Opens an existing segment that will not be appended to (any but a log's last) with
     /// its indexes sealed: no index entry is read, lookups read the files when needed.
-    /// Without `recover`, work per segment is constant: the file lengths, the last index
-    /// entries, the batches after the last offset-index entry. With it, the segment is
-    /// re-validated as by [`Segment::open`], then sealed.
+    /// Work per segment is constant: the file lengths, the last index entries, the batches
+    /// after the last offset-index entry (as [`Segment::open`] without `recover`).
     pub fn open_sealed(
         dir: &Path,
         base_offset: i64,
         settings: SegmentSettings,
-        recover: bool,
     ) -> Result<Self, Error> {
-        Self::open_as(dir, base_offset, settings, recover, true)
+        Self::open_as(dir, base_offset, settings, false, true).map(|(segment, _)| segment)
     }
 
     fn open_as(
@@ -149,7 +163,7 @@ impl Segment {
         settings: SegmentSettings,
         recover: bool,
         sealed: bool,
-    ) -> Result<Self, Error> {
+    ) -> Result<(Self, bool), Error> {
         let log_path = dir.join(file_name(base_offset, "log"));
         let file = OpenOptions::new()
             .read(true)
@@ -208,7 +222,8 @@ impl Segment {
             }
             segment.scan_from(start, file_len, false)?;
         }
-        if segment.size < file_len {
+        let cut = segment.size < file_len;
+        if cut {
             tracing::warn!(
                 segment = %segment.log_path.display(),
                 valid_bytes = segment.size,
@@ -228,7 +243,7 @@ impl Segment {
         if sealed {
             segment.seal()?;
         }
-        Ok(segment)
+        Ok((segment, cut))
     }
 
     /// Whether the indexes are sealed (not held in memory).
@@ -562,16 +577,11 @@ impl Segment {
 
     /// Removes the segment's files.
     pub fn delete(self) -> Result<(), Error> {
-        let index_path = self.offset_index.path().to_path_buf();
-        let time_path = self.time_index.path().to_path_buf();
-        // Renamed now, removed (and their blocks freed) by the reaper thread.
-        for path in [&self.log_path, &index_path, &time_path] {
-            crate::reaper::remove_file(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        Ok(())
+        remove_paths([
+            self.log_path.clone(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ])
     }
 }
 
