@@ -230,8 +230,8 @@ const CLEAN_SHUTDOWN_MARKER: &str = ".strom_clean_shutdown";
 impl Topics {
     /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
     /// marker), each partition is re-validated from its recovery point (see
-    /// [`Log::open`]). `durable_meta: false` (an
-    /// ephemeral directory) skips the fsync of metadata records.
+    /// [`Log::open`]). `durable_meta: false` (an ephemeral directory) skips the fsync of
+    /// metadata records and of the data at a clean stop.
     pub fn open(
         data_dir: &Path,
         defaults: LogConfig,
