@@ -202,7 +202,7 @@ async fn handle_frame(
         started.elapsed(),
     );
     let encoded = if reply.records.is_empty() {
-        encode_buf.clear();
+        // Empty: each response is split off whole (a failed one closes the connection).
         encode_response(api_key, version, correlation_id, &reply.body, encode_buf)
             .map(|()| out.push(Chunk::Bytes(encode_buf.split().freeze())))
     } else {
