@@ -69,8 +69,10 @@ fn encode(c: &mut Criterion) {
     });
     // What the broker does: the record set stays where it is (a file region, sent with
     // sendfile); only the fields around it are encoded.
+    let mut chunks = Vec::new();
     group.bench_function("encode_fetch_1MiB_external", |b| {
         b.iter(|| {
+            chunks.clear();
             let mut external = ExternalRecords::with_capacity(1);
             let mark = external.add((), 1 << 20).unwrap();
             let body = ResponseKind::Fetch(FetchResponse::default().with_responses(vec![
@@ -78,7 +80,16 @@ fn encode(c: &mut Criterion) {
                     .with_topic(TopicName(StrBytes::from_static_str("t")))
                     .with_partitions(vec![PartitionData::default().with_records(Some(mark))]),
             ]));
-            encode_response_chunked(ApiKey::Fetch, 12, 1, black_box(&body), external).unwrap()
+            encode_response_chunked(
+                ApiKey::Fetch,
+                12,
+                1,
+                black_box(&body),
+                external,
+                &mut out,
+                &mut chunks,
+            )
+            .unwrap();
         })
     });
     group.finish();

@@ -32,6 +32,8 @@ pub struct ExternalRecords<F> {
     /// Placeholder `i` is `marks[i..i + 1]`: its address identifies it.
     marks: Bytes,
     sources: Vec<Option<(F, usize)>>,
+    /// Most record sets `add` takes.
+    capacity: usize,
 }
 
 /// No record sets (every response but Fetch).
@@ -41,12 +43,24 @@ impl<F> Default for ExternalRecords<F> {
     }
 }
 
+/// Placeholders for responses with up to this many record sets slice one static buffer:
+/// slicing static `Bytes` allocates nothing. A placeholder is only ever looked up in the
+/// `ExternalRecords` that made it, so responses may share the addresses.
+static SHARED_MARKS: [u8; SHARED_MARKS_LEN] = [0; SHARED_MARKS_LEN];
+const SHARED_MARKS_LEN: usize = 1024;
+
 impl<F> ExternalRecords<F> {
     /// Room for `capacity` record sets.
     pub fn with_capacity(capacity: usize) -> Self {
+        let marks = if capacity <= SHARED_MARKS_LEN {
+            Bytes::from_static(&SHARED_MARKS)
+        } else {
+            Bytes::from(vec![0u8; capacity])
+        };
         Self {
-            marks: Bytes::from(vec![0u8; capacity]),
+            marks,
             sources: Vec::with_capacity(capacity),
+            capacity,
         }
     }
 
@@ -58,7 +72,7 @@ impl<F> ExternalRecords<F> {
     /// No room left: `source` is handed back.
     pub fn add(&mut self, source: F, len: usize) -> Result<Bytes, F> {
         let index = self.sources.len();
-        if index >= self.marks.len() {
+        if index >= self.capacity {
             return Err(source);
         }
         self.sources.push(Some((source, len)));
@@ -80,11 +94,21 @@ impl<F> ExternalRecords<F> {
     }
 }
 
+/// A `BufMut` that encodes one response, length prefix first, into a caller's buffer and
+/// appends its chunks to a caller's list, so that a connection reuses both from one
+/// response to the next.
 #[derive(Debug)]
-pub struct ChunkedBuf<F> {
-    current: BytesMut,
-    chunks: Vec<Chunk<F>>,
-    /// Bytes in `chunks`.
+pub struct ChunkedBuf<'a, F> {
+    /// The chunk being encoded; byte chunks are split off it (empty on entry and exit).
+    current: &'a mut BytesMut,
+    out: &'a mut Vec<Chunk<F>>,
+    /// Where this response's chunks start in `out`.
+    start: usize,
+    /// The first chunk, split off before the response's length was known: it stays
+    /// mutable until [`Self::finish`] writes the length prefix it begins with, and
+    /// `out[start]` keeps its place.
+    first: Option<BytesMut>,
+    /// Bytes in chunks already pushed (and in `first`).
     flushed: usize,
     /// Flexible versions prefix byte strings with an unsigned varint of length + 1,
     /// others with an i32.
@@ -94,11 +118,26 @@ pub struct ChunkedBuf<F> {
     error: Option<String>,
 }
 
-impl<F> ChunkedBuf<F> {
-    pub fn new(flexible: bool, external: ExternalRecords<F>) -> Self {
+/// Bytes of the response length prefix.
+const PREFIX: usize = 4;
+
+impl<'a, F> ChunkedBuf<'a, F> {
+    /// Starts a response (its length prefix) in `current`, which is cleared first; its
+    /// chunks will follow what `out` already holds.
+    pub fn new(
+        flexible: bool,
+        external: ExternalRecords<F>,
+        current: &'a mut BytesMut,
+        out: &'a mut Vec<Chunk<F>>,
+    ) -> Self {
+        current.clear();
+        current.put_i32(0);
+        let start = out.len();
         Self {
-            current: BytesMut::new(),
-            chunks: Vec::new(),
+            current,
+            out,
+            start,
+            first: None,
             flushed: 0,
             flexible,
             external,
@@ -106,13 +145,28 @@ impl<F> ChunkedBuf<F> {
         }
     }
 
-    /// The encoded chunks, in order.
+    /// Writes the length prefix and pushes the last chunk. On error nothing of this
+    /// response stays in `out`.
     ///
     /// # Errors
-    /// A placeholder was not encoded as a byte string, or a registered record set never
-    /// appeared in the response (both server bugs).
-    pub fn into_chunks(mut self) -> Result<Vec<Chunk<F>>, Error> {
-        if let Some(e) = self.error {
+    /// A placeholder was not encoded as a byte string, a registered record set never
+    /// appeared in the response (both server bugs), or the response is over 2 GiB.
+    pub fn finish(mut self) -> Result<(), Error> {
+        let result = self.finish_inner();
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
+    /// Takes back everything of this response: `out` is as it was before [`Self::new`].
+    pub fn abort(self) {
+        self.out.truncate(self.start);
+        self.current.clear();
+    }
+
+    fn finish_inner(&mut self) -> Result<(), Error> {
+        if let Some(e) = self.error.take() {
             return Err(Error::Encode(e));
         }
         if self.external.sources.iter().any(Option::is_some) {
@@ -120,14 +174,28 @@ impl<F> ChunkedBuf<F> {
                 "a record set was registered but not part of the response".into(),
             ));
         }
-        if !self.current.is_empty() {
-            self.chunks
-                .push(Chunk::Bytes(self.current.split().freeze()));
+        let total = self.len();
+        let len =
+            i32::try_from(total - PREFIX).map_err(|_| Error::Encode(format!("{total} bytes")))?;
+        let head: &mut BytesMut = match self.first.as_mut() {
+            Some(first) => first,
+            None => self.current,
+        };
+        if let Some(prefix) = head.get_mut(..PREFIX) {
+            prefix.copy_from_slice(&len.to_be_bytes());
         }
-        Ok(self.chunks)
+        if let Some(first) = self.first.take() {
+            if let Some(slot) = self.out.get_mut(self.start) {
+                *slot = Chunk::Bytes(first.freeze());
+            }
+        }
+        if !self.current.is_empty() {
+            self.out.push(Chunk::Bytes(self.current.split().freeze()));
+        }
+        Ok(())
     }
 
-    /// Total bytes written so far.
+    /// Total bytes written so far, length prefix included.
     pub fn len(&self) -> usize {
         self.flushed + self.current.len()
     }
@@ -166,7 +234,7 @@ impl<F> ChunkedBuf<F> {
 
 // SAFETY: every method delegates to `self.current`, a `BytesMut`, whose own `BufMut`
 // implementation upholds the trait's contract.
-unsafe impl<F> BufMut for ChunkedBuf<F> {
+unsafe impl<F> BufMut for ChunkedBuf<'_, F> {
     fn remaining_mut(&self) -> usize {
         self.current.remaining_mut()
     }
@@ -188,19 +256,25 @@ unsafe impl<F> BufMut for ChunkedBuf<F> {
                 return;
             }
             if !self.current.is_empty() {
-                let head = self.current.split().freeze();
+                let head = self.current.split();
                 self.flushed += head.len();
-                self.chunks.push(Chunk::Bytes(head));
+                if self.first.is_none() && self.out.len() == self.start {
+                    // Holds the length prefix, written by `finish`.
+                    self.first = Some(head);
+                    self.out.push(Chunk::Bytes(Bytes::new()));
+                } else {
+                    self.out.push(Chunk::Bytes(head.freeze()));
+                }
             }
             self.flushed += len;
-            self.chunks.push(Chunk::External { source, len });
+            self.out.push(Chunk::External { source, len });
             return;
         }
         self.current.extend_from_slice(src);
     }
 }
 
-impl<F> ByteBufMut for ChunkedBuf<F> {
+impl<F> ByteBufMut for ChunkedBuf<'_, F> {
     fn offset(&self) -> usize {
         self.len()
     }
@@ -243,7 +317,8 @@ mod tests {
             let mut external = ExternalRecords::with_capacity(2);
             let big = vec![7u8; 300];
             let mark = external.add(big.clone(), big.len()).unwrap();
-            let mut buf = ChunkedBuf::new(flexible, external);
+            let (mut current, mut chunks) = (BytesMut::new(), Vec::new());
+            let mut buf = ChunkedBuf::new(flexible, external, &mut current, &mut chunks);
             buf.put_i32(5);
             if flexible {
                 buf.put_u8(2);
@@ -252,10 +327,17 @@ mod tests {
             }
             buf.put_slice(&mark);
             buf.put_u8(9);
-            let chunks = buf.into_chunks().unwrap();
+            buf.finish().unwrap();
+            assert!(current.is_empty());
             assert_eq!(chunks.len(), 3);
             assert!(matches!(chunks[1], Chunk::External { len: 300, .. }));
-            let mut expected = 5i32.to_be_bytes().to_vec();
+            let body_len = if flexible {
+                4 + 2 + 300 + 1
+            } else {
+                4 + 4 + 300 + 1
+            };
+            let mut expected = i32::to_be_bytes(body_len).to_vec();
+            expected.extend_from_slice(&5i32.to_be_bytes());
             if flexible {
                 expected.extend_from_slice(&[0xad, 0x02]); // 301 as unsigned varint
             } else {
@@ -271,15 +353,57 @@ mod tests {
     fn a_placeholder_without_its_prefix_or_missing_from_the_response_is_an_error() {
         let mut external = ExternalRecords::with_capacity(1);
         let mark = external.add(vec![1u8; 10], 10).unwrap();
-        let mut buf = ChunkedBuf::new(false, external);
+        let (mut current, mut chunks) = (BytesMut::new(), vec![Chunk::Bytes(Bytes::new())]);
+        let mut buf = ChunkedBuf::new(false, external, &mut current, &mut chunks);
         buf.put_u8(3);
         buf.put_slice(&mark);
-        assert!(buf.into_chunks().is_err());
+        assert!(buf.finish().is_err());
+        // What was there before stays; nothing of the failed response does.
+        assert_eq!(chunks.len(), 1);
+        assert!(current.is_empty());
 
         let mut external = ExternalRecords::with_capacity(1);
         let _unused = external.add(vec![1u8; 10], 10).unwrap();
-        let buf = ChunkedBuf::new(false, external);
-        assert!(buf.into_chunks().is_err());
+        let buf = ChunkedBuf::new(false, external, &mut current, &mut chunks);
+        assert!(buf.finish().is_err());
+        assert_eq!(chunks.len(), 1);
+    }
+
+    #[test]
+    fn placeholders_work_below_and_above_the_shared_marks() {
+        for count in [1, SHARED_MARKS_LEN, SHARED_MARKS_LEN + 5] {
+            let mut external = ExternalRecords::with_capacity(count);
+            // Another response's registrations, alive at the same time, do not interfere.
+            let mut other = ExternalRecords::with_capacity(count);
+            let other_mark = other.add(vec![0u8; 3], 3).unwrap();
+            let marks: Vec<Bytes> = (0..count)
+                .map(|i| external.add(vec![1u8; i % 7 + 1], i % 7 + 1).unwrap())
+                .collect();
+            assert!(
+                external.add(vec![2u8], 1).is_err(),
+                "{count} is the capacity"
+            );
+            let (mut current, mut chunks) = (BytesMut::new(), Vec::new());
+            let mut buf = ChunkedBuf::new(false, external, &mut current, &mut chunks);
+            for mark in &marks {
+                buf.put_i32(1);
+                buf.put_slice(mark);
+            }
+            // A placeholder whose record set was already written (here another response's,
+            // which may share the address of this one's first) is copied like any byte.
+            buf.put_slice(&other_mark);
+            buf.finish().unwrap();
+            let externals: Vec<usize> = chunks
+                .iter()
+                .filter_map(|c| match c {
+                    Chunk::External { len, .. } => Some(*len),
+                    Chunk::Bytes(_) => None,
+                })
+                .collect();
+            let expected: Vec<usize> = (0..count).map(|i| i % 7 + 1).collect();
+            assert_eq!(externals, expected, "count={count}");
+            assert!(matches!(chunks.last(), Some(Chunk::Bytes(b)) if b[..] == [0u8][..]));
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! (flexible versions use header v2 for requests, v1 for responses; ApiVersions responses are
 //! always header v0, which clients rely on to parse the answer to a version they guessed).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::Error;
@@ -66,11 +67,11 @@ pub fn decode_request_header(
 ///
 /// # Errors
 /// Encoding fails (it cannot for valid header versions).
-pub fn encode_response_header(
+pub fn encode_response_header<B: ByteBufMut>(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
-    out: &mut BytesMut,
+    out: &mut B,
 ) -> Result<(), Error> {
     ResponseHeader::default()
         .with_correlation_id(correlation_id)
@@ -81,6 +82,7 @@ pub fn encode_response_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
 
     #[test]
     fn api_versions_response_header_is_always_v0() {

@@ -1,6 +1,6 @@
 //! Encoding responses: length prefix, header of the right version, body.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
 use kafka_protocol::protocol::Encodable;
 
@@ -37,44 +37,49 @@ fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes a response like [`encode_response`], but as chunks: record sets registered in
-/// `external` appear as [`Chunk::External`] instead of their placeholders (see
-/// [`crate::chunked`]). The first chunk holds the length prefix.
+/// Encodes a response like [`encode_response`], but as chunks appended to `out`: record
+/// sets registered in `external` appear as [`Chunk::External`] instead of their
+/// placeholders (see [`crate::chunked`]). The byte chunks are encoded in `buf` (cleared
+/// first, left empty) and split off it, so a caller that keeps `buf` reuses its memory
+/// once the chunks are dropped. The first chunk holds the length prefix.
 ///
 /// # Errors
-/// As [`encode_response`], and a registered record set missing from `body`.
+/// As [`encode_response`], and a registered record set missing from `body`; `out` is then
+/// as it was.
 pub fn encode_response_chunked<F>(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
     body: &ResponseKind,
     external: ExternalRecords<F>,
-) -> Result<Vec<Chunk<F>>, Error> {
+    buf: &mut BytesMut,
+    out: &mut Vec<Chunk<F>>,
+) -> Result<(), Error> {
     let flexible = request_header_version(api_key, version) >= 2;
-    let mut buf = ChunkedBuf::new(flexible, external);
-    let mut header = BytesMut::new();
-    encode_response_header(api_key, version, correlation_id, &mut header)?;
-    buf.put_slice(&header);
-    match body {
-        // Only Fetch carries record sets worth leaving out.
-        ResponseKind::Fetch(fetch) => {
-            Encodable::encode(fetch, &mut buf, version)
-                .map_err(|e| Error::Encode(e.to_string()))?;
-        }
-        other => {
-            let mut flat = BytesMut::new();
-            other
-                .encode(&mut flat, version)
-                .map_err(|e| Error::Encode(e.to_string()))?;
-            buf.put_slice(&flat);
+    let mut chunked = ChunkedBuf::new(flexible, external, buf, out);
+    let encoded =
+        encode_response_header(api_key, version, correlation_id, &mut chunked).and_then(|()| {
+            match body {
+                // Only Fetch carries record sets worth leaving out.
+                ResponseKind::Fetch(fetch) => Encodable::encode(fetch, &mut chunked, version)
+                    .map_err(|e| Error::Encode(e.to_string())),
+                other => {
+                    let mut flat = BytesMut::new();
+                    other
+                        .encode(&mut flat, version)
+                        .map_err(|e| Error::Encode(e.to_string()))?;
+                    chunked.put_slice(&flat);
+                    Ok(())
+                }
+            }
+        });
+    match encoded {
+        Ok(()) => chunked.finish(),
+        Err(e) => {
+            chunked.abort();
+            Err(e)
         }
     }
-    let len =
-        i32::try_from(buf.len()).map_err(|_| Error::Encode(format!("{} bytes", buf.len())))?;
-    let mut chunks = Vec::with_capacity(4);
-    chunks.push(Chunk::Bytes(Bytes::copy_from_slice(&len.to_be_bytes())));
-    chunks.extend(buf.into_chunks()?);
-    Ok(chunks)
 }
 
 /// The answer to an ApiVersions request at a version we do not know: v0 with
@@ -95,7 +100,7 @@ pub fn unsupported_api_versions(correlation_id: i32, out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Buf;
+    use bytes::{Buf, Bytes};
 
     #[test]
     fn unsupported_api_versions_is_v0_with_table() {
@@ -127,6 +132,8 @@ mod tests {
                 ]),
             ]))
         };
+        // One buffer for every response, as a connection has.
+        let mut buf = BytesMut::new();
         for version in [4, 11, 12, 16] {
             let mut flat = BytesMut::new();
             let whole = body(records.clone(), records.clone());
@@ -134,9 +141,20 @@ mod tests {
             let mut external = ExternalRecords::with_capacity(2);
             let first = external.add(records.clone(), records.len()).unwrap();
             let second = external.add(records.clone(), records.len()).unwrap();
-            let chunks =
-                encode_response_chunked(ApiKey::Fetch, version, 8, &body(first, second), external)
-                    .unwrap();
+            // A response already queued stays first.
+            let mut chunks = vec![Chunk::Bytes(Bytes::from_static(b"queued"))];
+            let encoded = encode_response_chunked(
+                ApiKey::Fetch,
+                version,
+                8,
+                &body(first, second),
+                external,
+                &mut buf,
+                &mut chunks,
+            );
+            assert!(encoded.is_ok());
+            assert!(buf.is_empty());
+            assert!(matches!(chunks.remove(0), Chunk::Bytes(b) if &b[..] == b"queued"));
             let externals = chunks
                 .iter()
                 .filter(|c| matches!(c, Chunk::External { .. }))
@@ -150,6 +168,20 @@ mod tests {
                 }
             }
             assert_eq!(&joined[..], &flat[..], "v{version}");
+
+            // No record set left out: one chunk, the same bytes.
+            let mut chunks: Vec<Chunk<Bytes>> = Vec::new();
+            let encoded = encode_response_chunked(
+                ApiKey::Fetch,
+                version,
+                8,
+                &whole,
+                ExternalRecords::default(),
+                &mut buf,
+                &mut chunks,
+            );
+            assert!(encoded.is_ok());
+            assert!(matches!(&chunks[..], [Chunk::Bytes(b)] if b[..] == flat[..]));
         }
     }
 

@@ -207,8 +207,15 @@ async fn handle_frame(
             .map(|()| out.push(Chunk::Bytes(encode_buf.split().freeze())))
     } else {
         // Record sets stay in the segment files; the writer sends them with sendfile.
-        encode_response_chunked(api_key, version, correlation_id, &reply.body, reply.records)
-            .map(|chunks| out.extend(chunks))
+        encode_response_chunked(
+            api_key,
+            version,
+            correlation_id,
+            &reply.body,
+            reply.records,
+            encode_buf,
+            out,
+        )
     };
     match encoded {
         Ok(()) => true,
