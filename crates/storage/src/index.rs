@@ -63,16 +63,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 
 trait Entry: Copy {
     const BYTES: usize;
-    fn encode(&self) -> Vec<u8>;
+    /// Fills `out`, `BYTES` long.
+    fn encode(&self, out: &mut [u8]);
     fn decode(b: &[u8]) -> Option<Self>;
 }
 
 impl Entry for OffsetEntry {
     const BYTES: usize = OFFSET_ENTRY_BYTES;
-    fn encode(&self) -> Vec<u8> {
-        let mut v = self.relative_offset.to_be_bytes().to_vec();
-        v.extend_from_slice(&self.position.to_be_bytes());
-        v
+    fn encode(&self, out: &mut [u8]) {
+        if let Some(o) = out.get_mut(0..4) {
+            o.copy_from_slice(&self.relative_offset.to_be_bytes());
+        }
+        if let Some(o) = out.get_mut(4..8) {
+            o.copy_from_slice(&self.position.to_be_bytes());
+        }
     }
     fn decode(b: &[u8]) -> Option<Self> {
         Some(Self {
@@ -84,10 +88,13 @@ impl Entry for OffsetEntry {
 
 impl Entry for TimeEntry {
     const BYTES: usize = TIME_ENTRY_BYTES;
-    fn encode(&self) -> Vec<u8> {
-        let mut v = self.timestamp.to_be_bytes().to_vec();
-        v.extend_from_slice(&self.relative_offset.to_be_bytes());
-        v
+    fn encode(&self, out: &mut [u8]) {
+        if let Some(o) = out.get_mut(0..8) {
+            o.copy_from_slice(&self.timestamp.to_be_bytes());
+        }
+        if let Some(o) = out.get_mut(8..12) {
+            o.copy_from_slice(&self.relative_offset.to_be_bytes());
+        }
     }
     fn decode(b: &[u8]) -> Option<Self> {
         Some(Self {
@@ -275,10 +282,14 @@ impl<E: Entry> Index<E> {
         if self.is_full() {
             return Ok(());
         }
+        // The largest entry is a time entry.
+        let mut buf = [0u8; TIME_ENTRY_BYTES];
+        let bytes = buf.get_mut(..E::BYTES).unwrap_or_default();
+        e.encode(bytes);
         match &mut self.store {
             Store::Memory { entries, file } => {
                 entries.push(e);
-                file.write_all(&e.encode()).map_err(io(&self.path))?;
+                file.write_all(bytes).map_err(io(&self.path))?;
             }
             Store::Sealed { count, .. } => {
                 // Rare (a sealed segment's tail scanned at start-up): write straight through.
@@ -286,7 +297,7 @@ impl<E: Entry> Index<E> {
                     .append(true)
                     .open(&self.path)
                     .map_err(io(&self.path))?;
-                f.write_all(&e.encode()).map_err(io(&self.path))?;
+                f.write_all(bytes).map_err(io(&self.path))?;
                 *count += 1;
             }
         }

@@ -52,7 +52,7 @@ pub async fn handle(
     let acks_valid = matches!(acks, -1..=1);
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
-        let name = topic_data.name.0.as_str().to_string();
+        let name = topic_data.name.0.clone();
         let topic = if version >= 13 {
             ctx.state.topics.get_by_id(&topic_data.topic_id)
         } else {
