@@ -74,6 +74,12 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot open data directory {}: {reason}", path.display())]
     Storage { path: PathBuf, reason: String },
+    #[error("cannot set {key}={value} on the listener: {source} (use -1 for the OS default)")]
+    SocketOption {
+        key: &'static str,
+        value: i32,
+        source: std::io::Error,
+    },
 }
 
 impl Broker {
@@ -96,6 +102,17 @@ impl Broker {
         let bind_error = bind_error(config);
         let listener = std::net::TcpListener::bind(config.bind_address()?).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
+        // The receive window a connection starts with (and its window scale) comes from the
+        // listener's buffer, as in Kafka, which sets it on the server socket.
+        if let Ok(n) = usize::try_from(config.socket_receive_buffer_bytes) {
+            rustix::net::sockopt::set_socket_recv_buffer_size(&listener, n).map_err(|e| {
+                StartError::SocketOption {
+                    key: "socket.receive.buffer.bytes",
+                    value: config.socket_receive_buffer_bytes,
+                    source: e.into(),
+                }
+            })?;
+        }
         Ok(listener)
     }
 
@@ -306,6 +323,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, tracker: Ta
         };
         match accepted {
             Ok((socket, peer)) => {
+                set_buffer_sizes(&socket, &state.config);
                 let state = Arc::clone(&state);
                 tracker.spawn(async move {
                     connection::serve(socket, peer, state).await;
@@ -317,6 +335,23 @@ async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, tracker: Ta
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        }
+    }
+}
+
+/// Applies `socket.send.buffer.bytes` and `socket.receive.buffer.bytes` (-1: the kernel's
+/// default and autotuning) to a client connection. A failure is logged; the connection
+/// is served with the kernel's sizes.
+fn set_buffer_sizes(socket: &impl std::os::fd::AsFd, config: &Config) {
+    use rustix::net::sockopt;
+    if let Ok(n) = usize::try_from(config.socket_send_buffer_bytes) {
+        if let Err(e) = sockopt::set_socket_send_buffer_size(socket, n) {
+            tracing::warn!(bytes = n, error = %e, "cannot apply socket.send.buffer.bytes");
+        }
+    }
+    if let Ok(n) = usize::try_from(config.socket_receive_buffer_bytes) {
+        if let Err(e) = sockopt::set_socket_recv_buffer_size(socket, n) {
+            tracing::warn!(bytes = n, error = %e, "cannot apply socket.receive.buffer.bytes");
         }
     }
 }
@@ -351,5 +386,53 @@ async fn background(state: Arc<BrokerState>) {
                 let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::sockopt;
+
+    #[test]
+    fn socket_buffer_sizes_apply_to_the_listener_and_to_connections() {
+        let mut config = Config::default();
+        config.set("listeners", "PLAINTEXT://127.0.0.1:0").unwrap();
+        config.set("socket.receive.buffer.bytes", "200000").unwrap();
+        config.set("socket.send.buffer.bytes", "300000").unwrap();
+        let listener = Broker::bind(&config).unwrap();
+        // Linux reports twice what was set (its bookkeeping overhead).
+        let rcv = sockopt::socket_recv_buffer_size(&listener).unwrap();
+        assert!(
+            (200_000..=400_000).contains(&rcv),
+            "listener SO_RCVBUF {rcv}"
+        );
+
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut accepted = None;
+        for _ in 0..1000 {
+            match listener.accept() {
+                Ok((socket, _)) => {
+                    accepted = Some(socket);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+        let socket = accepted.expect("the connection is accepted within a second");
+        set_buffer_sizes(&socket, &config);
+        let snd = sockopt::socket_send_buffer_size(&socket).unwrap();
+        let rcv = sockopt::socket_recv_buffer_size(&socket).unwrap();
+        assert!(
+            (300_000..=600_000).contains(&snd),
+            "connection SO_SNDBUF {snd}"
+        );
+        assert!(
+            (200_000..=400_000).contains(&rcv),
+            "connection SO_RCVBUF {rcv}"
+        );
     }
 }

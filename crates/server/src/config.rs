@@ -18,6 +18,9 @@ pub const REQUEST_MEMORY_BYTES_MAX: u64 = 512 * 1024 * 1024;
 pub const METRICS_LISTEN: &str = "0.0.0.0:9644";
 /// Kafka's `fetch.max.bytes` default: the most bytes one Fetch response carries.
 pub const FETCH_RESPONSE_BYTES_MAX: i64 = 55 * 1024 * 1024;
+/// Smallest `socket.send.buffer.bytes` / `socket.receive.buffer.bytes` other than -1
+/// (below this the kernel rounds up anyway).
+pub const SOCKET_BUFFER_BYTES_MIN: i32 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,6 +39,12 @@ pub struct Config {
     pub log: LogConfig,
     pub retention_check_interval_ms: u64,
     pub socket_request_max_bytes: u32,
+    /// `socket.send.buffer.bytes`: SO_SNDBUF of client connections; -1 leaves the
+    /// kernel's default (and its autotuning).
+    pub socket_send_buffer_bytes: i32,
+    /// `socket.receive.buffer.bytes`: SO_RCVBUF of the listener and client connections;
+    /// -1 leaves the kernel's default (and its autotuning).
+    pub socket_receive_buffer_bytes: i32,
     pub connections_max: usize,
     pub request_memory_bytes_max: u64,
     pub fetch_max_bytes: i64,
@@ -65,6 +74,10 @@ impl Default for Config {
             log: LogConfig::default(),
             retention_check_interval_ms: 300_000,
             socket_request_max_bytes: strom_codec::limits::FRAME_BYTES_MAX,
+            // Kafka's default is 102400 for both; the kernel's autotuning, which a fixed
+            // size turns off, moves far more per connection (docs/performance.md).
+            socket_send_buffer_bytes: -1,
+            socket_receive_buffer_bytes: -1,
             connections_max: CONNECTIONS_MAX,
             request_memory_bytes_max: REQUEST_MEMORY_BYTES_MAX,
             fetch_max_bytes: FETCH_RESPONSE_BYTES_MAX,
@@ -171,6 +184,8 @@ pub const BROKER_KEYS: &[&str] = &[
     "log.flush.interval.ms",
     "log.cleanup.policy",
     "socket.request.max.bytes",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
     "max.connections",
     "queued.max.request.bytes",
     "fetch.max.bytes",
@@ -309,6 +324,23 @@ impl Config {
                     return Err(invalid(key, value, "must be between 1024 and 104857600"));
                 }
                 self.socket_request_max_bytes = n;
+            }
+            "socket.send.buffer.bytes" | "socket.receive.buffer.bytes" => {
+                let n: i32 = parse(key, value)?;
+                if n != -1 && n < SOCKET_BUFFER_BYTES_MIN {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!(
+                            "must be -1 (the OS default) or at least {SOCKET_BUFFER_BYTES_MIN}"
+                        ),
+                    ));
+                }
+                if key == "socket.send.buffer.bytes" {
+                    self.socket_send_buffer_bytes = n;
+                } else {
+                    self.socket_receive_buffer_bytes = n;
+                }
             }
             "max.connections" => {
                 let n: usize = parse(key, value)?;
@@ -497,6 +529,14 @@ impl Config {
                 "socket.request.max.bytes",
                 self.socket_request_max_bytes.to_string(),
             ),
+            (
+                "socket.send.buffer.bytes",
+                self.socket_send_buffer_bytes.to_string(),
+            ),
+            (
+                "socket.receive.buffer.bytes",
+                self.socket_receive_buffer_bytes.to_string(),
+            ),
             ("max.connections", self.connections_max.to_string()),
             (
                 "queued.max.request.bytes",
@@ -626,6 +666,31 @@ mod tests {
         assert_eq!(a.data_dir, PathBuf::from("/x"));
         assert_eq!(a.num_partitions, 3);
         assert_eq!(a.log.retention_ms, 5000);
+    }
+
+    #[test]
+    fn socket_buffer_sizes_are_minus_one_or_at_least_the_minimum() {
+        let mut c = Config::default();
+        assert_eq!(
+            (c.socket_send_buffer_bytes, c.socket_receive_buffer_bytes),
+            (-1, -1)
+        );
+        c.set("socket.send.buffer.bytes", "102400").unwrap();
+        c.set("socket.receive.buffer.bytes", "65536").unwrap();
+        assert_eq!(
+            (c.socket_send_buffer_bytes, c.socket_receive_buffer_bytes),
+            (102_400, 65_536)
+        );
+        c.set("socket.send.buffer.bytes", "-1").unwrap();
+        assert_eq!(c.socket_send_buffer_bytes, -1);
+        for bad in ["0", "-2", "100", "big"] {
+            assert!(c.set("socket.receive.buffer.bytes", bad).is_err(), "{bad}");
+        }
+        assert_eq!(c.socket_receive_buffer_bytes, 65_536);
+        let described = c.describe();
+        assert!(described
+            .iter()
+            .any(|(k, v)| *k == "socket.receive.buffer.bytes" && v == "65536"));
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub fn config_type(key: &str) -> i8 {
         | "log.index.interval.bytes"
         | "log.index.size.max.bytes"
         | "socket.request.max.bytes"
+        | "socket.send.buffer.bytes"
+        | "socket.receive.buffer.bytes"
         | "max.connections"
         | "log.retention.minutes"
         | "log.retention.hours"
