@@ -195,13 +195,9 @@ impl<'a, F> ChunkedBuf<'a, F> {
         Ok(())
     }
 
-    /// Total bytes written so far, length prefix included.
-    pub fn len(&self) -> usize {
+    /// Total bytes written so far, length prefix included (never 0).
+    fn len(&self) -> usize {
         self.flushed + self.current.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Replaces the length prefix of a one-byte string, just written, with `len`'s.
@@ -258,8 +254,8 @@ unsafe impl<F> BufMut for ChunkedBuf<'_, F> {
             if !self.current.is_empty() {
                 let head = self.current.split();
                 self.flushed += head.len();
-                if self.first.is_none() && self.out.len() == self.start {
-                    // Holds the length prefix, written by `finish`.
+                if self.first.is_none() {
+                    // The first split: it holds the length prefix, written by `finish`.
                     self.first = Some(head);
                     self.out.push(Chunk::Bytes(Bytes::new()));
                 } else {
