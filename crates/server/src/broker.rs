@@ -339,19 +339,14 @@ async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, tracker: Ta
     }
 }
 
-/// Applies `socket.send.buffer.bytes` and `socket.receive.buffer.bytes` (-1: the kernel's
-/// default and autotuning) to a client connection. A failure is logged; the connection
-/// is served with the kernel's sizes.
+/// Applies `socket.send.buffer.bytes` (-1: the kernel's default and autotuning) to a
+/// client connection; `socket.receive.buffer.bytes` it already has, inherited from the
+/// listener ([`Broker::bind`]). A failure is logged; the connection is served with the
+/// kernel's size.
 fn set_buffer_sizes(socket: &impl std::os::fd::AsFd, config: &Config) {
-    use rustix::net::sockopt;
     if let Ok(n) = usize::try_from(config.socket_send_buffer_bytes) {
-        if let Err(e) = sockopt::set_socket_send_buffer_size(socket, n) {
+        if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(socket, n) {
             tracing::warn!(bytes = n, error = %e, "cannot apply socket.send.buffer.bytes");
-        }
-    }
-    if let Ok(n) = usize::try_from(config.socket_receive_buffer_bytes) {
-        if let Err(e) = sockopt::set_socket_recv_buffer_size(socket, n) {
-            tracing::warn!(bytes = n, error = %e, "cannot apply socket.receive.buffer.bytes");
         }
     }
 }
