@@ -120,6 +120,19 @@ fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
         .map_err(|_| invalid(key, value, "not a valid number"))
 }
 
+/// A socket buffer size: -1 (the OS default) or at least [`SOCKET_BUFFER_BYTES_MIN`].
+fn parse_socket_buffer(key: &str, value: &str) -> Result<i32, ConfigError> {
+    let n: i32 = parse(key, value)?;
+    if n != -1 && n < SOCKET_BUFFER_BYTES_MIN {
+        return Err(invalid(
+            key,
+            value,
+            format!("must be -1 (the OS default) or at least {SOCKET_BUFFER_BYTES_MIN}"),
+        ));
+    }
+    Ok(n)
+}
+
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim() {
         "true" => Ok(true),
@@ -325,22 +338,11 @@ impl Config {
                 }
                 self.socket_request_max_bytes = n;
             }
-            "socket.send.buffer.bytes" | "socket.receive.buffer.bytes" => {
-                let n: i32 = parse(key, value)?;
-                if n != -1 && n < SOCKET_BUFFER_BYTES_MIN {
-                    return Err(invalid(
-                        key,
-                        value,
-                        format!(
-                            "must be -1 (the OS default) or at least {SOCKET_BUFFER_BYTES_MIN}"
-                        ),
-                    ));
-                }
-                if key == "socket.send.buffer.bytes" {
-                    self.socket_send_buffer_bytes = n;
-                } else {
-                    self.socket_receive_buffer_bytes = n;
-                }
+            "socket.send.buffer.bytes" => {
+                self.socket_send_buffer_bytes = parse_socket_buffer(key, value)?;
+            }
+            "socket.receive.buffer.bytes" => {
+                self.socket_receive_buffer_bytes = parse_socket_buffer(key, value)?;
             }
             "max.connections" => {
                 let n: usize = parse(key, value)?;
