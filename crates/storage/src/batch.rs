@@ -151,34 +151,83 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
     }
 }
 
-/// Splits `records` into whole batches and checks each one fully: length, magic, CRC-32C,
-/// record count against the last offset delta and, for uncompressed batches, against the
-/// records actually present.
+/// Checks every batch in `records` fully: length, magic, CRC-32C, record count against the
+/// last offset delta and, for uncompressed batches, against the records actually present.
+/// The batches are then walked with [`Batches::iter`], which re-reads only their headers,
+/// so that a produce request's batches are split without a list on the heap.
 ///
 /// # Errors
 /// [`Error::CorruptBatch`] for a bad length, magic or CRC (Kafka's CORRUPT_MESSAGE);
 /// [`Error::InvalidBatch`] for a well-formed batch whose content is inconsistent
 /// (INVALID_RECORD).
-pub fn split_and_validate(
-    records: &[u8],
-) -> Result<Vec<(BatchHeader, std::ops::Range<usize>)>, Error> {
-    let mut out = Vec::new();
-    let mut at = 0usize;
+pub fn split_and_validate(records: &[u8]) -> Result<Batches<'_>, Error> {
     if records.is_empty() {
         return Err(Error::InvalidBatch(
             "produce request carries no record batch".into(),
         ));
     }
+    let mut at = 0usize;
     while at < records.len() {
         let rest = records.get(at..).unwrap_or_default();
         let header = check_framing(rest)?;
         let len = usize::try_from(header.total_bytes()).map_err(|_| corrupt("length"))?;
         let bytes = rest.get(..len).ok_or_else(|| corrupt("truncated batch"))?;
         check_content(&header, bytes)?;
-        out.push((header, at..at + len));
         at += len;
     }
-    Ok(out)
+    Ok(Batches { records })
+}
+
+/// Record bytes that [`split_and_validate`] found to be whole, valid batches.
+#[derive(Debug, Clone, Copy)]
+pub struct Batches<'a> {
+    records: &'a [u8],
+}
+
+impl<'a> Batches<'a> {
+    /// Each batch's header and its byte range in the records, in order.
+    pub fn iter(&self) -> BatchIter<'a> {
+        BatchIter {
+            records: self.records,
+            at: 0,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &Batches<'a> {
+    type Item = (BatchHeader, std::ops::Range<usize>);
+    type IntoIter = BatchIter<'a>;
+
+    fn into_iter(self) -> BatchIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over validated batches (see [`Batches::iter`]).
+#[derive(Debug, Clone)]
+pub struct BatchIter<'a> {
+    records: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for BatchIter<'_> {
+    type Item = (BatchHeader, std::ops::Range<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.records.len() {
+            return None;
+        }
+        let header = BatchHeader::parse(self.records.get(self.at..)?).ok()?;
+        let len = usize::try_from(header.total_bytes()).ok()?;
+        let range = self.at..self.at.checked_add(len)?;
+        // Validation saw each batch whole; a range past the end cannot happen, but it ends
+        // the walk rather than yield bytes that are not there.
+        if range.end > self.records.len() {
+            return None;
+        }
+        self.at = range.end;
+        Some((header, range))
+    }
 }
 
 fn corrupt(what: &str) -> Error {
@@ -491,9 +540,9 @@ pub(crate) mod tests {
     #[test]
     fn valid_batch_passes() {
         let b = batch(&[b"a", b"bc"], 1000, None);
-        let parts = split_and_validate(&b);
+        let parts: Option<Vec<_>> = split_and_validate(&b).ok().map(|p| p.iter().collect());
         assert!(
-            matches!(parts.as_deref(), Ok([(h, _)]) if h.records_count == 2 && h.max_timestamp == 1001)
+            matches!(parts.as_deref(), Some([(h, r)]) if h.records_count == 2 && h.max_timestamp == 1001 && *r == (0..b.len()))
         );
     }
 
@@ -501,9 +550,14 @@ pub(crate) mod tests {
     fn two_batches_split() {
         let mut b = batch(&[b"a"], 1, None);
         b.extend(batch(&[b"b", b"c", b"d"], 2, None));
-        let parts = split_and_validate(&b).unwrap_or_default();
+        let first = batch(&[b"a"], 1, None).len();
+        let parts: Vec<_> = split_and_validate(&b)
+            .map(|p| p.iter().collect())
+            .unwrap_or_default();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts.get(1).map(|p| p.0.records_count), Some(3));
+        assert_eq!(parts.first().map(|p| p.1.clone()), Some(0..first));
+        assert_eq!(parts.get(1).map(|p| p.1.clone()), Some(first..b.len()));
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl Log {
                 });
             }
             if self.config.timestamp_type == TimestampType::CreateTime {
-                self.check_timestamps(header, now_ms)?;
+                self.check_timestamps(&header, now_ms)?;
             }
             if self.is_compacted() && !header.is_control() {
                 // As Kafka's LogValidator: a compacted topic keeps the latest value per key,
@@ -287,7 +287,7 @@ impl Log {
             TimestampType::LogAppendTime => Some(now_ms),
             TimestampType::CreateTime => None,
         };
-        for (header, range) in batches {
+        for (header, range) in &batches {
             if header.producer_id >= 0 {
                 if let Some(states) = self.producers.as_ref() {
                     if let SequenceCheck::Duplicate(meta) = states.check(&header)? {
