@@ -31,7 +31,12 @@ pub enum Chunk<F> {
 pub struct ExternalRecords<F> {
     /// Placeholder `i` is `marks[i..i + 1]`: its address identifies it.
     marks: Bytes,
-    sources: Vec<Option<(F, usize)>>,
+    /// Record set 0, kept inline: a one-partition fetch allocates no list.
+    first: Option<(F, usize)>,
+    /// Record sets 1.. (`rest[i - 1]`), allocated when a second one is added.
+    rest: Vec<Option<(F, usize)>>,
+    /// Record sets added so far.
+    count: usize,
     /// Most record sets `add` takes.
     capacity: usize,
 }
@@ -59,7 +64,9 @@ impl<F> ExternalRecords<F> {
         };
         Self {
             marks,
-            sources: Vec::with_capacity(capacity),
+            first: None,
+            rest: Vec::new(),
+            count: 0,
             capacity,
         }
     }
@@ -71,16 +78,29 @@ impl<F> ExternalRecords<F> {
     /// # Errors
     /// No room left: `source` is handed back.
     pub fn add(&mut self, source: F, len: usize) -> Result<Bytes, F> {
-        let index = self.sources.len();
+        let index = self.count;
         if index >= self.capacity {
             return Err(source);
         }
-        self.sources.push(Some((source, len)));
+        if index == 0 {
+            self.first = Some((source, len));
+        } else {
+            if self.rest.capacity() == 0 {
+                self.rest.reserve_exact(self.capacity - 1);
+            }
+            self.rest.push(Some((source, len)));
+        }
+        self.count += 1;
         Ok(self.marks.slice(index..=index))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
+        self.count == 0
+    }
+
+    /// Whether a record set was added and not taken yet.
+    fn any_left(&self) -> bool {
+        self.first.is_some() || self.rest.iter().any(Option::is_some)
     }
 
     /// The source whose placeholder starts at `src`, taken out (each is written once).
@@ -90,7 +110,10 @@ impl<F> ExternalRecords<F> {
         }
         let base = self.marks.as_ptr() as usize;
         let index = (src.as_ptr() as usize).checked_sub(base)?;
-        self.sources.get_mut(index)?.take()
+        match index.checked_sub(1) {
+            None => self.first.take(),
+            Some(i) => self.rest.get_mut(i)?.take(),
+        }
     }
 }
 
@@ -169,7 +192,7 @@ impl<'a, F> ChunkedBuf<'a, F> {
         if let Some(e) = self.error.take() {
             return Err(Error::Encode(e));
         }
-        if self.external.sources.iter().any(Option::is_some) {
+        if self.external.any_left() {
             return Err(Error::Encode(
                 "a record set was registered but not part of the response".into(),
             ));

@@ -4,11 +4,14 @@
 mod common;
 
 use common::{broker, call, create_topic, produce};
+use strom_codec::kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use strom_codec::kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use strom_codec::kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use strom_codec::kafka_protocol::messages::{
-    ApiKey, GroupId, OffsetCommitRequest, OffsetCommitResponse, RequestKind, TopicName,
+    ApiKey, FetchRequest, FetchResponse, GroupId, MetadataRequest, MetadataResponse,
+    OffsetCommitRequest, OffsetCommitResponse, RequestKind, TopicName,
 };
 use strom_codec::kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,6 +63,28 @@ async fn metrics_and_health() {
     )
     .await;
     assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    // A v13+ fetch names the topic by id only; its bytes still count under the name.
+    let m: MetadataResponse = call(
+        &mut conn,
+        ApiKey::Metadata,
+        12,
+        RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("m.t")))),
+        ]))),
+    )
+    .await;
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(m.topics[0].topic_id)
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    let f: FetchResponse = call(&mut conn, ApiKey::Fetch, 16, RequestKind::Fetch(fetch)).await;
+    let records = f.responses[0].partitions[0].records.clone().unwrap();
+    assert_eq!(records.len(), batch_len);
 
     let health = http(addr, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
@@ -72,6 +97,7 @@ async fn metrics_and_health() {
         "strom_request_duration_seconds_count{api=\"Produce\"} 2".into(),
         format!("strom_topic_bytes_in_total{{topic=\"m.t\"}} {batch_len}"),
         "strom_topic_records_in_total{topic=\"m.t\"} 3".into(),
+        format!("strom_topic_bytes_out_total{{topic=\"m.t\"}} {batch_len}"),
         "strom_partition_log_end_offset{topic=\"m.t\",partition=\"0\"} 3".into(),
         "strom_consumer_group_lag{group=\"lag\\\"ging\",topic=\"m.t\",partition=\"0\"} 2".into(),
         "strom_connections 1".into(),

@@ -33,14 +33,19 @@ struct Wanted {
     fetch_offset: i64,
     partition_max_bytes: i32,
     unknown_error: ErrorCode,
+    /// What the last [`plan`] decided for this partition.
+    planned: Planned,
 }
 
 struct TopicWanted {
+    /// As the request names it (empty from v13, where only the id is sent back).
     name: strom_codec::kafka_protocol::messages::TopicName,
     id: uuid::Uuid,
+    topic: Option<Arc<crate::topics::Topic>>,
     partitions: Vec<Wanted>,
 }
 
+#[derive(Default)]
 struct Planned {
     error: Option<ErrorCode>,
     slice: Option<FileSlice>,
@@ -67,7 +72,9 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             ExternalRecords::default(),
         );
     }
-    let topics: Vec<TopicWanted> = request
+    // The request's own vectors are reused for these (`collect` in place): a fetch's
+    // steady path allocates no per-partition state of its own.
+    let mut topics: Vec<TopicWanted> = request
         .topics
         .into_iter()
         .map(|t| {
@@ -83,9 +90,7 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
                 )
             };
             TopicWanted {
-                name: topic
-                    .as_ref()
-                    .map_or(t.topic.clone(), |tp| super::topic_name(tp.name.clone())),
+                name: t.topic,
                 id: topic.as_ref().map_or(t.topic_id, |tp| tp.id),
                 partitions: t
                     .partitions
@@ -99,8 +104,10 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
                         fetch_offset: p.fetch_offset,
                         partition_max_bytes: p.partition_max_bytes,
                         unknown_error,
+                        planned: Planned::default(),
                     })
                     .collect(),
+                topic,
             }
         })
         .collect();
@@ -111,31 +118,48 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
     let response_max = i64::from(request.max_bytes.max(0)).min(ctx.state.config.fetch_max_bytes);
     let min_bytes = i64::from(request.min_bytes.max(0));
     let read_committed = request.isolation_level == READ_COMMITTED;
-    let mut receivers: Vec<watch::Receiver<i64>> = topics
+    let waitable = topics
         .iter()
         .flat_map(|t| t.partitions.iter())
-        .filter_map(|w| w.partition.as_ref().map(|p| p.subscribe()))
-        .collect();
+        .any(|w| w.partition.is_some());
+    // Appends are watched only once a fetch has to wait: one that can be answered at once
+    // (a consumer catching up) subscribes to nothing. After subscribing, the partitions are
+    // planned again before waiting, so an append between the two plans is not missed.
+    let mut receivers: Option<Vec<watch::Receiver<i64>>> = None;
     loop {
-        for rx in &mut receivers {
+        for rx in receivers.iter_mut().flatten() {
             rx.borrow_and_update();
         }
-        let plans = plan(&topics, response_max, read_committed);
-        let bytes: i64 = plans
-            .iter()
-            .flatten()
+        plan(&mut topics, response_max, read_committed);
+        let planned = || {
+            topics
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .map(|w| &w.planned)
+        };
+        let bytes: i64 = planned()
             .map(|p| p.slice.as_ref().map_or(0, |s| i64::from(s.len)))
             .sum();
-        let errored = plans.iter().flatten().any(|p| p.error.is_some());
+        let errored = planned().any(|p| p.error.is_some());
         let waited_out = Instant::now() >= deadline;
         if bytes >= min_bytes.max(1)
             || errored
             || waited_out
-            || receivers.is_empty()
+            || !waitable
             || ctx.state.shutdown.is_cancelled()
         {
-            return respond(&ctx.state.metrics, topics, plans, read_committed);
+            return respond(&ctx.state.metrics, topics, read_committed);
         }
+        let Some(receivers) = receivers.as_mut() else {
+            receivers = Some(
+                topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter())
+                    .filter_map(|w| w.partition.as_ref().map(|p| p.subscribe()))
+                    .collect(),
+            );
+            continue;
+        };
         let changed = select_all(receivers.iter_mut().map(|rx| Box::pin(rx.changed())));
         tokio::select! {
             _ = changed => {}
@@ -146,69 +170,70 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
 }
 
 /// Decides what each partition returns, without reading bytes.
-fn plan(topics: &[TopicWanted], response_max: i64, read_committed: bool) -> Vec<Vec<Planned>> {
+fn plan(topics: &mut [TopicWanted], response_max: i64, read_committed: bool) {
     let mut remaining = response_max;
     let mut first_with_data = true;
-    topics
-        .iter()
-        .map(|t| {
-            t.partitions
-                .iter()
-                .map(|w| {
-                    let Some(partition) = &w.partition else {
-                        return Planned {
-                            error: Some(w.unknown_error),
-                            slice: None,
-                            high_watermark: -1,
-                            last_stable_offset: -1,
-                            log_start_offset: -1,
-                            aborted: Vec::new(),
-                        };
-                    };
-                    let limit = i64::from(w.partition_max_bytes.max(0)).min(remaining.max(0));
-                    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-                    match partition.read(w.fetch_offset, limit, read_committed) {
-                        Ok(outcome) => {
-                            let mut slice = outcome.slice;
-                            if let Some(s) = &slice {
-                                // KIP-74: only the first partition with data may exceed the limits.
-                                if !first_with_data && s.len > limit {
-                                    slice = None;
-                                }
-                            }
-                            if let Some(s) = &slice {
-                                first_with_data = false;
-                                remaining -= i64::from(s.len);
-                            }
-                            Planned {
-                                error: None,
-                                aborted: if slice.is_some() {
-                                    outcome.aborted
-                                } else {
-                                    Vec::new()
-                                },
-                                slice,
-                                high_watermark: outcome.high_watermark,
-                                last_stable_offset: outcome.last_stable_offset,
-                                log_start_offset: outcome.log_start_offset,
-                            }
-                        }
-                        Err(e) => {
-                            let (log_start_offset, high_watermark) = partition.offsets();
-                            Planned {
-                                error: Some(storage_error_code(&e)),
-                                slice: None,
-                                high_watermark,
-                                last_stable_offset: high_watermark,
-                                log_start_offset,
-                                aborted: Vec::new(),
-                            }
-                        }
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    for w in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+        w.planned = plan_partition(w, &mut remaining, &mut first_with_data, read_committed);
+    }
+}
+
+fn plan_partition(
+    w: &Wanted,
+    remaining: &mut i64,
+    first_with_data: &mut bool,
+    read_committed: bool,
+) -> Planned {
+    let Some(partition) = &w.partition else {
+        return Planned {
+            error: Some(w.unknown_error),
+            slice: None,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            aborted: Vec::new(),
+        };
+    };
+    let limit = i64::from(w.partition_max_bytes.max(0)).min((*remaining).max(0));
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    match partition.read(w.fetch_offset, limit, read_committed) {
+        Ok(outcome) => {
+            let mut slice = outcome.slice;
+            if let Some(s) = &slice {
+                // KIP-74: only the first partition with data may exceed the limits.
+                if !*first_with_data && s.len > limit {
+                    slice = None;
+                }
+            }
+            if let Some(s) = &slice {
+                *first_with_data = false;
+                *remaining -= i64::from(s.len);
+            }
+            Planned {
+                error: None,
+                aborted: if slice.is_some() {
+                    outcome.aborted
+                } else {
+                    Vec::new()
+                },
+                slice,
+                high_watermark: outcome.high_watermark,
+                last_stable_offset: outcome.last_stable_offset,
+                log_start_offset: outcome.log_start_offset,
+            }
+        }
+        Err(e) => {
+            let (log_start_offset, high_watermark) = partition.offsets();
+            Planned {
+                error: Some(storage_error_code(&e)),
+                slice: None,
+                high_watermark,
+                last_stable_offset: high_watermark,
+                log_start_offset,
+                aborted: Vec::new(),
+            }
+        }
+    }
 }
 
 /// What goes in a partition's `records` field: a placeholder for a record set that leaves
@@ -232,14 +257,14 @@ fn records_field(
 fn respond(
     metrics: &crate::metrics::Metrics,
     topics: Vec<TopicWanted>,
-    plans: Vec<Vec<Planned>>,
     read_committed: bool,
 ) -> Answer {
-    let large = plans
+    let large = topics
         .iter()
-        .flatten()
-        .filter(|p| {
-            p.slice
+        .flat_map(|t| t.partitions.iter())
+        .filter(|w| {
+            w.planned
+                .slice
                 .as_ref()
                 .is_some_and(|s| s.len >= SENDFILE_BYTES_MIN)
         })
@@ -247,17 +272,17 @@ fn respond(
     let mut external = ExternalRecords::with_capacity(large);
     let responses = topics
         .into_iter()
-        .zip(plans)
-        .map(|(t, plans)| {
+        .map(|t| {
+            let metrics_name = t.topic.as_ref().map_or(t.name.0.as_str(), |tp| tp.name.as_str());
             let partitions = t
                 .partitions
-                .iter()
-                .zip(plans)
-                .map(|(w, p)| {
+                .into_iter()
+                .map(|w| {
+                    let p = w.planned;
                     let mut error = p.error;
                     let records = match p.slice {
                         Some(slice) => {
-                            metrics.fetched(t.name.0.as_str(), u64::from(slice.len));
+                            metrics.fetched(metrics_name, u64::from(slice.len));
                             records_field(slice, &mut external).unwrap_or_else(|e| {
                                 tracing::error!(partition = w.index, error = %e, "reading a segment failed");
                                 error = Some(ErrorCode::KafkaStorageError);
