@@ -111,6 +111,30 @@ async fn long_poll_wakes_on_the_append() {
 }
 
 #[tokio::test]
+async fn fetch_naming_no_partition_is_answered_at_once() {
+    // As Kafka's fetchMessages: nothing to wait for, so max_wait_ms does not apply.
+    let (broker, _dir) = broker(|_| {}).await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    let empty = RequestKind::Fetch(
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(60_000)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_session_epoch(-1),
+    );
+    let r: FetchResponse = tokio::time::timeout(
+        Duration::from_secs(10),
+        call(&mut conn, ApiKey::Fetch, 12, empty),
+    )
+    .await
+    .expect("answered without waiting out max_wait_ms");
+    assert_eq!(r.error_code, 0);
+    assert!(r.responses.is_empty());
+    broker.shutdown().await;
+}
+
+#[tokio::test]
 async fn advertised_port_zero_means_the_bound_port() {
     let (broker, _dir) = broker(|c| c.advertised = Some("localhost:0".into())).await;
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();

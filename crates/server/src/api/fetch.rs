@@ -72,8 +72,8 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             ExternalRecords::default(),
         );
     }
-    // The request's own vectors are reused for these (`collect` in place): a fetch's
-    // steady path allocates no per-partition state of its own.
+    // The topic list is collected in place of the request's; each partition list is a new
+    // allocation (a `Wanted` with its plan is larger than the request's partition entry).
     let mut topics: Vec<TopicWanted> = request
         .topics
         .into_iter()
@@ -118,10 +118,6 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
     let response_max = i64::from(request.max_bytes.max(0)).min(ctx.state.config.fetch_max_bytes);
     let min_bytes = i64::from(request.min_bytes.max(0));
     let read_committed = request.isolation_level == READ_COMMITTED;
-    let waitable = topics
-        .iter()
-        .flat_map(|t| t.partitions.iter())
-        .any(|w| w.partition.is_some());
     // Appends are watched only once a fetch has to wait: one that can be answered at once
     // (a consumer catching up) subscribes to nothing. After subscribing, the partitions are
     // planned again before waiting, so an append between the two plans is not missed.
@@ -142,12 +138,7 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             .sum();
         let errored = planned().any(|p| p.error.is_some());
         let waited_out = Instant::now() >= deadline;
-        if bytes >= min_bytes.max(1)
-            || errored
-            || waited_out
-            || !waitable
-            || ctx.state.shutdown.is_cancelled()
-        {
+        if bytes >= min_bytes.max(1) || errored || waited_out || ctx.state.shutdown.is_cancelled() {
             return respond(&ctx.state.metrics, topics, read_committed);
         }
         let Some(receivers) = receivers.as_mut() else {
@@ -160,6 +151,10 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             );
             continue;
         };
+        if receivers.is_empty() {
+            // Nothing that an append could satisfy (a fetch naming no partition).
+            return respond(&ctx.state.metrics, topics, read_committed);
+        }
         let changed = select_all(receivers.iter_mut().map(|rx| Box::pin(rx.changed())));
         tokio::select! {
             _ = changed => {}
