@@ -119,8 +119,8 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
     let min_bytes = i64::from(request.min_bytes.max(0));
     let read_committed = request.isolation_level == READ_COMMITTED;
     // Appends are watched only once a fetch has to wait: one that can be answered at once
-    // (a consumer catching up) subscribes to nothing. After subscribing, the partitions are
-    // planned again before waiting, so an append between the two plans is not missed.
+    // (a consumer catching up) subscribes to nothing. A log end that moved between the plan
+    // and the subscription is caught by comparing the two, and planned again.
     let mut receivers: Option<Vec<watch::Receiver<i64>>> = None;
     loop {
         for rx in receivers.iter_mut().flatten() {
@@ -141,16 +141,11 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
         if bytes >= min_bytes.max(1) || errored || waited_out || ctx.state.shutdown.is_cancelled() {
             return respond(&ctx.state.metrics, topics, read_committed);
         }
-        let Some(receivers) = receivers.as_mut() else {
-            receivers = Some(
-                topics
-                    .iter()
-                    .flat_map(|t| t.partitions.iter())
-                    .filter_map(|w| w.partition.as_ref().map(|p| p.subscribe()))
-                    .collect(),
-            );
+        let mut moved = false;
+        let receivers = receivers.get_or_insert_with(|| subscribe(&topics, &mut moved));
+        if moved {
             continue;
-        };
+        }
         if receivers.is_empty() {
             // Nothing that an append could satisfy (a fetch naming no partition).
             return respond(&ctx.state.metrics, topics, read_committed);
@@ -162,6 +157,20 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             () = ctx.state.shutdown.cancelled() => {}
         }
     }
+}
+
+/// Watches the log end of every partition the fetch names; sets `moved` when one is no
+/// longer where the last [`plan`] read it.
+fn subscribe(topics: &[TopicWanted], moved: &mut bool) -> Vec<watch::Receiver<i64>> {
+    topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|w| {
+            let rx = w.partition.as_ref()?.subscribe();
+            *moved |= *rx.borrow() != w.planned.high_watermark;
+            Some(rx)
+        })
+        .collect()
 }
 
 /// Decides what each partition returns, without reading bytes.
