@@ -236,7 +236,11 @@ impl Log {
             });
         }
         let batches = batch::split_and_validate(records)?;
+        let mut idempotent = false;
+        let mut transactional = false;
         for (header, range) in &batches {
+            idempotent |= header.producer_id >= 0;
+            transactional |= header.is_transactional();
             if header.is_control() {
                 return Err(Error::InvalidBatch(
                     "control batches are written by the transaction coordinator only".into(),
@@ -273,11 +277,10 @@ impl Log {
                 }
             }
         }
-        let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
         if idempotent && self.producers.is_none() {
             self.producers = Some(self.rebuild_producer_state()?);
         }
-        if batches.iter().any(|(h, _)| h.is_transactional()) {
+        if transactional {
             self.mark_transactional()?;
             self.ensure_txns()?;
         }
