@@ -7,7 +7,7 @@
 //! |---|---|---|---|---|---|
 //! | Empty | new member → PreparingRebalance (after `group.initial.rebalance.delay.ms`) | UNKNOWN_MEMBER_ID | UNKNOWN_MEMBER_ID | UNKNOWN_MEMBER_ID | generation -1 only (simple consumers); else UNKNOWN_MEMBER_ID |
 //! | PreparingRebalance | parked until every member rejoined or the rebalance timeout; then → CompletingRebalance (or Empty) | REBALANCE_IN_PROGRESS | REBALANCE_IN_PROGRESS (keeps the session) | member removed; join may complete | accepted for the current generation |
-//! | CompletingRebalance | same protocols: current generation at once; else → PreparingRebalance | parked; the leader's assignment → Stable and releases all | NONE | member removed → PreparingRebalance | REBALANCE_IN_PROGRESS |
+//! | CompletingRebalance | same protocols: current generation at once; else → PreparingRebalance | parked; the leader's assignment is stored, then → Stable and releases all | NONE | member removed → PreparingRebalance | REBALANCE_IN_PROGRESS |
 //! | Stable | leader or changed protocols → PreparingRebalance; follower with same protocols: current generation | the member's assignment | NONE | member removed → PreparingRebalance | accepted for the current generation |
 //! | Dead | COORDINATOR_NOT_AVAILABLE | COORDINATOR_NOT_AVAILABLE | COORDINATOR_NOT_AVAILABLE | COORDINATOR_NOT_AVAILABLE | COORDINATOR_NOT_AVAILABLE |
 //!
@@ -107,6 +107,10 @@ pub struct Group {
     pub rebalance_from_empty: bool,
     /// Wall-clock ms of the last state change (Kafka's `currentStateTimestamp`).
     pub state_timestamp: i64,
+    /// CompletingRebalance only: the leader's assignment for this generation is in the
+    /// members and its record is being stored; the group turns Stable (and every parked
+    /// SyncGroup is answered) once the store completes, as Kafka's coordinator does.
+    pub assignment_storing: Option<i32>,
 }
 
 impl Group {
@@ -125,6 +129,7 @@ impl Group {
             rebalance_deadline: None,
             rebalance_from_empty: false,
             state_timestamp: now_wall,
+            assignment_storing: None,
         }
     }
 
@@ -254,6 +259,14 @@ impl Group {
                 "{} is {:?} without a leader",
                 self.group_id, self.state
             ));
+        }
+        if let Some(generation) = self.assignment_storing {
+            if self.state != GroupState::CompletingRebalance || generation != self.generation_id {
+                return Err(format!(
+                    "{} stores the assignment of generation {generation} while {:?} in generation {}",
+                    self.group_id, self.state, self.generation_id
+                ));
+            }
         }
         for (instance, member_id) in &self.static_members {
             let bound = self

@@ -31,11 +31,15 @@ pub struct GroupConfig {
     pub offsets_retention_ms: i64,
     pub offsets_partitions: i32,
     pub offset_metadata_bytes_max: usize,
+    /// `group.coordinator.append.linger.ms`: how long records wait for others to join
+    /// their batch before being stored; the replies that depend on them wait as long.
+    pub append_linger_ms: i64,
 }
 
 impl Default for GroupConfig {
-    /// Kafka's defaults, except `group.initial.rebalance.delay.ms` = 0 as in Kafka's shipped
-    /// server.properties, and a bounded `group.max.size`.
+    /// Kafka's defaults (4.x: `group.coordinator.append.linger.ms` = 5), except
+    /// `group.initial.rebalance.delay.ms` = 0 as in Kafka's shipped server.properties, and a
+    /// bounded `group.max.size`.
     fn default() -> Self {
         Self {
             session_timeout_ms_min: 6_000,
@@ -45,6 +49,7 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 3600 * 1000,
             offsets_partitions: 50,
             offset_metadata_bytes_max: OFFSET_METADATA_BYTES_MAX,
+            append_linger_ms: 5,
         }
     }
 }
@@ -236,11 +241,13 @@ impl Reply {
     }
 }
 
-/// What the server must do: persist `records` (in order), then send `replies`.
+/// What the server must do: persist `records` (in order), then send `replies`, then hand
+/// each of `completions` to [`Groups::stored`] with the outcome of the persist.
 #[derive(Debug, Default, PartialEq)]
 pub struct Outputs {
     pub records: Vec<Record>,
     pub replies: Vec<(Token, Reply)>,
+    pub completions: Vec<Completion>,
 }
 
 impl Outputs {
@@ -248,8 +255,28 @@ impl Outputs {
         Self {
             records: Vec::new(),
             replies: vec![(token, reply)],
+            completions: Vec::new(),
         }
     }
+
+    /// Appends `other` after what is already here.
+    pub fn extend(&mut self, other: Outputs) {
+        self.records.extend(other.records);
+        self.replies.extend(other.replies);
+        self.completions.extend(other.completions);
+    }
+}
+
+/// A state change that waits for its records to be stored (Kafka's coordinator completes
+/// these when the write is committed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The leader's assignment for `generation_id`: once stored, the group is Stable and
+    /// every parked SyncGroup of that generation is answered.
+    Assignment {
+        group_id: String,
+        generation_id: i32,
+    },
 }
 
 // ---------------------------------------------------------------- the coordinator
@@ -695,6 +722,7 @@ impl Groups {
             }
         }
         group.rebalance_from_empty = group.state == GroupState::Empty;
+        group.assignment_storing = None;
         group.state = GroupState::PreparingRebalance;
         group.state_timestamp = wall;
         group.rebalance_deadline = Some(now + group.max_rebalance_timeout_ms());
@@ -746,7 +774,7 @@ impl Groups {
 
     // ------------------------------------------------------------ SyncGroup
 
-    pub fn sync(&mut self, now: i64, wall: i64, token: Token, req: SyncRequest) -> Outputs {
+    pub fn sync(&mut self, now: i64, token: Token, req: SyncRequest) -> Outputs {
         let reply = |e| Outputs::reply(token, Reply::Sync(SyncResponse::error(e)));
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             return reply(ErrorCode::UnknownMemberId);
@@ -801,7 +829,11 @@ impl Groups {
                     m.session_deadline = now + i64::from(m.session_timeout_ms);
                 }
                 let mut out = Outputs::default();
-                if group.is_leader(&req.member_id) {
+                let storing = group.assignment_storing == Some(group.generation_id);
+                if group.is_leader(&req.member_id) && !storing {
+                    // As Kafka: the group stays CompletingRebalance while the assignment is
+                    // stored, so SyncGroups arriving meanwhile park and are answered with
+                    // the leader's (see `stored`).
                     for m in &mut group.members {
                         m.assignment = req
                             .assignments
@@ -810,29 +842,72 @@ impl Groups {
                             .map(|(_, a)| a.clone())
                             .unwrap_or_default();
                     }
-                    group.state = GroupState::Stable;
-                    group.state_timestamp = wall;
+                    group.assignment_storing = Some(group.generation_id);
                     out.records.push(Self::group_record(group));
-                    let protocol_type = group.protocol_type.clone();
-                    let protocol_name = group.protocol_name.clone();
-                    for m in &mut group.members {
-                        if let Some(waiting) = m.sync_waiter.take() {
-                            out.replies.push((
-                                waiting,
-                                Reply::Sync(SyncResponse {
-                                    error: None,
-                                    protocol_type: protocol_type.clone(),
-                                    protocol_name: protocol_name.clone(),
-                                    assignment: m.assignment.clone(),
-                                }),
-                            ));
-                        }
-                    }
+                    out.completions.push(Completion::Assignment {
+                        group_id: group.group_id.clone(),
+                        generation_id: group.generation_id,
+                    });
                 }
                 out
             }
             GroupState::Dead => reply(ErrorCode::CoordinatorNotAvailable),
         }
+    }
+
+    /// The records that came with `completion` were stored (`ok`) or could not be. A stored
+    /// assignment makes its group Stable and answers every parked SyncGroup; a failed one
+    /// answers them with COORDINATOR_NOT_AVAILABLE and rebalances (Kafka: the error, then
+    /// `maybePrepareRebalanceOrCompleteJoin`). Nothing happens when the group moved on
+    /// meanwhile (a member left or rejoined with other protocols).
+    pub fn stored(&mut self, now: i64, wall: i64, completion: Completion, ok: bool) -> Outputs {
+        let mut out = Outputs::default();
+        let Completion::Assignment {
+            group_id,
+            generation_id,
+        } = completion;
+        let Some(group) = self.groups.get_mut(&group_id) else {
+            return out;
+        };
+        if group.state != GroupState::CompletingRebalance
+            || group.generation_id != generation_id
+            || group.assignment_storing != Some(generation_id)
+        {
+            return out;
+        }
+        group.assignment_storing = None;
+        if !ok {
+            for m in &mut group.members {
+                m.assignment = Bytes::new();
+                if let Some(waiting) = m.sync_waiter.take() {
+                    out.replies.push((
+                        waiting,
+                        Reply::Sync(SyncResponse::error(ErrorCode::CoordinatorNotAvailable)),
+                    ));
+                }
+            }
+            Self::prepare_rebalance(group, now, wall, &mut out);
+            return out;
+        }
+        group.state = GroupState::Stable;
+        group.state_timestamp = wall;
+        let protocol_type = group.protocol_type.clone();
+        let protocol_name = group.protocol_name.clone();
+        for m in &mut group.members {
+            if let Some(waiting) = m.sync_waiter.take() {
+                m.session_deadline = now + i64::from(m.session_timeout_ms);
+                out.replies.push((
+                    waiting,
+                    Reply::Sync(SyncResponse {
+                        error: None,
+                        protocol_type: protocol_type.clone(),
+                        protocol_name: protocol_name.clone(),
+                        assignment: m.assignment.clone(),
+                    }),
+                ));
+            }
+        }
+        out
     }
 
     // ------------------------------------------------------------ Heartbeat
@@ -1527,6 +1602,18 @@ mod tests {
             })
     }
 
+    /// `out` with its completions applied as if their records were stored at `now`.
+    fn settle(g: &mut Groups, now: i64, mut out: Outputs) -> Outputs {
+        while !out.completions.is_empty() {
+            let completions = std::mem::take(&mut out.completions);
+            for c in completions {
+                let more = g.stored(now, 0, c, true);
+                out.extend(more);
+            }
+        }
+        out
+    }
+
     /// One member joins (MEMBER_ID_REQUIRED, rejoin) and syncs; returns its id and generation.
     fn join_and_sync(groups: &mut Groups, now: i64, group: &str, id: &str) -> (String, i32) {
         let out = groups.join(now, 0, 1, join_req(group, "", id));
@@ -1540,7 +1627,6 @@ mod tests {
         assert_eq!(j.leader, id);
         let out = groups.sync(
             now,
-            0,
             3,
             SyncRequest {
                 group_id: group.into(),
@@ -1550,6 +1636,7 @@ mod tests {
                 ..SyncRequest::default()
             },
         );
+        let out = settle(groups, now, out);
         assert_eq!(
             sync_reply(&out, 3).unwrap().assignment,
             Bytes::from_static(b"all")
@@ -1667,7 +1754,6 @@ mod tests {
         // Follower's sync parks; leader's sync releases both.
         let out = g.sync(
             40,
-            0,
             23,
             SyncRequest {
                 group_id: "g".into(),
@@ -1679,7 +1765,6 @@ mod tests {
         assert!(out.replies.is_empty());
         let out = g.sync(
             40,
-            0,
             24,
             SyncRequest {
                 group_id: "g".into(),
@@ -1692,6 +1777,14 @@ mod tests {
                 ..SyncRequest::default()
             },
         );
+        // Nothing is answered until the assignment is stored; the group stays
+        // CompletingRebalance meanwhile (Kafka's coordinator does the same).
+        assert!(out.replies.is_empty());
+        assert_eq!(out.records.len(), 1);
+        assert_eq!(g.group("g").unwrap().state, GroupState::CompletingRebalance);
+        g.check_invariants().unwrap();
+        let out = settle(&mut g, 41, out);
+        assert_eq!(g.group("g").unwrap().state, GroupState::Stable);
         assert_eq!(
             sync_reply(&out, 23).unwrap().assignment,
             Bytes::from_static(b"b")
@@ -1739,8 +1832,7 @@ mod tests {
         let j = join_reply(&g.join(0, 0, 1, r.clone()), 1).unwrap();
         assert_eq!(j.error, None, "static members skip MEMBER_ID_REQUIRED");
         let generation = j.generation_id;
-        g.sync(
-            0,
+        let out = g.sync(
             0,
             2,
             SyncRequest {
@@ -1752,6 +1844,7 @@ mod tests {
                 ..SyncRequest::default()
             },
         );
+        settle(&mut g, 0, out);
         // Restart: new member id, same instance.
         r.new_member_id = "a-2".into();
         let j = join_reply(&g.join(5000, 0, 3, r), 3).unwrap();
@@ -1778,7 +1871,6 @@ mod tests {
         let s = sync_reply(
             &g.sync(
                 5000,
-                0,
                 5,
                 SyncRequest {
                     group_id: "g".into(),
@@ -1805,8 +1897,7 @@ mod tests {
             let generation = join_reply(&g.join(0, 0, 1, r.clone()), 1)
                 .unwrap()
                 .generation_id;
-            g.sync(
-                0,
+            let out = g.sync(
                 0,
                 2,
                 SyncRequest {
@@ -1817,6 +1908,7 @@ mod tests {
                     ..SyncRequest::default()
                 },
             );
+            settle(&mut g, 0, out);
             r.new_member_id = "a-2".into();
             let out = g.join(10, 0, 3, r);
             let j = join_reply(&out, 3).unwrap();
@@ -1980,8 +2072,7 @@ mod tests {
         if state == GroupState::CompletingRebalance {
             return (g, leader, "follower".into(), generation);
         }
-        g.sync(
-            0,
+        let out = g.sync(
             0,
             13,
             SyncRequest {
@@ -1992,13 +2083,98 @@ mod tests {
                 ..SyncRequest::default()
             },
         );
+        settle(&mut g, 0, out);
         assert_eq!(g.group("g").unwrap().state, GroupState::Stable);
         (g, leader, "follower".into(), generation)
     }
 
+    fn sync_req(
+        member: &str,
+        generation: i32,
+        assignments: &[(&str, &'static [u8])],
+    ) -> SyncRequest {
+        SyncRequest {
+            group_id: "g".into(),
+            generation_id: generation,
+            member_id: member.into(),
+            assignments: assignments
+                .iter()
+                .map(|(m, a)| ((*m).to_string(), Bytes::from_static(a)))
+                .collect(),
+            ..SyncRequest::default()
+        }
+    }
+
+    #[test]
+    fn sync_group_is_answered_once_the_assignment_is_stored() {
+        let assignments: &[(&str, &'static [u8])] = &[("leader", b"p0"), ("follower", b"p1")];
+        // Stored: the follower that synced meanwhile is answered with the leader.
+        let (mut g, leader, follower, generation) = group_in(GroupState::CompletingRebalance);
+        let out = g.sync(0, 70, sync_req(&leader, generation, assignments));
+        assert!(out.replies.is_empty());
+        let [completion] = &out.completions[..] else {
+            panic!("{:?}", out.completions)
+        };
+        let out = g.sync(1, 71, sync_req(&follower, generation, &[]));
+        assert!(out.replies.is_empty() && out.records.is_empty());
+        // A repeated leader sync parks without storing again.
+        assert!(g
+            .sync(1, 72, sync_req(&leader, generation, assignments))
+            .completions
+            .is_empty());
+        let out = g.stored(2, 0, completion.clone(), true);
+        assert_eq!(g.group("g").unwrap().state, GroupState::Stable);
+        assert_eq!(
+            sync_reply(&out, 72).unwrap().assignment,
+            Bytes::from_static(b"p0")
+        );
+        assert_eq!(
+            sync_reply(&out, 71).unwrap().assignment,
+            Bytes::from_static(b"p1")
+        );
+        // The same completion again changes nothing.
+        assert_eq!(g.stored(3, 0, completion.clone(), true), Outputs::default());
+        g.check_invariants().unwrap();
+
+        // Not stored: every parked sync gets the error and the group rebalances.
+        let (mut g, leader, follower, generation) = group_in(GroupState::CompletingRebalance);
+        let out = g.sync(0, 70, sync_req(&leader, generation, assignments));
+        g.sync(0, 71, sync_req(&follower, generation, &[]));
+        let out = g.stored(1, 0, out.completions[0].clone(), false);
+        for token in [70, 71] {
+            assert_eq!(
+                sync_reply(&out, token).unwrap().error,
+                Some(ErrorCode::CoordinatorNotAvailable)
+            );
+        }
+        assert_eq!(g.group("g").unwrap().state, GroupState::PreparingRebalance);
+        g.check_invariants().unwrap();
+
+        // The group moved on while storing: the leader was told to rejoin, and the late
+        // completion answers nobody.
+        let (mut g, leader, follower, generation) = group_in(GroupState::CompletingRebalance);
+        let stored = g.sync(0, 70, sync_req(&leader, generation, assignments));
+        let out = g.leave(
+            1,
+            0,
+            73,
+            LeaveRequest {
+                group_id: "g".into(),
+                members: vec![(follower, None)],
+            },
+        );
+        assert_eq!(
+            sync_reply(&out, 70).unwrap().error,
+            Some(ErrorCode::RebalanceInProgress)
+        );
+        let out = g.stored(2, 0, stored.completions[0].clone(), true);
+        assert!(out.replies.is_empty());
+        assert_ne!(g.group("g").unwrap().state, GroupState::Stable);
+        g.check_invariants().unwrap();
+    }
+
     fn sync_error(g: &mut Groups, member: &str, generation: i32) -> Option<Option<ErrorCode>> {
         let out = g.sync(
-            0,
             0,
             50,
             SyncRequest {
@@ -2008,6 +2184,7 @@ mod tests {
                 ..SyncRequest::default()
             },
         );
+        let out = settle(g, 0, out);
         sync_reply(&out, 50).map(|s| s.error)
     }
 
@@ -2292,6 +2469,7 @@ mod tests {
         let mut token = 100u64;
         let mut known: Vec<(String, String)> = Vec::new(); // (group, member)
         let mut last_generation: HashMap<String, i32> = HashMap::new();
+        let mut pending: Vec<Completion> = Vec::new();
         for step in 0..2000 {
             token += 1;
             let group = format!("g{}", next(3));
@@ -2314,7 +2492,6 @@ mod tests {
                     let (gr, m) = known[usize::try_from(next(known.len() as u64)).unwrap()].clone();
                     let generation = g.group(&gr).map_or(0, |x| x.generation_id);
                     g.sync(
-                        now,
                         now,
                         token,
                         SyncRequest {
@@ -2374,7 +2551,15 @@ mod tests {
                     g.tick(now, now)
                 }
             };
-            let _ = out;
+            // Stores complete later, sometimes failing, while other requests go on.
+            pending.extend(out.completions);
+            if next(3) == 0 {
+                for c in std::mem::take(&mut pending) {
+                    let ok = next(5) != 0;
+                    let more = g.stored(now, now, c, ok);
+                    assert!(more.completions.is_empty());
+                }
+            }
             if let Err(e) = g.check_invariants() {
                 panic!("seed {seed} step {step}: {e}");
             }

@@ -214,6 +214,7 @@ pub const BROKER_KEYS: &[&str] = &[
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
+    "group.coordinator.append.linger.ms",
     "group.max.size",
     "offsets.retention.minutes",
     "offsets.topic.num.partitions",
@@ -381,6 +382,13 @@ impl Config {
             "group.initial.rebalance.delay.ms" => {
                 let ms: i64 = parse(key, value)?;
                 self.groups.initial_rebalance_delay_ms = ms.max(0);
+            }
+            "group.coordinator.append.linger.ms" => {
+                let ms: i64 = parse(key, value)?;
+                if !(0..=60_000).contains(&ms) {
+                    return Err(invalid(key, value, "must be between 0 and 60000"));
+                }
+                self.groups.append_linger_ms = ms;
             }
             "group.max.size" => {
                 let n: usize = parse(key, value)?;
@@ -587,6 +595,10 @@ impl Config {
                 "group.initial.rebalance.delay.ms",
                 g.initial_rebalance_delay_ms.to_string(),
             ),
+            (
+                "group.coordinator.append.linger.ms",
+                g.append_linger_ms.to_string(),
+            ),
             ("group.max.size", g.max_size.to_string()),
             (
                 "offsets.retention.minutes",
@@ -701,6 +713,10 @@ mod tests {
         assert!(matches!(c.set("no.such", "1"), Err(ConfigError::UnknownKey(k)) if k == "no.such"));
         assert!(c.set("num.partitions", "zero").is_err());
         assert!(c.set("listeners", "SSL://:9093").is_err());
+        assert!(c.set("group.coordinator.append.linger.ms", "-1").is_err());
+        assert_eq!(c.groups.append_linger_ms, 5, "Kafka 4.x's default");
+        c.set("group.coordinator.append.linger.ms", "0").unwrap();
+        assert_eq!(c.groups.append_linger_ms, 0);
         c.set("listeners", "PLAINTEXT://127.0.0.1:0").unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
         c.set("advertised.listeners", "PLAINTEXT://kafka:29092")

@@ -2,6 +2,9 @@
 //! It persists the records a call returns to `__consumer_offsets` (partition =
 //! `hash(group_id) % offsets.topic.num.partitions`, Kafka's partitioning) and only then sends
 //! the replies, so an acknowledged commit is on disk (in the page cache, like any produce).
+//! Records gather for `group.coordinator.append.linger.ms` (Kafka 4.x: 5 ms) into one write;
+//! a leader's SyncGroup completes when its assignment is written, so followers whose
+//! SyncGroup arrives meanwhile are answered with it instead of being sent to rejoin.
 //! Parked JoinGroup/SyncGroup requests wait on their oneshot until a later call or timer
 //! releases them; shutdown releases all of them.
 
@@ -11,7 +14,7 @@ use std::time::Duration;
 
 use strom_codec::ErrorCode;
 use strom_coordinator::group::Token;
-use strom_coordinator::groups::{Groups, Outputs, Reply};
+use strom_coordinator::groups::{Completion, Groups, Outputs, Reply};
 use strom_coordinator::records::{partition_for, Record};
 use strom_storage::batch;
 use tokio::sync::{mpsc, oneshot};
@@ -302,55 +305,147 @@ pub fn compact_on_start(topics: &Topics, groups: &Groups, replayed: &[usize]) ->
     rewritten
 }
 
+/// Records waiting for `group.coordinator.append.linger.ms` to pass, with the replies and
+/// completions that must wait for them (Kafka's coordinator batches its writes the same
+/// way and completes requests when their batch is written).
+#[derive(Default)]
+struct Batch {
+    /// When the batch is written: its first record's arrival plus the linger.
+    deadline: Option<Instant>,
+    outputs: Outputs,
+    bytes: usize,
+}
+
+/// A batch that has grown this large is written at once instead of waiting out the linger.
+const BATCH_BYTES_MAX: usize = 512 * 1024;
+
+/// The coordinator's state and the I/O around it.
+struct Coordinator {
+    store: Store,
+    groups: Groups,
+    start: Instant,
+    linger: Duration,
+    waiters: HashMap<Token, oneshot::Sender<Reply>>,
+    batch: Batch,
+}
+
+impl Coordinator {
+    /// Takes what a call returned: with records it joins the batch (written after the
+    /// linger); without, its replies go at once unless a batch is waiting, in which case
+    /// they follow it (as Kafka answers a write that adds no record once the earlier ones
+    /// are committed), so no reply gets ahead of a write it may depend on.
+    fn submit(&mut self, outputs: Outputs) {
+        if outputs.records.is_empty() && self.batch.deadline.is_none() {
+            self.send(outputs.replies, true);
+            self.complete(outputs.completions, true);
+            return;
+        }
+        if self.batch.deadline.is_none() && !outputs.records.is_empty() {
+            self.batch.deadline = Some(Instant::now() + self.linger);
+        }
+        self.batch.bytes += outputs
+            .records
+            .iter()
+            .map(|r| r.key.len() + r.value.as_ref().map_or(0, |v| v.len()))
+            .sum::<usize>();
+        self.batch.outputs.extend(outputs);
+        if self.linger.is_zero() || self.batch.bytes >= BATCH_BYTES_MAX {
+            self.flush();
+        }
+    }
+
+    /// Writes the waiting batch, then answers and completes what waited for it.
+    fn flush(&mut self) {
+        while self.batch.deadline.is_some() {
+            let batch = std::mem::take(&mut self.batch);
+            let ok = persist(&self.store, &batch.outputs.records);
+            self.send(batch.outputs.replies, ok);
+            // May start a new batch (e.g. a rebalance after a failed write).
+            self.complete(batch.outputs.completions, ok);
+            if !self.linger.is_zero() {
+                break;
+            }
+        }
+    }
+
+    fn complete(&mut self, completions: Vec<Completion>, ok: bool) {
+        for completion in completions {
+            let outputs = self
+                .groups
+                .stored(monotonic(self.start), now_ms(), completion, ok);
+            self.submit(outputs);
+        }
+    }
+
+    fn send(&mut self, replies: Vec<(Token, Reply)>, ok: bool) {
+        for (token, reply) in replies {
+            let reply = if ok {
+                reply
+            } else {
+                reply.failed(ErrorCode::CoordinatorNotAvailable)
+            };
+            if let Some(tx) = self.waiters.remove(&token) {
+                let _ = tx.send(reply);
+            }
+        }
+    }
+}
+
 async fn run(
     store: Store,
-    mut groups: Groups,
+    groups: Groups,
     mut rx: mpsc::Receiver<Command>,
     shutdown: CancellationToken,
 ) {
-    let start = Instant::now();
-    let mut waiters: HashMap<Token, oneshot::Sender<Reply>> = HashMap::new();
+    let linger = Duration::from_millis(groups.config().append_linger_ms.max(0).unsigned_abs());
+    let mut c = Coordinator {
+        store,
+        groups,
+        start: Instant::now(),
+        linger,
+        waiters: HashMap::new(),
+        batch: Batch::default(),
+    };
     let mut next_token: Token = 0;
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let deadline = c.batch.deadline;
         let outputs = tokio::select! {
             () = shutdown.cancelled() => {
-                let out = groups.shutdown();
-                deliver(&store, out, &mut waiters);
+                c.flush();
+                let out = c.groups.shutdown();
+                c.linger = Duration::ZERO;
+                c.submit(out);
                 return;
             }
-            _ = ticker.tick() => groups.tick(monotonic(start), now_ms()),
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                c.flush();
+                continue;
+            }
+            _ = ticker.tick() => c.groups.tick(monotonic(c.start), now_ms()),
             command = rx.recv() => match command {
-                None => return,
+                None => {
+                    c.flush();
+                    return;
+                }
                 Some(Command::Call { job, reply }) => {
                     next_token += 1;
-                    waiters.insert(next_token, reply);
-                    job(&mut groups, monotonic(start), now_ms(), next_token)
+                    c.waiters.insert(next_token, reply);
+                    job(&mut c.groups, monotonic(c.start), now_ms(), next_token)
                 }
                 Some(Command::Query { job, done }) => {
-                    let records = job(&mut groups);
-                    let _ = done.send(persist(&store, &records));
+                    // Reads and admin changes see every earlier write, and are not batched
+                    // (like Kafka's transactional writes).
+                    c.flush();
+                    let records = job(&mut c.groups);
+                    let _ = done.send(persist(&c.store, &records));
                     continue;
                 }
             },
         };
-        deliver(&store, outputs, &mut waiters);
+        c.submit(outputs);
         // Drop waiters whose requester went away (connection closed).
-        waiters.retain(|_, tx| !tx.is_closed());
-    }
-}
-
-fn deliver(store: &Store, outputs: Outputs, waiters: &mut HashMap<Token, oneshot::Sender<Reply>>) {
-    let ok = persist(store, &outputs.records);
-    for (token, reply) in outputs.replies {
-        let reply = if ok {
-            reply
-        } else {
-            reply.failed(ErrorCode::CoordinatorNotAvailable)
-        };
-        if let Some(tx) = waiters.remove(&token) {
-            let _ = tx.send(reply);
-        }
+        c.waiters.retain(|_, tx| !tx.is_closed());
     }
 }

@@ -85,6 +85,7 @@ pub fn config_type(key: &str) -> i8 {
         | "group.min.session.timeout.ms"
         | "group.max.session.timeout.ms"
         | "group.initial.rebalance.delay.ms"
+        | "group.coordinator.append.linger.ms"
         | "group.max.size"
         | "offsets.retention.minutes"
         | "offsets.topic.num.partitions"

@@ -31,7 +31,7 @@ pub async fn handle(ctx: &ConnectionContext, request: SyncGroupRequest) -> SyncG
     let reply = ctx
         .state
         .groups
-        .call(move |groups, now, wall, token| groups.sync(now, wall, token, req))
+        .call(move |groups, now, _wall, token| groups.sync(now, token, req))
         .await;
     if let Some(Reply::Sync(s)) = &reply {
         tracing::debug!(group = %group_id, member = %member_id, generation, error = ?s.error,
