@@ -1,5 +1,7 @@
-//! Hot paths of the codec: decoding a Produce request (records stay a slice) and encoding a
-//! Fetch response carrying 1 MiB of records.
+//! Hot paths of the codec: decoding a Produce request (records stay a slice), answering it,
+//! and encoding a Fetch response carrying 1 MiB of records. The `_kafka_protocol` variants
+//! do the same through the `kafka-protocol` structs, as the broker did before it read and
+//! wrote Produce in place.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
@@ -13,10 +15,15 @@ use strom_codec::kafka_protocol::messages::fetch_response::{
 use strom_codec::kafka_protocol::messages::produce_request::{
     PartitionProduceData, TopicProduceData,
 };
+use strom_codec::kafka_protocol::messages::produce_response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
 use strom_codec::kafka_protocol::messages::{
-    ApiKey, FetchResponse, ProduceRequest, RequestHeader, RequestKind, ResponseKind, TopicName,
+    ApiKey, FetchResponse, ProduceRequest, ProduceResponse, RequestHeader, RequestKind,
+    ResponseKind, TopicName,
 };
 use strom_codec::kafka_protocol::protocol::{Encodable, StrBytes};
+use strom_codec::produce::{PartitionResponse, ProduceResponseWriter};
 use strom_codec::request::decode_request;
 use strom_codec::response::{encode_response, encode_response_chunked};
 
@@ -47,6 +54,57 @@ fn decode(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(frame.len() as u64));
     group.bench_function("decode_produce_1MiB", |b| {
         b.iter(|| decode_request(black_box(frame.clone())).unwrap())
+    });
+    let mut body = frame.clone();
+    strom_codec::header::decode_request_header(ApiKey::Produce, 9, &mut body).unwrap();
+    group.bench_function("decode_produce_1MiB_kafka_protocol", |b| {
+        b.iter(|| {
+            let mut body = black_box(body.clone());
+            RequestKind::decode(ApiKey::Produce, &mut body, 9).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// A response to 8 partitions of one topic, written in place and through the structs.
+fn produce_response(c: &mut Criterion) {
+    let mut group = c.benchmark_group("response");
+    let mut out = BytesMut::with_capacity(4096);
+    group.bench_function("write_produce_8_partitions", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut w = ProduceResponseWriter::new(&mut out, 9, 1);
+            w.topic(black_box("topic"), [0; 16], 8);
+            for index in 0..8 {
+                w.partition(&PartitionResponse {
+                    index,
+                    base_offset: 1000,
+                    log_append_time_ms: -1,
+                    ..PartitionResponse::default()
+                });
+            }
+            w.finish(0);
+        })
+    });
+    group.bench_function("write_produce_8_partitions_kafka_protocol", |b| {
+        b.iter(|| {
+            out.clear();
+            let body = ResponseKind::Produce(ProduceResponse::default().with_responses(vec![
+                TopicProduceResponse::default()
+                    .with_name(TopicName(StrBytes::from_static_str(black_box("topic"))))
+                    .with_partition_responses(
+                        (0..8)
+                            .map(|index| {
+                                PartitionProduceResponse::default()
+                                    .with_index(index)
+                                    .with_base_offset(1000)
+                                    .with_log_append_time_ms(-1)
+                            })
+                            .collect(),
+                    ),
+            ]));
+            body.encode(&mut out, 9).unwrap();
+        })
     });
     group.finish();
 }
@@ -95,5 +153,5 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, encode);
+criterion_group!(benches, decode, produce_response, encode);
 criterion_main!(benches);

@@ -19,6 +19,7 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod limits;
+pub mod produce;
 pub mod request;
 pub mod response;
 pub mod versions;

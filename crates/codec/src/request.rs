@@ -1,12 +1,13 @@
 //! Decoding a whole request frame (header + body) into kafka-protocol types.
 //!
 //! Record batches inside Produce stay `Bytes` slices of the frame: nothing is copied and no
-//! record is decoded here.
+//! record is decoded here. Produce itself is read in place ([`crate::produce`]).
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 
 use crate::header::{decode_request_header, peek_prefix};
+use crate::produce::ProduceRequestView;
 use crate::versions::is_served;
 
 /// A decoded request.
@@ -14,7 +15,14 @@ use crate::versions::is_served;
 pub struct Request {
     pub api_key: ApiKey,
     pub header: RequestHeader,
-    pub body: RequestKind,
+    pub body: Body,
+}
+
+/// A request body: Produce is read in place, everything else is a `kafka-protocol` struct.
+#[derive(Debug)]
+pub enum Body {
+    Produce(ProduceRequestView),
+    Other(RequestKind),
 }
 
 /// Why a frame did not yield a request, with what is needed to answer or log it.
@@ -71,8 +79,14 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     };
     let header = decode_request_header(api_key, version, &mut frame)
         .map_err(|e| malformed(e.to_string()))?;
-    let body =
-        RequestKind::decode(api_key, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
+    let body = if api_key == ApiKey::Produce {
+        Body::Produce(ProduceRequestView::parse(frame, version).map_err(malformed)?)
+    } else {
+        Body::Other(
+            RequestKind::decode(api_key, &mut frame, version)
+                .map_err(|e| malformed(e.to_string()))?,
+        )
+    };
     Ok(Request {
         api_key,
         header,

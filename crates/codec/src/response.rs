@@ -28,6 +28,34 @@ pub fn encode_response(
     patch_length(out, start)
 }
 
+/// Starts a response whose body the caller writes itself: the length prefix (patched by
+/// [`end_response`]) and the header. Returns where the response starts in `out`.
+///
+/// # Errors
+/// The header does not encode (it cannot for a served version); `out` is then as it was.
+pub fn begin_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    out: &mut BytesMut,
+) -> Result<usize, Error> {
+    let start = out.len();
+    out.put_i32(0);
+    if let Err(e) = encode_response_header(api_key, version, correlation_id, out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    Ok(start)
+}
+
+/// Ends a response begun at `start` by [`begin_response`]: fills in its length prefix.
+///
+/// # Errors
+/// The response exceeds 2 GiB.
+pub fn end_response(out: &mut BytesMut, start: usize) -> Result<(), Error> {
+    patch_length(out, start)
+}
+
 fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
     let len = out.len() - start - 4;
     let len = i32::try_from(len).map_err(|_| Error::Encode(format!("{len} bytes")))?;

@@ -10,8 +10,12 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use strom_codec::chunked::Chunk;
 use strom_codec::frame::{frame_bytes, PREFIX_BYTES};
-use strom_codec::request::{decode_request, DecodeError};
-use strom_codec::response::{encode_response, encode_response_chunked, unsupported_api_versions};
+use strom_codec::produce::ProduceRequestView;
+use strom_codec::request::{decode_request, Body, DecodeError};
+use strom_codec::response::{
+    begin_response, encode_response, encode_response_chunked, end_response,
+    unsupported_api_versions,
+};
 use strom_codec::versions::advertised;
 use strom_codec::ApiKey;
 use strom_storage::FileSlice;
@@ -19,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
+use crate::api;
 use crate::broker::BrokerState;
 use crate::dispatch::dispatch;
 
@@ -190,7 +195,13 @@ async fn handle_frame(
     tracing::trace!(peer = %ctx.peer, ?api_key, version, correlation_id, "request");
     let client_id = request.header.client_id.as_ref().map_or("", |c| c.as_str());
     let started = std::time::Instant::now();
-    let Some(reply) = dispatch(ctx, version, client_id, request.body).await else {
+    let body = match request.body {
+        Body::Produce(produce) => {
+            return answer_produce(ctx, correlation_id, &produce, started, encode_buf, out).await
+        }
+        Body::Other(body) => body,
+    };
+    let Some(reply) = dispatch(ctx, version, client_id, body).await else {
         ctx.state
             .metrics
             .record_request(api_key as i16, 0, started.elapsed());
@@ -221,6 +232,46 @@ async fn handle_frame(
         Ok(()) => true,
         Err(e) => {
             tracing::error!(peer = %ctx.peer, ?api_key, version, error = %e, "cannot encode response; closing connection");
+            false
+        }
+    }
+}
+
+/// Produce: the handler writes the response body straight after the header in
+/// `encode_buf` (no response structs); acks=0 drops it.
+async fn answer_produce(
+    ctx: &ConnectionContext,
+    correlation_id: i32,
+    produce: &ProduceRequestView,
+    started: std::time::Instant,
+    encode_buf: &mut BytesMut,
+    out: &mut Vec<Out>,
+) -> bool {
+    let version = produce.version();
+    let start = match begin_response(ApiKey::Produce, version, correlation_id, encode_buf) {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::error!(peer = %ctx.peer, version, error = %e, "cannot encode response; closing connection");
+            return false;
+        }
+    };
+    let outcome = api::produce::handle(ctx, produce, encode_buf).await;
+    ctx.state.metrics.record_request(
+        ApiKey::Produce as i16,
+        outcome.first_error,
+        started.elapsed(),
+    );
+    if outcome.acks == 0 {
+        encode_buf.truncate(start);
+        return true;
+    }
+    match end_response(encode_buf, start) {
+        Ok(()) => {
+            out.push(Chunk::Bytes(encode_buf.split().freeze()));
+            true
+        }
+        Err(e) => {
+            tracing::error!(peer = %ctx.peer, version, error = %e, "cannot encode response; closing connection");
             false
         }
     }

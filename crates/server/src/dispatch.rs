@@ -18,7 +18,8 @@ pub struct Reply {
     pub records: ExternalRecords<FileSlice>,
 }
 
-/// Runs the handler. `None`: no response is sent (Produce with acks=0).
+/// Runs the handler. `None`: no response is sent. Produce does not come here: the
+/// connection hands it to `api::produce`, which writes its response in place.
 pub async fn dispatch(
     ctx: &ConnectionContext,
     version: i16,
@@ -53,11 +54,6 @@ async fn dispatch_body(
         }
         RequestKind::Metadata(r) => {
             ResponseKind::Metadata(api::metadata::handle(ctx, version, r).await)
-        }
-        RequestKind::Produce(r) => {
-            return api::produce::handle(ctx, version, r)
-                .await
-                .map(ResponseKind::Produce)
         }
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(api::list_offsets::handle(ctx, version, r))

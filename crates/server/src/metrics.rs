@@ -145,17 +145,12 @@ impl Metrics {
 }
 
 /// The first non-zero error code of a response (0 when it reports none), for the
-/// per-error request counter.
+/// per-error request counter. (Produce reports its own: it has no response struct.)
 pub fn first_error(response: &ResponseKind) -> i16 {
     fn first(codes: impl IntoIterator<Item = i16>) -> i16 {
         codes.into_iter().find(|c| *c != 0).unwrap_or(0)
     }
     match response {
-        ResponseKind::Produce(r) => first(
-            r.responses
-                .iter()
-                .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code)),
-        ),
         ResponseKind::Fetch(r) => first(
             std::iter::once(r.error_code).chain(
                 r.responses

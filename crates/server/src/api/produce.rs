@@ -2,25 +2,35 @@
 //! partition's batches and append them. acks 0/1/-1 all mean "in the page cache" on one
 //! broker; acks=0 gets no response. Errors are per partition.
 
-use strom_codec::kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
-};
-use strom_codec::kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use bytes::BytesMut;
+use strom_codec::produce::{PartitionResponse, ProduceRequestView, ProduceResponseWriter};
 use strom_codec::ErrorCode;
 
-use super::str_bytes;
 use crate::connection::ConnectionContext;
 use crate::error::storage_error_code;
 
-fn failed(index: i32, error: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
-    PartitionProduceResponse::default()
-        .with_index(index)
-        .with_error_code(error.code())
-        .with_base_offset(-1)
-        .with_log_append_time_ms(-1)
-        .with_log_start_offset(-1)
-        .with_error_message(message.map(str_bytes))
+/// What the connection needs besides the bytes written.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// 0: the client wants no response (the caller drops what was written).
+    pub acks: i16,
+    /// The first partition error, for the request metrics (0 if none).
+    pub first_error: i16,
 }
+
+fn failed<'a>(index: i32, error: ErrorCode, message: Option<&'a str>) -> PartitionResponse<'a> {
+    PartitionResponse {
+        index,
+        error_code: error.code(),
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        record_errors: &[],
+        error_message: message,
+    }
+}
+
+const KEYLESS_MESSAGE: &str = "Compacted topic cannot accept message without key";
 
 /// For a transactional batch: why the transaction coordinator refuses it (stale epoch,
 /// partition not added to the open transaction), if it does.
@@ -43,103 +53,99 @@ async fn transactional_refusal(
         .await
 }
 
+/// Appends every partition's batches and writes the response body into `out` (after the
+/// header the caller wrote), one partition at a time, in request order.
 pub async fn handle(
     ctx: &ConnectionContext,
-    version: i16,
-    request: ProduceRequest,
-) -> Option<ProduceResponse> {
+    request: &ProduceRequestView,
+    out: &mut BytesMut,
+) -> Outcome {
     let acks = request.acks;
     let acks_valid = matches!(acks, -1..=1);
-    let mut responses = Vec::with_capacity(request.topic_data.len());
-    for topic_data in request.topic_data {
-        let name = topic_data.name.0.clone();
+    let version = request.version();
+    let mut first_error = 0;
+    let mut w = ProduceResponseWriter::new(out, version, request.topic_count());
+    for topic_data in request.topics() {
+        let name = topic_data.name;
         let topic = if version >= 13 {
-            ctx.state.topics.get_by_id(&topic_data.topic_id)
+            ctx.state
+                .topics
+                .get_by_id(&uuid::Uuid::from_bytes(topic_data.topic_id))
         } else {
-            ctx.state.topics.get(&name)
+            ctx.state.topics.get(name)
         };
-        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
-        for data in topic_data.partition_data {
+        let name = topic.as_ref().map_or(name, |t| t.name.as_str());
+        w.topic(
+            topic_data.name,
+            topic_data.topic_id,
+            topic_data.partitions.len(),
+        );
+        for data in topic_data.partitions {
             let index = data.index;
+            let acks_message;
+            let error_message;
+            let record_errors: Vec<(i32, &str)>;
             let response = if !acks_valid {
-                failed(
-                    index,
-                    ErrorCode::InvalidRequiredAcks,
-                    Some(format!("acks={acks} must be -1, 0 or 1")),
-                )
+                acks_message = format!("acks={acks} must be -1, 0 or 1");
+                failed(index, ErrorCode::InvalidRequiredAcks, Some(&acks_message))
             } else if let Some(partition) = topic.as_ref().and_then(|t| t.partition(index)) {
                 match data.records.as_deref() {
-                    None | Some([]) => {
-                        failed(index, ErrorCode::InvalidRecord, Some("no records".into()))
-                    }
-                    Some(records) => {
-                        match transactional_refusal(ctx, records, &name, index).await {
-                            Some(e) => failed(
-                                index,
-                                e,
-                                Some(
-                                    "transactional batch outside the producer's open transaction"
-                                        .into(),
-                                ),
-                            ),
-                            None => match partition.append(records) {
-                                Ok(info) => {
-                                    if !info.duplicate {
-                                        ctx.state.metrics.produced(
-                                            &name,
-                                            records.len() as u64,
-                                            u64::try_from(info.last_offset - info.base_offset + 1)
-                                                .unwrap_or(0),
-                                        );
-                                    }
-                                    PartitionProduceResponse::default()
-                                        .with_index(index)
-                                        .with_base_offset(info.base_offset)
-                                        .with_log_append_time_ms(info.log_append_time)
-                                        .with_log_start_offset(info.log_start_offset)
+                    None | Some([]) => failed(index, ErrorCode::InvalidRecord, Some("no records")),
+                    Some(records) => match transactional_refusal(ctx, records, name, index).await {
+                        Some(e) => failed(
+                            index,
+                            e,
+                            Some("transactional batch outside the producer's open transaction"),
+                        ),
+                        None => match partition.append(records) {
+                            Ok(info) => {
+                                if !info.duplicate {
+                                    ctx.state.metrics.produced(
+                                        name,
+                                        records.len() as u64,
+                                        u64::try_from(info.last_offset - info.base_offset + 1)
+                                            .unwrap_or(0),
+                                    );
                                 }
-                                Err(e) => {
-                                    tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
-                                    let mut response =
-                                        failed(index, storage_error_code(&e), Some(e.to_string()));
-                                    if let strom_storage::Error::KeylessRecords { record_indexes } =
-                                        &e
-                                    {
-                                        // v8+: which records were bad; clients fail the others of the
-                                        // batch with INVALID_DIFFERENT_RECORD (KIP-467).
-                                        response = response.with_record_errors(
-                                    record_indexes
+                                PartitionResponse {
+                                    index,
+                                    error_code: 0,
+                                    base_offset: info.base_offset,
+                                    log_append_time_ms: info.log_append_time,
+                                    log_start_offset: info.log_start_offset,
+                                    record_errors: &[],
+                                    error_message: None,
+                                }
+                            }
+                            Err(e) => {
+                                tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
+                                error_message = e.to_string();
+                                let mut response =
+                                    failed(index, storage_error_code(&e), Some(&error_message));
+                                if let strom_storage::Error::KeylessRecords { record_indexes } = &e
+                                {
+                                    // v8+: which records were bad; clients fail the others of
+                                    // the batch with INVALID_DIFFERENT_RECORD (KIP-467).
+                                    record_errors = record_indexes
                                         .iter()
-                                        .map(|i| {
-                                            BatchIndexAndErrorMessage::default()
-                                                .with_batch_index(*i)
-                                                .with_batch_index_error_message(Some(str_bytes(
-                                                    "Compacted topic cannot accept message without key",
-                                                )))
-                                        })
-                                        .collect(),
-                                );
-                                    }
-                                    response
+                                        .map(|i| (*i, KEYLESS_MESSAGE))
+                                        .collect();
+                                    response.record_errors = &record_errors;
                                 }
-                            },
-                        }
-                    }
+                                response
+                            }
+                        },
+                    },
                 }
             } else {
                 failed(index, ErrorCode::UnknownTopicOrPartition, None)
             };
-            partitions.push(response);
+            if first_error == 0 {
+                first_error = response.error_code;
+            }
+            w.partition(&response);
         }
-        responses.push(
-            TopicProduceResponse::default()
-                .with_name(topic_data.name)
-                .with_topic_id(topic_data.topic_id)
-                .with_partition_responses(partitions),
-        );
     }
-    if acks == 0 {
-        return None;
-    }
-    Some(ProduceResponse::default().with_responses(responses))
+    w.finish(0);
+    Outcome { acks, first_error }
 }

@@ -1,0 +1,680 @@
+//! Produce requests read in place and Produce responses written in place.
+//!
+//! Produce is the one request on the steady path of a producer, so it skips the
+//! `kafka-protocol` structs, whose vectors of topics and partitions cost heap allocations on
+//! every request: [`ProduceRequestView::parse`] checks the whole body once, then
+//! [`ProduceRequestView::topics`] walks it again without allocating, handing out the record
+//! sets as slices of the frame. [`ProduceResponseWriter`] writes the response straight into
+//! the connection's output buffer as partitions are answered. Both follow Kafka's
+//! `ProduceRequest.json` / `ProduceResponse.json`: flexible from v9, topic ids from v13.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// The first Produce version served: v0–v2 carry message sets Kafka 4 no longer accepts.
+pub const PRODUCE_VERSION_MIN: i16 = 3;
+/// The last Produce version this module reads and writes.
+pub const PRODUCE_VERSION_MAX: i16 = 13;
+
+/// A checked Produce request body; topics and partitions are read from it on demand.
+#[derive(Debug, Clone)]
+pub struct ProduceRequestView {
+    version: i16,
+    body: Bytes,
+    transactional_id: Option<(usize, usize)>,
+    pub acks: i16,
+    pub timeout_ms: i32,
+    /// Where the topic array's entries start, and how many there are.
+    topics_at: usize,
+    topic_count: usize,
+}
+
+/// One topic of a Produce request.
+#[derive(Debug, Clone)]
+pub struct TopicData<'a> {
+    /// Empty from v13 (topics are named by id).
+    pub name: &'a str,
+    /// v13+; zero before.
+    pub topic_id: [u8; 16],
+    pub partitions: Partitions<'a>,
+}
+
+/// One partition of a Produce request: its index and record batches (`None` when null).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionData {
+    pub index: i32,
+    pub records: Option<Bytes>,
+}
+
+/// The partitions of one topic, read in place.
+#[derive(Debug, Clone)]
+pub struct Partitions<'a> {
+    reader: Reader<'a>,
+    left: usize,
+}
+
+/// The topics of a request, read in place.
+#[derive(Debug, Clone)]
+pub struct Topics<'a> {
+    reader: Reader<'a>,
+    left: usize,
+}
+
+/// Where a topic's name is in the body (before v13), its id (v13+), how many partitions.
+#[derive(Debug, Clone, Copy)]
+struct TopicHead {
+    name: Option<(usize, usize)>,
+    id: [u8; 16],
+    partitions: usize,
+}
+
+/// A cursor over a checked body. Every read was done once by `parse`, so a failure here
+/// cannot happen; it ends the iteration instead of panicking.
+#[derive(Debug, Clone)]
+struct Reader<'a> {
+    body: &'a Bytes,
+    at: usize,
+    flexible: bool,
+    version: i16,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.body.len())
+            .ok_or_else(|| {
+                format!(
+                    "{n} bytes wanted at {}, {} in all",
+                    self.at,
+                    self.body.len()
+                )
+            })?;
+        let bytes = self.body.get(self.at..end).unwrap_or_default();
+        self.at = end;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn i16(&mut self) -> Result<i16, String> {
+        self.array().map(i16::from_be_bytes)
+    }
+
+    fn i32(&mut self) -> Result<i32, String> {
+        self.array().map(i32::from_be_bytes)
+    }
+
+    fn varint(&mut self) -> Result<u32, String> {
+        let mut value: u32 = 0;
+        for shift in (0..35).step_by(7) {
+            let [byte] = self.array::<1>()?;
+            value |= u32::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("varint longer than 5 bytes".into())
+    }
+
+    /// A length that may be null (-1): i16/i32 before v9 (`wide` picks i32), compact
+    /// (varint of length + 1) from v9. `None` for null.
+    fn length(&mut self, wide: bool) -> Result<Option<usize>, String> {
+        let n: i64 = if self.flexible {
+            i64::from(self.varint()?) - 1
+        } else if wide {
+            i64::from(self.i32()?)
+        } else {
+            i64::from(self.i16()?)
+        };
+        if n < -1 {
+            return Err(format!("negative length {n}"));
+        }
+        if n == -1 {
+            return Ok(None);
+        }
+        let n = usize::try_from(n).map_err(|_| format!("length {n}"))?;
+        // A length can never exceed what is left: checked before anything trusts it.
+        if n > self.body.len().saturating_sub(self.at) {
+            return Err(format!(
+                "length {n} exceeds the {} bytes left",
+                self.body.len().saturating_sub(self.at)
+            ));
+        }
+        Ok(Some(n))
+    }
+
+    /// Start and end of a nullable string in the body.
+    fn string(&mut self) -> Result<Option<(usize, usize)>, String> {
+        let Some(n) = self.length(false)? else {
+            return Ok(None);
+        };
+        let start = self.at;
+        let bytes = self.take(n)?;
+        std::str::from_utf8(bytes).map_err(|e| format!("string is not UTF-8: {e}"))?;
+        Ok(Some((start, start + n)))
+    }
+
+    fn str_at(&self, range: Option<(usize, usize)>) -> &'a str {
+        let body: &'a Bytes = self.body;
+        range
+            .and_then(|(start, end)| body.get(start..end))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    fn array_len(&mut self) -> Result<usize, String> {
+        self.length(true)?.ok_or_else(|| "null array".to_string())
+    }
+
+    fn tagged_fields(&mut self) -> Result<(), String> {
+        if !self.flexible {
+            return Ok(());
+        }
+        let count = self.varint()?;
+        for _ in 0..count {
+            let _tag = self.varint()?;
+            let size = usize::try_from(self.varint()?).map_err(|e| e.to_string())?;
+            self.take(size)?;
+        }
+        Ok(())
+    }
+
+    /// A topic's head: name (or id) and its partition count.
+    fn topic_head(&mut self) -> Result<TopicHead, String> {
+        let (name, id) = if self.version >= 13 {
+            (None, self.array::<16>()?)
+        } else {
+            let name = self.string()?.ok_or("null topic name")?;
+            (Some(name), [0; 16])
+        };
+        Ok(TopicHead {
+            name,
+            id,
+            partitions: self.array_len()?,
+        })
+    }
+
+    fn partition(&mut self) -> Result<PartitionData, String> {
+        let index = self.i32()?;
+        let records = match self.length(true)? {
+            None => None,
+            Some(n) => {
+                let start = self.at;
+                self.take(n)?;
+                Some(self.body.slice(start..start + n))
+            }
+        };
+        self.tagged_fields()?;
+        Ok(PartitionData { index, records })
+    }
+}
+
+impl ProduceRequestView {
+    /// Checks a whole Produce body of `version` (header already removed).
+    ///
+    /// # Errors
+    /// Why the body is malformed, or that the version is not one this module reads.
+    pub fn parse(body: Bytes, version: i16) -> Result<Self, String> {
+        if !(PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX).contains(&version) {
+            return Err(format!("Produce v{version} is not read here"));
+        }
+        let mut r = Reader {
+            body: &body,
+            at: 0,
+            flexible: version >= 9,
+            version,
+        };
+        let transactional_id = r.string()?;
+        let acks = r.i16()?;
+        let timeout_ms = r.i32()?;
+        let topic_count = r.array_len()?;
+        let topics_at = r.at;
+        for _ in 0..topic_count {
+            let head = r.topic_head()?;
+            for _ in 0..head.partitions {
+                r.partition()?;
+            }
+            r.tagged_fields()?;
+        }
+        r.tagged_fields()?;
+        if r.at != body.len() {
+            return Err(format!("{} bytes after the request", body.len() - r.at));
+        }
+        Ok(Self {
+            version,
+            transactional_id,
+            acks,
+            timeout_ms,
+            topics_at,
+            topic_count,
+            body,
+        })
+    }
+
+    pub fn version(&self) -> i16 {
+        self.version
+    }
+
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id
+            .map(|_| self.reader(0).str_at(self.transactional_id))
+    }
+
+    pub fn topic_count(&self) -> usize {
+        self.topic_count
+    }
+
+    fn reader(&self, at: usize) -> Reader<'_> {
+        Reader {
+            body: &self.body,
+            at,
+            flexible: self.version >= 9,
+            version: self.version,
+        }
+    }
+
+    /// The topics, in request order.
+    pub fn topics(&self) -> Topics<'_> {
+        Topics {
+            reader: self.reader(self.topics_at),
+            left: self.topic_count,
+        }
+    }
+}
+
+impl<'a> Iterator for Topics<'a> {
+    type Item = TopicData<'a>;
+
+    fn next(&mut self) -> Option<TopicData<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let head = self.reader.topic_head().ok()?;
+        let name = self.reader.str_at(head.name);
+        let topic_id = head.id;
+        let partitions = Partitions {
+            reader: self.reader.clone(),
+            left: head.partitions,
+        };
+        // Skip this topic's partitions (and tagged fields) to reach the next topic.
+        let mut skip = partitions.clone();
+        for _ in skip.by_ref() {}
+        self.reader.at = skip.reader.at;
+        self.reader.tagged_fields().ok()?;
+        Some(TopicData {
+            name,
+            topic_id,
+            partitions,
+        })
+    }
+}
+
+impl Partitions<'_> {
+    pub fn len(&self) -> usize {
+        self.left
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+}
+
+impl Iterator for Partitions<'_> {
+    type Item = PartitionData;
+
+    fn next(&mut self) -> Option<PartitionData> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.reader.partition().ok()
+    }
+}
+
+// ------------------------------------------------------------------------- response
+
+/// One partition's answer.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionResponse<'a> {
+    pub index: i32,
+    pub error_code: i16,
+    pub base_offset: i64,
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    /// v8+: the records that made the batch fail (index, message), KIP-467.
+    pub record_errors: &'a [(i32, &'a str)],
+    /// v8+.
+    pub error_message: Option<&'a str>,
+}
+
+/// Writes a Produce response body into a buffer as it is answered: [`Self::topic`] for
+/// each topic with its partition count, [`Self::partition`] that many times, then
+/// [`Self::finish`]. The counts must be those of the request (the response answers every
+/// partition it names, in order).
+#[derive(Debug)]
+pub struct ProduceResponseWriter<'b> {
+    out: &'b mut BytesMut,
+    version: i16,
+    flexible: bool,
+    /// Partitions still to write for the current topic.
+    partitions_left: usize,
+}
+
+impl<'b> ProduceResponseWriter<'b> {
+    /// Starts a response to `topics` topics at `version`, appended to `out`.
+    pub fn new(out: &'b mut BytesMut, version: i16, topics: usize) -> Self {
+        let flexible = version >= 9;
+        let mut w = Self {
+            out,
+            version,
+            flexible,
+            partitions_left: 0,
+        };
+        w.array_len(topics);
+        w
+    }
+
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.out
+                .put_u8(u8::try_from(value & 0x7f).unwrap_or(0) | 0x80);
+            value >>= 7;
+        }
+        self.out.put_u8(u8::try_from(value).unwrap_or(0));
+    }
+
+    fn array_len(&mut self, n: usize) {
+        if self.flexible {
+            self.varint(n as u64 + 1);
+        } else {
+            self.out.put_i32(i32::try_from(n).unwrap_or(i32::MAX));
+        }
+    }
+
+    fn string(&mut self, s: Option<&str>) {
+        match (s, self.flexible) {
+            (None, true) => self.varint(0),
+            (None, false) => self.out.put_i16(-1),
+            (Some(s), true) => {
+                self.varint(s.len() as u64 + 1);
+                self.out.put_slice(s.as_bytes());
+            }
+            (Some(s), false) => {
+                // Strings are at most i16::MAX bytes on the wire; longer ones are cut.
+                let max = usize::from(i16::MAX.unsigned_abs());
+                let s = s.get(..s.len().min(max)).unwrap_or_default();
+                self.out.put_i16(i16::try_from(s.len()).unwrap_or(i16::MAX));
+                self.out.put_slice(s.as_bytes());
+            }
+        }
+    }
+
+    fn no_tagged_fields(&mut self) {
+        if self.flexible {
+            self.out.put_u8(0);
+        }
+    }
+
+    /// Starts the next topic: its name (before v13) or id (v13+) and partition count.
+    pub fn topic(&mut self, name: &str, topic_id: [u8; 16], partitions: usize) {
+        if self.version >= 13 {
+            self.out.put_slice(&topic_id);
+        } else {
+            self.string(Some(name));
+        }
+        self.array_len(partitions);
+        self.partitions_left = partitions;
+        if partitions == 0 {
+            self.no_tagged_fields();
+        }
+    }
+
+    /// Answers the current topic's next partition.
+    pub fn partition(&mut self, p: &PartitionResponse<'_>) {
+        self.out.put_i32(p.index);
+        self.out.put_i16(p.error_code);
+        self.out.put_i64(p.base_offset);
+        if self.version >= 2 {
+            self.out.put_i64(p.log_append_time_ms);
+        }
+        if self.version >= 5 {
+            self.out.put_i64(p.log_start_offset);
+        }
+        if self.version >= 8 {
+            self.array_len(p.record_errors.len());
+            for (batch_index, message) in p.record_errors {
+                self.out.put_i32(*batch_index);
+                self.string(Some(message));
+                self.no_tagged_fields();
+            }
+            self.string(p.error_message);
+        }
+        self.no_tagged_fields();
+        self.partitions_left = self.partitions_left.saturating_sub(1);
+        if self.partitions_left == 0 {
+            // The topic's tagged fields follow its last partition.
+            self.no_tagged_fields();
+        }
+    }
+
+    /// Ends the response.
+    pub fn finish(mut self, throttle_time_ms: i32) {
+        self.out.put_i32(throttle_time_ms);
+        self.no_tagged_fields();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::produce_response::{
+        BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    };
+    use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    fn request() -> ProduceRequest {
+        let topic = |name: &'static str, id: u8, parts: Vec<(i32, Option<Bytes>)>| {
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(name)))
+                .with_topic_id(uuid::Uuid::from_bytes([id; 16]))
+                .with_partition_data(
+                    parts
+                        .into_iter()
+                        .map(|(index, records)| {
+                            PartitionProduceData::default()
+                                .with_index(index)
+                                .with_records(records)
+                        })
+                        .collect(),
+                )
+        };
+        ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))))
+            .with_acks(-1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(vec![
+                topic(
+                    "alpha",
+                    1,
+                    vec![
+                        (0, Some(Bytes::from(vec![7u8; 300]))),
+                        (3, None),
+                        (1, Some(Bytes::new())),
+                    ],
+                ),
+                topic("b", 2, vec![]),
+                topic("gamma", 3, vec![(9, Some(Bytes::from_static(b"xyz")))]),
+            ])
+    }
+
+    #[test]
+    fn reads_what_kafka_protocol_writes_at_every_version() {
+        let req = request();
+        for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
+            let mut buf = BytesMut::new();
+            req.encode(&mut buf, version).unwrap();
+            let view = ProduceRequestView::parse(buf.freeze(), version).unwrap();
+            assert_eq!(view.acks, -1);
+            assert_eq!(view.timeout_ms, 30_000);
+            assert_eq!(view.transactional_id(), Some("tx"));
+            assert_eq!(view.topic_count(), 3);
+            let topics: Vec<_> = view.topics().collect();
+            assert_eq!(topics.len(), 3, "v{version}");
+            for (got, want) in topics.iter().zip(&req.topic_data) {
+                if version >= 13 {
+                    assert_eq!(got.name, "");
+                    assert_eq!(&got.topic_id, want.topic_id.as_bytes());
+                } else {
+                    assert_eq!(got.name, want.name.as_str());
+                }
+                assert_eq!(got.partitions.len(), want.partition_data.len());
+                let parts: Vec<_> = got.partitions.clone().collect();
+                let expected: Vec<_> = want
+                    .partition_data
+                    .iter()
+                    .map(|p| PartitionData {
+                        index: p.index,
+                        records: p.records.clone(),
+                    })
+                    .collect();
+                assert_eq!(parts, expected, "v{version}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_trailing_byte_is_refused() {
+        let req = request();
+        for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
+            let mut buf = BytesMut::new();
+            req.encode(&mut buf, version).unwrap();
+            let whole = buf.freeze();
+            for cut in 0..whole.len() {
+                assert!(
+                    ProduceRequestView::parse(whole.slice(..cut), version).is_err(),
+                    "v{version} cut at {cut}"
+                );
+            }
+            let mut longer = BytesMut::from(&whole[..]);
+            longer.put_u8(0);
+            assert!(ProduceRequestView::parse(longer.freeze(), version).is_err());
+        }
+        assert!(ProduceRequestView::parse(Bytes::new(), 2).is_err());
+    }
+
+    #[test]
+    fn claimed_lengths_beyond_the_body_are_refused_before_use() {
+        // v3: null transactional id, acks, timeout, then 2^31-1 topics.
+        let mut b = BytesMut::new();
+        b.put_i16(-1);
+        b.put_i16(1);
+        b.put_i32(100);
+        b.put_i32(i32::MAX);
+        assert!(ProduceRequestView::parse(b.freeze(), 3).is_err());
+        // v9: a compact array claiming 2^32-2 entries.
+        let mut b = BytesMut::new();
+        b.put_u8(0);
+        b.put_i16(1);
+        b.put_i32(100);
+        b.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(ProduceRequestView::parse(b.freeze(), 9).is_err());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        use proptest::prelude::*;
+        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..200), version in 3i16..=13)| {
+            if let Ok(view) = ProduceRequestView::parse(Bytes::from(bytes), version) {
+                for t in view.topics() {
+                    for _ in t.partitions {}
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn writes_what_kafka_protocol_writes_at_every_version() {
+        let errors = [(2, "Compacted topic cannot accept message without key")];
+        let partitions = [
+            PartitionResponse {
+                index: 0,
+                base_offset: 42,
+                log_append_time_ms: -1,
+                log_start_offset: 0,
+                ..PartitionResponse::default()
+            },
+            PartitionResponse {
+                index: 1,
+                error_code: 87,
+                base_offset: -1,
+                log_append_time_ms: -1,
+                log_start_offset: -1,
+                record_errors: &errors,
+                error_message: Some("bad record"),
+            },
+        ];
+        for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
+            let mut ours = BytesMut::new();
+            let mut w = ProduceResponseWriter::new(&mut ours, version, 3);
+            w.topic("alpha", [1; 16], 2);
+            for p in &partitions {
+                w.partition(p);
+            }
+            w.topic("empty", [2; 16], 0);
+            w.topic("gamma", [3; 16], 1);
+            w.partition(&partitions[0]);
+            w.finish(0);
+
+            let theirs_partition = |p: &PartitionResponse<'_>| {
+                PartitionProduceResponse::default()
+                    .with_index(p.index)
+                    .with_error_code(p.error_code)
+                    .with_base_offset(p.base_offset)
+                    .with_log_append_time_ms(p.log_append_time_ms)
+                    .with_log_start_offset(p.log_start_offset)
+                    .with_record_errors(
+                        p.record_errors
+                            .iter()
+                            .map(|(i, m)| {
+                                BatchIndexAndErrorMessage::default()
+                                    .with_batch_index(*i)
+                                    .with_batch_index_error_message(Some(StrBytes::from_string(
+                                        (*m).to_string(),
+                                    )))
+                            })
+                            .collect(),
+                    )
+                    .with_error_message(
+                        p.error_message
+                            .map(|m| StrBytes::from_string(m.to_string())),
+                    )
+            };
+            let topic = |name: &'static str, id: u8, parts: Vec<PartitionProduceResponse>| {
+                TopicProduceResponse::default()
+                    .with_name(TopicName(StrBytes::from_static_str(name)))
+                    .with_topic_id(uuid::Uuid::from_bytes([id; 16]))
+                    .with_partition_responses(parts)
+            };
+            let theirs = ProduceResponse::default().with_responses(vec![
+                topic(
+                    "alpha",
+                    1,
+                    partitions.iter().map(theirs_partition).collect(),
+                ),
+                topic("empty", 2, vec![]),
+                topic("gamma", 3, vec![theirs_partition(&partitions[0])]),
+            ]);
+            let mut expected = BytesMut::new();
+            theirs.encode(&mut expected, version).unwrap();
+            assert_eq!(&ours[..], &expected[..], "v{version}");
+        }
+    }
+}
