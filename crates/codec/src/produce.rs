@@ -73,11 +73,19 @@ struct TopicHead {
 struct Reader<'a> {
     body: &'a Bytes,
     at: usize,
-    flexible: bool,
     version: i16,
 }
 
+/// Flexible versions (compact lengths, tagged fields) start at v9, in requests and responses.
+fn is_flexible(version: i16) -> bool {
+    version >= 9
+}
+
 impl<'a> Reader<'a> {
+    fn new(body: &'a Bytes, at: usize, version: i16) -> Self {
+        Self { body, at, version }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self
             .at
@@ -109,6 +117,8 @@ impl<'a> Reader<'a> {
         self.array().map(i32::from_be_bytes)
     }
 
+    /// An unsigned varint of at most 5 bytes; a longer one is refused (kafka-protocol's
+    /// decoder stops after 5 bytes and carries on).
     fn varint(&mut self) -> Result<u32, String> {
         let mut value: u32 = 0;
         for shift in (0..35).step_by(7) {
@@ -124,7 +134,7 @@ impl<'a> Reader<'a> {
     /// A length that may be null (-1): i16/i32 before v9 (`wide` picks i32), compact
     /// (varint of length + 1) from v9. `None` for null.
     fn length(&mut self, wide: bool) -> Result<Option<usize>, String> {
-        let n: i64 = if self.flexible {
+        let n: i64 = if is_flexible(self.version) {
             i64::from(self.varint()?) - 1
         } else if wide {
             i64::from(self.i32()?)
@@ -159,10 +169,11 @@ impl<'a> Reader<'a> {
         Ok(Some((start, start + n)))
     }
 
-    fn str_at(&self, range: Option<(usize, usize)>) -> &'a str {
+    /// The string at a range `string` returned (its UTF-8 was checked then; it is checked
+    /// again because only `unsafe` could skip that).
+    fn str_at(&self, (start, end): (usize, usize)) -> &'a str {
         let body: &'a Bytes = self.body;
-        range
-            .and_then(|(start, end)| body.get(start..end))
+        body.get(start..end)
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or_default()
     }
@@ -172,7 +183,7 @@ impl<'a> Reader<'a> {
     }
 
     fn tagged_fields(&mut self) -> Result<(), String> {
-        if !self.flexible {
+        if !is_flexible(self.version) {
             return Ok(());
         }
         let count = self.varint()?;
@@ -199,18 +210,20 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn partition(&mut self) -> Result<PartitionData, String> {
+    /// A partition's index and where its records are (`None` when null); the records are
+    /// not sliced out here, so checking and skipping partitions touches no reference count.
+    fn partition(&mut self) -> Result<(i32, Option<(usize, usize)>), String> {
         let index = self.i32()?;
         let records = match self.length(true)? {
             None => None,
             Some(n) => {
                 let start = self.at;
                 self.take(n)?;
-                Some(self.body.slice(start..start + n))
+                Some((start, start + n))
             }
         };
         self.tagged_fields()?;
-        Ok(PartitionData { index, records })
+        Ok((index, records))
     }
 }
 
@@ -223,12 +236,7 @@ impl ProduceRequestView {
         if !(PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX).contains(&version) {
             return Err(format!("Produce v{version} is not read here"));
         }
-        let mut r = Reader {
-            body: &body,
-            at: 0,
-            flexible: version >= 9,
-            version,
-        };
+        let mut r = Reader::new(&body, 0, version);
         let transactional_id = r.string()?;
         let acks = r.i16()?;
         let timeout_ms = r.i32()?;
@@ -262,26 +270,17 @@ impl ProduceRequestView {
 
     pub fn transactional_id(&self) -> Option<&str> {
         self.transactional_id
-            .map(|_| self.reader(0).str_at(self.transactional_id))
+            .map(|range| Reader::new(&self.body, 0, self.version).str_at(range))
     }
 
     pub fn topic_count(&self) -> usize {
         self.topic_count
     }
 
-    fn reader(&self, at: usize) -> Reader<'_> {
-        Reader {
-            body: &self.body,
-            at,
-            flexible: self.version >= 9,
-            version: self.version,
-        }
-    }
-
     /// The topics, in request order.
     pub fn topics(&self) -> Topics<'_> {
         Topics {
-            reader: self.reader(self.topics_at),
+            reader: Reader::new(&self.body, self.topics_at, self.version),
             left: self.topic_count,
         }
     }
@@ -296,16 +295,16 @@ impl<'a> Iterator for Topics<'a> {
         }
         self.left -= 1;
         let head = self.reader.topic_head().ok()?;
-        let name = self.reader.str_at(head.name);
+        let name = head.name.map_or("", |range| self.reader.str_at(range));
         let topic_id = head.id;
         let partitions = Partitions {
             reader: self.reader.clone(),
             left: head.partitions,
         };
         // Skip this topic's partitions (and tagged fields) to reach the next topic.
-        let mut skip = partitions.clone();
-        for _ in skip.by_ref() {}
-        self.reader.at = skip.reader.at;
+        for _ in 0..head.partitions {
+            self.reader.partition().ok()?;
+        }
         self.reader.tagged_fields().ok()?;
         Some(TopicData {
             name,
@@ -333,7 +332,9 @@ impl Iterator for Partitions<'_> {
             return None;
         }
         self.left -= 1;
-        self.reader.partition().ok()
+        let (index, records) = self.reader.partition().ok()?;
+        let records = records.map(|(start, end)| self.reader.body.slice(start..end));
+        Some(PartitionData { index, records })
     }
 }
 
@@ -361,7 +362,6 @@ pub struct PartitionResponse<'a> {
 pub struct ProduceResponseWriter<'b> {
     out: &'b mut BytesMut,
     version: i16,
-    flexible: bool,
     /// Partitions still to write for the current topic.
     partitions_left: usize,
 }
@@ -369,17 +369,20 @@ pub struct ProduceResponseWriter<'b> {
 impl<'b> ProduceResponseWriter<'b> {
     /// Starts a response to `topics` topics at `version`, appended to `out`.
     pub fn new(out: &'b mut BytesMut, version: i16, topics: usize) -> Self {
-        let flexible = version >= 9;
         let mut w = Self {
             out,
             version,
-            flexible,
             partitions_left: 0,
         };
         w.array_len(topics);
         w
     }
 
+    fn flexible(&self) -> bool {
+        is_flexible(self.version)
+    }
+
+    /// Unsigned varint, written by hand: kafka-protocol's `types` encoders are not public.
     fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.out
@@ -390,7 +393,7 @@ impl<'b> ProduceResponseWriter<'b> {
     }
 
     fn array_len(&mut self, n: usize) {
-        if self.flexible {
+        if self.flexible() {
             self.varint(n as u64 + 1);
         } else {
             self.out.put_i32(i32::try_from(n).unwrap_or(i32::MAX));
@@ -398,7 +401,7 @@ impl<'b> ProduceResponseWriter<'b> {
     }
 
     fn string(&mut self, s: Option<&str>) {
-        match (s, self.flexible) {
+        match (s, self.flexible()) {
             (None, true) => self.varint(0),
             (None, false) => self.out.put_i16(-1),
             (Some(s), true) => {
@@ -416,7 +419,7 @@ impl<'b> ProduceResponseWriter<'b> {
     }
 
     fn no_tagged_fields(&mut self) {
-        if self.flexible {
+        if self.flexible() {
             self.out.put_u8(0);
         }
     }

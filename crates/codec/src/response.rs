@@ -20,12 +20,10 @@ pub fn encode_response(
     body: &ResponseKind,
     out: &mut BytesMut,
 ) -> Result<(), Error> {
-    let start = out.len();
-    out.put_i32(0);
-    encode_response_header(api_key, version, correlation_id, out)?;
+    let start = begin_response(api_key, version, correlation_id, out)?;
     body.encode(out, version)
         .map_err(|e| Error::Encode(e.to_string()))?;
-    patch_length(out, start)
+    end_response(out, start)
 }
 
 /// Starts a response whose body the caller writes itself: the length prefix (patched by

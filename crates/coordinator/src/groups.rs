@@ -877,8 +877,9 @@ impl Groups {
         }
         group.assignment_storing = None;
         if !ok {
+            // prepare_rebalance clears the assignment (and would answer these
+            // REBALANCE_IN_PROGRESS); the store's failure is what they are told.
             for m in &mut group.members {
-                m.assignment = Bytes::new();
                 if let Some(waiting) = m.sync_waiter.take() {
                     out.replies.push((
                         waiting,
@@ -2174,16 +2175,7 @@ mod tests {
     }
 
     fn sync_error(g: &mut Groups, member: &str, generation: i32) -> Option<Option<ErrorCode>> {
-        let out = g.sync(
-            0,
-            50,
-            SyncRequest {
-                group_id: "g".into(),
-                generation_id: generation,
-                member_id: member.into(),
-                ..SyncRequest::default()
-            },
-        );
+        let out = g.sync(0, 50, sync_req(member, generation, &[]));
         let out = settle(g, 0, out);
         sync_reply(&out, 50).map(|s| s.error)
     }

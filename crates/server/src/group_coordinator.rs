@@ -356,16 +356,15 @@ impl Coordinator {
 
     /// Writes the waiting batch, then answers and completes what waited for it.
     fn flush(&mut self) {
-        while self.batch.deadline.is_some() {
-            let batch = std::mem::take(&mut self.batch);
-            let ok = persist(&self.store, &batch.outputs.records);
-            self.send(batch.outputs.replies, ok);
-            // May start a new batch (e.g. a rebalance after a failed write).
-            self.complete(batch.outputs.completions, ok);
-            if !self.linger.is_zero() {
-                break;
-            }
+        if self.batch.deadline.is_none() {
+            return;
         }
+        let batch = std::mem::take(&mut self.batch);
+        let ok = persist(&self.store, &batch.outputs.records);
+        self.send(batch.outputs.replies, ok);
+        // What the completions return goes through `submit`: a new batch of its own (written
+        // at once when the linger is 0).
+        self.complete(batch.outputs.completions, ok);
     }
 
     fn complete(&mut self, completions: Vec<Completion>, ok: bool) {
