@@ -1,14 +1,15 @@
 //! Hot paths of the codec: decoding a Produce request (records stay a slice), answering it,
-//! and encoding a Fetch response carrying 1 MiB of records. The `_kafka_protocol` variants
-//! do the same through the `kafka-protocol` structs, as the broker did before it read and
-//! wrote Produce in place.
+//! decoding a consumer's Fetch request and writing a Fetch response carrying 1 MiB of
+//! records. The `_kafka_protocol` variants do the same through the `kafka-protocol` structs,
+//! as the broker did before it read and wrote Produce and Fetch in place.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use strom_codec::chunked::ExternalRecords;
+use strom_codec::fetch::{FetchRequestView, FetchResponseWriter, PartitionHead};
+use strom_codec::kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use strom_codec::kafka_protocol::messages::fetch_response::{
     FetchableTopicResponse, PartitionData,
 };
@@ -19,13 +20,13 @@ use strom_codec::kafka_protocol::messages::produce_response::{
     PartitionProduceResponse, TopicProduceResponse,
 };
 use strom_codec::kafka_protocol::messages::{
-    ApiKey, FetchResponse, ProduceRequest, ProduceResponse, RequestHeader, RequestKind,
-    ResponseKind, TopicName,
+    ApiKey, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse, RequestHeader,
+    RequestKind, ResponseKind, TopicName,
 };
 use strom_codec::kafka_protocol::protocol::{Encodable, StrBytes};
 use strom_codec::produce::{PartitionResponse, ProduceResponseWriter};
 use strom_codec::request::decode_request;
-use strom_codec::response::{encode_response, encode_response_chunked};
+use strom_codec::response::{begin_response, encode_response, end_response_with};
 
 fn produce_frame(records: usize) -> Bytes {
     let mut out = BytesMut::new();
@@ -48,6 +49,36 @@ fn produce_frame(records: usize) -> Bytes {
     out.freeze()
 }
 
+/// A consumer's fetch of 4 partitions of one topic (v12, as librdkafka 2.x sends).
+fn fetch_frame() -> Bytes {
+    let mut out = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(ApiKey::Fetch as i16)
+        .with_request_api_version(12)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str("bench")))
+        .encode(&mut out, 2)
+        .unwrap();
+    let body = FetchRequest::default()
+        .with_max_wait_ms(500)
+        .with_min_bytes(1)
+        .with_max_bytes(52_428_800)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("bench-topic")))
+            .with_partitions(
+                (0..4)
+                    .map(|p| {
+                        FetchPartition::default()
+                            .with_partition(p)
+                            .with_fetch_offset(123_456)
+                            .with_partition_max_bytes(1 << 20)
+                    })
+                    .collect(),
+            )]);
+    RequestKind::Fetch(body).encode(&mut out, 12).unwrap();
+    out.freeze()
+}
+
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("request");
     let frame = produce_frame(1 << 20);
@@ -61,6 +92,26 @@ fn decode(c: &mut Criterion) {
         b.iter(|| {
             let mut body = black_box(body.clone());
             RequestKind::decode(ApiKey::Produce, &mut body, 9).unwrap()
+        })
+    });
+    // Both on the body alone (the header is decoded the same way for either).
+    let mut body = fetch_frame();
+    strom_codec::header::decode_request_header(ApiKey::Fetch, 12, &mut body).unwrap();
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_fetch_4_partitions", |b| {
+        b.iter(|| {
+            let view = FetchRequestView::parse(black_box(body.clone()), 12).unwrap();
+            // What the handler does: walk every partition.
+            view.topics()
+                .flat_map(|t| t.partitions)
+                .map(|p| p.fetch_offset)
+                .sum::<i64>()
+        })
+    });
+    group.bench_function("decode_fetch_4_partitions_kafka_protocol", |b| {
+        b.iter(|| {
+            let mut body = black_box(body.clone());
+            RequestKind::decode(ApiKey::Fetch, &mut body, 12).unwrap()
         })
     });
     group.finish();
@@ -126,28 +177,25 @@ fn encode(c: &mut Criterion) {
         })
     });
     // What the broker does: the record set stays where it is (a file region, sent with
-    // sendfile); only the fields around it are encoded.
-    let mut chunks = Vec::new();
-    group.bench_function("encode_fetch_1MiB_external", |b| {
+    // sendfile); only the fields around it are written, in place.
+    group.bench_function("write_fetch_1MiB_external", |b| {
         b.iter(|| {
-            chunks.clear();
-            let mut external = ExternalRecords::with_capacity(1);
-            let mark = external.add((), 1 << 20).unwrap();
-            let body = ResponseKind::Fetch(FetchResponse::default().with_responses(vec![
-                FetchableTopicResponse::default()
-                    .with_topic(TopicName(StrBytes::from_static_str("t")))
-                    .with_partitions(vec![PartitionData::default().with_records(Some(mark))]),
-            ]));
-            encode_response_chunked(
-                ApiKey::Fetch,
-                12,
-                1,
-                black_box(&body),
-                external,
-                &mut out,
-                &mut chunks,
-            )
-            .unwrap();
+            out.clear();
+            let start = begin_response(ApiKey::Fetch, 12, 1, &mut out).unwrap();
+            let mut w = FetchResponseWriter::new(&mut out, 12, 0, 0, 0, 1);
+            w.topic(black_box("t"), [0; 16], 1);
+            let head = PartitionHead {
+                index: 0,
+                error_code: 0,
+                high_watermark: 1 << 30,
+                last_stable_offset: 1 << 30,
+                log_start_offset: 0,
+                preferred_read_replica: -1,
+            };
+            w.partition(&head, None::<std::iter::Empty<(i64, i64)>>, Some(1 << 20));
+            w.end_partition();
+            w.finish();
+            end_response_with(&mut out, start, 1 << 20).unwrap();
         })
     });
     group.finish();

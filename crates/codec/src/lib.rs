@@ -14,8 +14,8 @@
     )
 )]
 
-pub mod chunked;
 pub mod error;
+pub mod fetch;
 pub mod frame;
 pub mod header;
 pub mod limits;
@@ -23,6 +23,7 @@ pub mod produce;
 pub mod request;
 pub mod response;
 pub mod versions;
+mod wire;
 
 pub use error::Error;
 pub use kafka_protocol;

@@ -10,6 +10,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::wire::{Reader, Writer};
+
 /// The first Produce version served: v0–v2 carry message sets Kafka 4 no longer accepts.
 pub const PRODUCE_VERSION_MIN: i16 = 3;
 /// The last Produce version this module reads and writes.
@@ -56,6 +58,7 @@ pub struct Partitions<'a> {
 #[derive(Debug, Clone)]
 pub struct Topics<'a> {
     reader: Reader<'a>,
+    version: i16,
     left: usize,
 }
 
@@ -67,164 +70,40 @@ struct TopicHead {
     partitions: usize,
 }
 
-/// A cursor over a checked body. Every read was done once by `parse`, so a failure here
-/// cannot happen; it ends the iteration instead of panicking.
-#[derive(Debug, Clone)]
-struct Reader<'a> {
-    body: &'a Bytes,
-    at: usize,
-    version: i16,
-}
-
 /// Flexible versions (compact lengths, tagged fields) start at v9, in requests and responses.
 fn is_flexible(version: i16) -> bool {
     version >= 9
 }
 
-impl<'a> Reader<'a> {
-    fn new(body: &'a Bytes, at: usize, version: i16) -> Self {
-        Self { body, at, version }
-    }
+/// A topic's head: name (before v13) or id (v13+), and its partition count.
+fn topic_head(r: &mut Reader<'_>, version: i16) -> Result<TopicHead, String> {
+    let (name, id) = if version >= 13 {
+        (None, r.array::<16>()?)
+    } else {
+        let name = r.string()?.ok_or("null topic name")?;
+        (Some(name), [0; 16])
+    };
+    Ok(TopicHead {
+        name,
+        id,
+        partitions: r.array_len()?,
+    })
+}
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|end| *end <= self.body.len())
-            .ok_or_else(|| {
-                format!(
-                    "{n} bytes wanted at {}, {} in all",
-                    self.at,
-                    self.body.len()
-                )
-            })?;
-        let bytes = self.body.get(self.at..end).unwrap_or_default();
-        self.at = end;
-        Ok(bytes)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn i16(&mut self) -> Result<i16, String> {
-        self.array().map(i16::from_be_bytes)
-    }
-
-    fn i32(&mut self) -> Result<i32, String> {
-        self.array().map(i32::from_be_bytes)
-    }
-
-    /// An unsigned varint of at most 5 bytes; a longer one is refused (kafka-protocol's
-    /// decoder stops after 5 bytes and carries on).
-    fn varint(&mut self) -> Result<u32, String> {
-        let mut value: u32 = 0;
-        for shift in (0..35).step_by(7) {
-            let [byte] = self.array::<1>()?;
-            value |= u32::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
+/// A partition's index and where its records are (`None` when null); the records are not
+/// sliced out here, so checking and skipping partitions touches no reference count.
+fn partition(r: &mut Reader<'_>) -> Result<(i32, Option<(usize, usize)>), String> {
+    let index = r.i32()?;
+    let records = match r.length(true)? {
+        None => None,
+        Some(n) => {
+            let start = r.at;
+            r.take(n)?;
+            Some((start, start + n))
         }
-        Err("varint longer than 5 bytes".into())
-    }
-
-    /// A length that may be null (-1): i16/i32 before v9 (`wide` picks i32), compact
-    /// (varint of length + 1) from v9. `None` for null.
-    fn length(&mut self, wide: bool) -> Result<Option<usize>, String> {
-        let n: i64 = if is_flexible(self.version) {
-            i64::from(self.varint()?) - 1
-        } else if wide {
-            i64::from(self.i32()?)
-        } else {
-            i64::from(self.i16()?)
-        };
-        if n < -1 {
-            return Err(format!("negative length {n}"));
-        }
-        if n == -1 {
-            return Ok(None);
-        }
-        let n = usize::try_from(n).map_err(|_| format!("length {n}"))?;
-        // A length can never exceed what is left: checked before anything trusts it.
-        if n > self.body.len().saturating_sub(self.at) {
-            return Err(format!(
-                "length {n} exceeds the {} bytes left",
-                self.body.len().saturating_sub(self.at)
-            ));
-        }
-        Ok(Some(n))
-    }
-
-    /// Start and end of a nullable string in the body.
-    fn string(&mut self) -> Result<Option<(usize, usize)>, String> {
-        let Some(n) = self.length(false)? else {
-            return Ok(None);
-        };
-        let start = self.at;
-        let bytes = self.take(n)?;
-        std::str::from_utf8(bytes).map_err(|e| format!("string is not UTF-8: {e}"))?;
-        Ok(Some((start, start + n)))
-    }
-
-    /// The string at a range `string` returned (its UTF-8 was checked then; it is checked
-    /// again because only `unsafe` could skip that).
-    fn str_at(&self, (start, end): (usize, usize)) -> &'a str {
-        let body: &'a Bytes = self.body;
-        body.get(start..end)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
-    }
-
-    fn array_len(&mut self) -> Result<usize, String> {
-        self.length(true)?.ok_or_else(|| "null array".to_string())
-    }
-
-    fn tagged_fields(&mut self) -> Result<(), String> {
-        if !is_flexible(self.version) {
-            return Ok(());
-        }
-        let count = self.varint()?;
-        for _ in 0..count {
-            let _tag = self.varint()?;
-            let size = usize::try_from(self.varint()?).map_err(|e| e.to_string())?;
-            self.take(size)?;
-        }
-        Ok(())
-    }
-
-    /// A topic's head: name (or id) and its partition count.
-    fn topic_head(&mut self) -> Result<TopicHead, String> {
-        let (name, id) = if self.version >= 13 {
-            (None, self.array::<16>()?)
-        } else {
-            let name = self.string()?.ok_or("null topic name")?;
-            (Some(name), [0; 16])
-        };
-        Ok(TopicHead {
-            name,
-            id,
-            partitions: self.array_len()?,
-        })
-    }
-
-    /// A partition's index and where its records are (`None` when null); the records are
-    /// not sliced out here, so checking and skipping partitions touches no reference count.
-    fn partition(&mut self) -> Result<(i32, Option<(usize, usize)>), String> {
-        let index = self.i32()?;
-        let records = match self.length(true)? {
-            None => None,
-            Some(n) => {
-                let start = self.at;
-                self.take(n)?;
-                Some((start, start + n))
-            }
-        };
-        self.tagged_fields()?;
-        Ok((index, records))
-    }
+    };
+    r.tagged_fields()?;
+    Ok((index, records))
 }
 
 impl ProduceRequestView {
@@ -236,16 +115,16 @@ impl ProduceRequestView {
         if !(PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX).contains(&version) {
             return Err(format!("Produce v{version} is not read here"));
         }
-        let mut r = Reader::new(&body, 0, version);
+        let mut r = Reader::new(&body, 0, is_flexible(version));
         let transactional_id = r.string()?;
         let acks = r.i16()?;
         let timeout_ms = r.i32()?;
         let topic_count = r.array_len()?;
         let topics_at = r.at;
         for _ in 0..topic_count {
-            let head = r.topic_head()?;
+            let head = topic_head(&mut r, version)?;
             for _ in 0..head.partitions {
-                r.partition()?;
+                partition(&mut r)?;
             }
             r.tagged_fields()?;
         }
@@ -270,7 +149,7 @@ impl ProduceRequestView {
 
     pub fn transactional_id(&self) -> Option<&str> {
         self.transactional_id
-            .map(|range| Reader::new(&self.body, 0, self.version).str_at(range))
+            .map(|range| Reader::new(&self.body, 0, false).str_at(range))
     }
 
     pub fn topic_count(&self) -> usize {
@@ -280,7 +159,8 @@ impl ProduceRequestView {
     /// The topics, in request order.
     pub fn topics(&self) -> Topics<'_> {
         Topics {
-            reader: Reader::new(&self.body, self.topics_at, self.version),
+            reader: Reader::new(&self.body, self.topics_at, is_flexible(self.version)),
+            version: self.version,
             left: self.topic_count,
         }
     }
@@ -294,7 +174,7 @@ impl<'a> Iterator for Topics<'a> {
             return None;
         }
         self.left -= 1;
-        let head = self.reader.topic_head().ok()?;
+        let head = topic_head(&mut self.reader, self.version).ok()?;
         let name = head.name.map_or("", |range| self.reader.str_at(range));
         let topic_id = head.id;
         let partitions = Partitions {
@@ -303,7 +183,7 @@ impl<'a> Iterator for Topics<'a> {
         };
         // Skip this topic's partitions (and tagged fields) to reach the next topic.
         for _ in 0..head.partitions {
-            self.reader.partition().ok()?;
+            partition(&mut self.reader).ok()?;
         }
         self.reader.tagged_fields().ok()?;
         Some(TopicData {
@@ -332,7 +212,7 @@ impl Iterator for Partitions<'_> {
             return None;
         }
         self.left -= 1;
-        let (index, records) = self.reader.partition().ok()?;
+        let (index, records) = partition(&mut self.reader).ok()?;
         let records = records.map(|(start, end)| self.reader.body.slice(start..end));
         Some(PartitionData { index, records })
     }
@@ -360,7 +240,7 @@ pub struct PartitionResponse<'a> {
 /// partition it names, in order).
 #[derive(Debug)]
 pub struct ProduceResponseWriter<'b> {
-    out: &'b mut BytesMut,
+    w: Writer<'b>,
     version: i16,
     /// Partitions still to write for the current topic.
     partitions_left: usize,
@@ -370,106 +250,63 @@ impl<'b> ProduceResponseWriter<'b> {
     /// Starts a response to `topics` topics at `version`, appended to `out`.
     pub fn new(out: &'b mut BytesMut, version: i16, topics: usize) -> Self {
         let mut w = Self {
-            out,
+            w: Writer {
+                out,
+                flexible: is_flexible(version),
+            },
             version,
             partitions_left: 0,
         };
-        w.array_len(topics);
+        w.w.array_len(topics);
         w
-    }
-
-    fn flexible(&self) -> bool {
-        is_flexible(self.version)
-    }
-
-    /// Unsigned varint, written by hand: kafka-protocol's `types` encoders are not public.
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.out
-                .put_u8(u8::try_from(value & 0x7f).unwrap_or(0) | 0x80);
-            value >>= 7;
-        }
-        self.out.put_u8(u8::try_from(value).unwrap_or(0));
-    }
-
-    fn array_len(&mut self, n: usize) {
-        if self.flexible() {
-            self.varint(n as u64 + 1);
-        } else {
-            self.out.put_i32(i32::try_from(n).unwrap_or(i32::MAX));
-        }
-    }
-
-    fn string(&mut self, s: Option<&str>) {
-        match (s, self.flexible()) {
-            (None, true) => self.varint(0),
-            (None, false) => self.out.put_i16(-1),
-            (Some(s), true) => {
-                self.varint(s.len() as u64 + 1);
-                self.out.put_slice(s.as_bytes());
-            }
-            (Some(s), false) => {
-                // Strings are at most i16::MAX bytes on the wire; longer ones are cut.
-                let max = usize::from(i16::MAX.unsigned_abs());
-                let s = s.get(..s.len().min(max)).unwrap_or_default();
-                self.out.put_i16(i16::try_from(s.len()).unwrap_or(i16::MAX));
-                self.out.put_slice(s.as_bytes());
-            }
-        }
-    }
-
-    fn no_tagged_fields(&mut self) {
-        if self.flexible() {
-            self.out.put_u8(0);
-        }
     }
 
     /// Starts the next topic: its name (before v13) or id (v13+) and partition count.
     pub fn topic(&mut self, name: &str, topic_id: [u8; 16], partitions: usize) {
         if self.version >= 13 {
-            self.out.put_slice(&topic_id);
+            self.w.out.put_slice(&topic_id);
         } else {
-            self.string(Some(name));
+            self.w.string(Some(name));
         }
-        self.array_len(partitions);
+        self.w.array_len(partitions);
         self.partitions_left = partitions;
         if partitions == 0 {
-            self.no_tagged_fields();
+            self.w.no_tagged_fields();
         }
     }
 
     /// Answers the current topic's next partition.
     pub fn partition(&mut self, p: &PartitionResponse<'_>) {
-        self.out.put_i32(p.index);
-        self.out.put_i16(p.error_code);
-        self.out.put_i64(p.base_offset);
+        self.w.out.put_i32(p.index);
+        self.w.out.put_i16(p.error_code);
+        self.w.out.put_i64(p.base_offset);
         if self.version >= 2 {
-            self.out.put_i64(p.log_append_time_ms);
+            self.w.out.put_i64(p.log_append_time_ms);
         }
         if self.version >= 5 {
-            self.out.put_i64(p.log_start_offset);
+            self.w.out.put_i64(p.log_start_offset);
         }
         if self.version >= 8 {
-            self.array_len(p.record_errors.len());
+            self.w.array_len(p.record_errors.len());
             for (batch_index, message) in p.record_errors {
-                self.out.put_i32(*batch_index);
-                self.string(Some(message));
-                self.no_tagged_fields();
+                self.w.out.put_i32(*batch_index);
+                self.w.string(Some(message));
+                self.w.no_tagged_fields();
             }
-            self.string(p.error_message);
+            self.w.string(p.error_message);
         }
-        self.no_tagged_fields();
+        self.w.no_tagged_fields();
         self.partitions_left = self.partitions_left.saturating_sub(1);
         if self.partitions_left == 0 {
             // The topic's tagged fields follow its last partition.
-            self.no_tagged_fields();
+            self.w.no_tagged_fields();
         }
     }
 
     /// Ends the response.
     pub fn finish(mut self, throttle_time_ms: i32) {
-        self.out.put_i32(throttle_time_ms);
-        self.no_tagged_fields();
+        self.w.out.put_i32(throttle_time_ms);
+        self.w.no_tagged_fields();
     }
 }
 

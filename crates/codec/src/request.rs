@@ -1,11 +1,13 @@
 //! Decoding a whole request frame (header + body) into kafka-protocol types.
 //!
 //! Record batches inside Produce stay `Bytes` slices of the frame: nothing is copied and no
-//! record is decoded here. Produce itself is read in place ([`crate::produce`]).
+//! record is decoded here. Produce and Fetch themselves are read in place ([`crate::produce`],
+//! [`crate::fetch`]).
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 
+use crate::fetch::FetchRequestView;
 use crate::header::{decode_request_header, peek_prefix};
 use crate::produce::ProduceRequestView;
 use crate::versions::is_served;
@@ -18,10 +20,12 @@ pub struct Request {
     pub body: Body,
 }
 
-/// A request body: Produce is read in place, everything else is a `kafka-protocol` struct.
+/// A request body: Produce and Fetch are read in place, everything else is a
+/// `kafka-protocol` struct.
 #[derive(Debug)]
 pub enum Body {
     Produce(ProduceRequestView),
+    Fetch(FetchRequestView),
     Other(RequestKind),
 }
 
@@ -79,13 +83,15 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     };
     let header = decode_request_header(api_key, version, &mut frame)
         .map_err(|e| malformed(e.to_string()))?;
-    let body = if api_key == ApiKey::Produce {
-        Body::Produce(ProduceRequestView::parse(frame, version).map_err(malformed)?)
-    } else {
-        Body::Other(
+    let body = match api_key {
+        ApiKey::Produce => {
+            Body::Produce(ProduceRequestView::parse(frame, version).map_err(malformed)?)
+        }
+        ApiKey::Fetch => Body::Fetch(FetchRequestView::parse(frame, version).map_err(malformed)?),
+        _ => Body::Other(
             RequestKind::decode(api_key, &mut frame, version)
                 .map_err(|e| malformed(e.to_string()))?,
-        )
+        ),
     };
     Ok(Request {
         api_key,

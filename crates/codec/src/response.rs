@@ -4,8 +4,7 @@ use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
 use kafka_protocol::protocol::Encodable;
 
-use crate::chunked::{Chunk, ChunkedBuf, ExternalRecords};
-use crate::header::{encode_response_header, request_header_version};
+use crate::header::encode_response_header;
 use crate::{versions, Error, ErrorCode};
 
 /// Encodes `body` as the response to a request of `api_key` v`version`, length prefix
@@ -51,11 +50,16 @@ pub fn begin_response(
 /// # Errors
 /// The response exceeds 2 GiB.
 pub fn end_response(out: &mut BytesMut, start: usize) -> Result<(), Error> {
-    patch_length(out, start)
+    end_response_with(out, start, 0)
 }
 
-fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
-    let len = out.len() - start - 4;
+/// Ends a response begun at `start` whose body also has `left_out` bytes that are not in
+/// `out` (record sets sent from their files, see [`Chunk::External`]).
+///
+/// # Errors
+/// The response exceeds 2 GiB.
+pub fn end_response_with(out: &mut BytesMut, start: usize, left_out: usize) -> Result<(), Error> {
+    let len = (out.len() - start - 4).saturating_add(left_out);
     let len = i32::try_from(len).map_err(|_| Error::Encode(format!("{len} bytes")))?;
     if let Some(prefix) = out.get_mut(start..start + 4) {
         prefix.copy_from_slice(&len.to_be_bytes());
@@ -63,49 +67,14 @@ fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes a response like [`encode_response`], but as chunks appended to `out`: record
-/// sets registered in `external` appear as [`Chunk::External`] instead of their
-/// placeholders (see [`crate::chunked`]). The byte chunks are encoded in `buf` (cleared
-/// first, left empty) and split off it, so a caller that keeps `buf` reuses its memory
-/// once the chunks are dropped. The first chunk holds the length prefix.
-///
-/// # Errors
-/// As [`encode_response`], and a registered record set missing from `body`; `out` is then
-/// as it was.
-pub fn encode_response_chunked<F>(
-    api_key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    body: &ResponseKind,
-    external: ExternalRecords<F>,
-    buf: &mut BytesMut,
-    out: &mut Vec<Chunk<F>>,
-) -> Result<(), Error> {
-    let flexible = request_header_version(api_key, version) >= 2;
-    let mut chunked = ChunkedBuf::new(flexible, external, buf, out);
-    let encoded =
-        encode_response_header(api_key, version, correlation_id, &mut chunked).and_then(|()| {
-            match body {
-                // Only Fetch carries record sets worth leaving out.
-                ResponseKind::Fetch(fetch) => Encodable::encode(fetch, &mut chunked, version)
-                    .map_err(|e| Error::Encode(e.to_string())),
-                other => {
-                    let mut flat = BytesMut::new();
-                    other
-                        .encode(&mut flat, version)
-                        .map_err(|e| Error::Encode(e.to_string()))?;
-                    chunked.put_slice(&flat);
-                    Ok(())
-                }
-            }
-        });
-    match encoded {
-        Ok(()) => chunked.finish(),
-        Err(e) => {
-            chunked.abort();
-            Err(e)
-        }
-    }
+/// One piece of an encoded response, in order: a connection writes byte chunks with
+/// vectored writes and external ones from their source (`sendfile` for file regions).
+#[derive(Debug, Clone)]
+pub enum Chunk<F> {
+    /// Encoded bytes.
+    Bytes(bytes::Bytes),
+    /// A record set of `len` bytes that the writer takes from `source`.
+    External { source: F, len: usize },
 }
 
 /// The answer to an ApiVersions request at a version we do not know: v0 with
@@ -118,7 +87,7 @@ pub fn unsupported_api_versions(correlation_id: i32, out: &mut BytesMut) {
     out.put_i32(0);
     out.put_i32(correlation_id);
     // v0 of ApiVersionsResponse is a fixed layout that always encodes.
-    if body.encode(out, 0).is_err() || patch_length(out, start).is_err() {
+    if body.encode(out, 0).is_err() || end_response(out, start).is_err() {
         out.truncate(start);
     }
 }
@@ -126,7 +95,7 @@ pub fn unsupported_api_versions(correlation_id: i32, out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::{Buf, Bytes};
+    use bytes::Buf;
 
     #[test]
     fn unsupported_api_versions_is_v0_with_table() {
@@ -143,72 +112,19 @@ mod tests {
     }
 
     #[test]
-    fn chunked_encoding_matches_contiguous_encoding() {
-        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-        use kafka_protocol::messages::FetchResponse;
-        let records = Bytes::from(vec![3u8; 50_000]);
-        let small = Bytes::from(vec![4u8; 200]);
-        let body = |a: Bytes, b: Bytes| {
-            ResponseKind::Fetch(FetchResponse::default().with_responses(vec![
-                FetchableTopicResponse::default().with_partitions(vec![
-                    PartitionData::default().with_records(Some(a)),
-                    PartitionData::default().with_records(Some(small.clone())),
-                    PartitionData::default().with_records(None),
-                    PartitionData::default().with_records(Some(b)),
-                ]),
-            ]))
-        };
-        // One buffer for every response, as a connection has.
-        let mut buf = BytesMut::new();
-        for version in [4, 11, 12, 16] {
-            let mut flat = BytesMut::new();
-            let whole = body(records.clone(), records.clone());
-            assert!(encode_response(ApiKey::Fetch, version, 8, &whole, &mut flat).is_ok());
-            let mut external = ExternalRecords::with_capacity(2);
-            let first = external.add(records.clone(), records.len()).unwrap();
-            let second = external.add(records.clone(), records.len()).unwrap();
-            // A response already queued stays first.
-            let mut chunks = vec![Chunk::Bytes(Bytes::from_static(b"queued"))];
-            let encoded = encode_response_chunked(
-                ApiKey::Fetch,
-                version,
-                8,
-                &body(first, second),
-                external,
-                &mut buf,
-                &mut chunks,
-            );
-            assert!(encoded.is_ok());
-            assert!(buf.is_empty());
-            assert!(matches!(chunks.remove(0), Chunk::Bytes(b) if &b[..] == b"queued"));
-            let externals = chunks
-                .iter()
-                .filter(|c| matches!(c, Chunk::External { .. }))
-                .count();
-            assert_eq!(externals, 2, "v{version} leaves both record sets out");
-            let mut joined = Vec::new();
-            for c in &chunks {
-                match c {
-                    Chunk::Bytes(b) => joined.extend_from_slice(b),
-                    Chunk::External { source, .. } => joined.extend_from_slice(source),
-                }
-            }
-            assert_eq!(&joined[..], &flat[..], "v{version}");
-
-            // No record set left out: one chunk, the same bytes.
-            let mut chunks: Vec<Chunk<Bytes>> = Vec::new();
-            let encoded = encode_response_chunked(
-                ApiKey::Fetch,
-                version,
-                8,
-                &whole,
-                ExternalRecords::default(),
-                &mut buf,
-                &mut chunks,
-            );
-            assert!(encoded.is_ok());
-            assert!(matches!(&chunks[..], [Chunk::Bytes(b)] if b[..] == flat[..]));
-        }
+    fn left_out_bytes_count_in_the_length_prefix() {
+        let mut out = BytesMut::from(&b"queued"[..]);
+        let start = begin_response(ApiKey::Fetch, 12, 8, &mut out).unwrap();
+        assert_eq!(start, 6);
+        out.put_slice(&[1, 2, 3]);
+        end_response_with(&mut out, start, 50_000).unwrap();
+        // correlation id (4) + tagged fields (1) of the v1 header, 3 body bytes, 50 000 elsewhere.
+        assert_eq!(
+            &out[start..start + 4],
+            &(4 + 1 + 3 + 50_000i32).to_be_bytes()
+        );
+        assert_eq!(&out[..6], b"queued");
+        assert!(end_response_with(&mut out, start, usize::MAX).is_err());
     }
 
     #[test]

@@ -8,13 +8,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use strom_codec::chunked::Chunk;
+use strom_codec::fetch::FetchRequestView;
 use strom_codec::frame::{frame_bytes, PREFIX_BYTES};
 use strom_codec::produce::ProduceRequestView;
 use strom_codec::request::{decode_request, Body, DecodeError};
 use strom_codec::response::{
-    begin_response, encode_response, encode_response_chunked, end_response,
-    unsupported_api_versions,
+    begin_response, encode_response, end_response, end_response_with, unsupported_api_versions,
+    Chunk,
 };
 use strom_codec::versions::advertised;
 use strom_codec::ApiKey;
@@ -24,6 +24,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
 use crate::api;
+use crate::api::fetch::FetchScratch;
 use crate::broker::BrokerState;
 use crate::dispatch::dispatch;
 
@@ -60,13 +61,19 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     // and dropped, the next response reuses the same memory.
     let mut encode_buf = BytesMut::new();
     let mut out: Vec<Out> = Vec::new();
+    let mut scratch = FetchScratch::default();
     tracing::debug!(%peer, "connection opened");
     loop {
         let next = next_frame(&ctx, &mut reader, &mut writer, &mut inbuf, &mut out).await;
         let Next::Frame(frame, permit) = next else {
             break;
         };
-        let keep_open = handle_frame(&ctx, frame.freeze(), &mut encode_buf, &mut out).await;
+        let mut bufs = Buffers {
+            encode: &mut encode_buf,
+            out: &mut out,
+            fetch: &mut scratch,
+        };
+        let keep_open = handle_frame(&ctx, frame.freeze(), &mut bufs).await;
         drop(permit);
         if !keep_open {
             break;
@@ -151,14 +158,18 @@ async fn next_frame<'a>(
     }
 }
 
-/// Decodes and answers one frame, appending the response (encoded in `encode_buf`) to
-/// `out`. `false` closes the connection.
-async fn handle_frame(
-    ctx: &ConnectionContext,
-    frame: Bytes,
-    encode_buf: &mut BytesMut,
-    out: &mut Vec<Out>,
-) -> bool {
+/// What a connection reuses from one response to the next.
+struct Buffers<'a> {
+    /// Responses are encoded here and split off.
+    encode: &'a mut BytesMut,
+    /// Responses waiting to be written.
+    out: &'a mut Vec<Out>,
+    fetch: &'a mut FetchScratch,
+}
+
+/// Decodes and answers one frame, appending the response (encoded in `bufs.encode`) to
+/// `bufs.out`. `false` closes the connection.
+async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, bufs: &mut Buffers<'_>) -> bool {
     let request = match decode_request(frame) {
         Ok(r) => r,
         Err(DecodeError::UnsupportedVersion {
@@ -169,7 +180,7 @@ async fn handle_frame(
             tracing::debug!(peer = %ctx.peer, version, "ApiVersions at an unknown version: answering v0");
             let mut buf = BytesMut::new();
             unsupported_api_versions(correlation_id, &mut buf);
-            out.push(Chunk::Bytes(buf.freeze()));
+            bufs.out.push(Chunk::Bytes(buf.freeze()));
             return true;
         }
         Err(DecodeError::UnsupportedVersion {
@@ -197,7 +208,10 @@ async fn handle_frame(
     let started = std::time::Instant::now();
     let body = match request.body {
         Body::Produce(produce) => {
-            return answer_produce(ctx, correlation_id, &produce, started, encode_buf, out).await
+            return answer_produce(ctx, correlation_id, &produce, started, bufs).await
+        }
+        Body::Fetch(fetch) => {
+            return answer_fetch(ctx, correlation_id, &fetch, started, bufs).await
         }
         Body::Other(body) => body,
     };
@@ -205,31 +219,19 @@ async fn handle_frame(
         ctx.state
             .metrics
             .record_request(api_key as i16, 0, started.elapsed());
-        return true; // acks=0 produce: no response
+        return true;
     };
     ctx.state.metrics.record_request(
         api_key as i16,
-        crate::metrics::first_error(&reply.body),
+        crate::metrics::first_error(&reply),
         started.elapsed(),
     );
-    let encoded = if reply.records.is_empty() {
-        // Empty: each response is split off whole (a failed one closes the connection).
-        encode_response(api_key, version, correlation_id, &reply.body, encode_buf)
-            .map(|()| out.push(Chunk::Bytes(encode_buf.split().freeze())))
-    } else {
-        // Record sets stay in the segment files; the writer sends them with sendfile.
-        encode_response_chunked(
-            api_key,
-            version,
-            correlation_id,
-            &reply.body,
-            reply.records,
-            encode_buf,
-            out,
-        )
-    };
-    match encoded {
-        Ok(()) => true,
+    // Each response is split off whole (a failed one closes the connection).
+    match encode_response(api_key, version, correlation_id, &reply, bufs.encode) {
+        Ok(()) => {
+            bufs.out.push(Chunk::Bytes(bufs.encode.split().freeze()));
+            true
+        }
         Err(e) => {
             tracing::error!(peer = %ctx.peer, ?api_key, version, error = %e, "cannot encode response; closing connection");
             false
@@ -244,10 +246,10 @@ async fn answer_produce(
     correlation_id: i32,
     produce: &ProduceRequestView,
     started: std::time::Instant,
-    encode_buf: &mut BytesMut,
-    out: &mut Vec<Out>,
+    bufs: &mut Buffers<'_>,
 ) -> bool {
     let version = produce.version();
+    let encode_buf = &mut *bufs.encode;
     let start = match begin_response(ApiKey::Produce, version, correlation_id, encode_buf) {
         Ok(start) => start,
         Err(e) => {
@@ -267,7 +269,7 @@ async fn answer_produce(
     }
     match end_response(encode_buf, start) {
         Ok(()) => {
-            out.push(Chunk::Bytes(encode_buf.split().freeze()));
+            bufs.out.push(Chunk::Bytes(encode_buf.split().freeze()));
             true
         }
         Err(e) => {
@@ -275,6 +277,59 @@ async fn answer_produce(
             false
         }
     }
+}
+
+/// Fetch: the handler writes the response body straight after the header in
+/// `bufs.encode`, leaving out the record sets it lists in `bufs.fetch.external`; the
+/// response is queued as byte chunks with those record sets between them, which the writer
+/// sends from their segment files.
+async fn answer_fetch(
+    ctx: &ConnectionContext,
+    correlation_id: i32,
+    fetch: &FetchRequestView,
+    started: std::time::Instant,
+    bufs: &mut Buffers<'_>,
+) -> bool {
+    let version = fetch.version();
+    let start = match begin_response(ApiKey::Fetch, version, correlation_id, bufs.encode) {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::error!(peer = %ctx.peer, version, error = %e, "cannot encode response; closing connection");
+            return false;
+        }
+    };
+    let first_error = api::fetch::handle(ctx, fetch, bufs.fetch, bufs.encode).await;
+    ctx.state
+        .metrics
+        .record_request(ApiKey::Fetch as i16, first_error, started.elapsed());
+    let left_out: usize = bufs
+        .fetch
+        .external
+        .iter()
+        .map(|(_, s)| s.len as usize)
+        .sum();
+    if let Err(e) = end_response_with(bufs.encode, start, left_out) {
+        tracing::error!(peer = %ctx.peer, version, error = %e, "cannot encode response; closing connection");
+        bufs.encode.truncate(start);
+        bufs.fetch.clear();
+        return false;
+    }
+    // Positions are in the buffer as it is now; each split takes the bytes up to one.
+    let mut taken = 0;
+    for (at, slice) in bufs.fetch.external.drain(..) {
+        let len = slice.len as usize;
+        let bytes = bufs.encode.split_to(at.saturating_sub(taken));
+        bufs.out.push(Chunk::Bytes(bytes.freeze()));
+        bufs.out.push(Chunk::External { source: slice, len });
+        taken = at;
+    }
+    // Before v12 a response can end with a record set: no empty chunk after it (a vectored
+    // write of nothing would look like a closed socket).
+    if !bufs.encode.is_empty() {
+        bufs.out.push(Chunk::Bytes(bufs.encode.split().freeze()));
+    }
+    bufs.fetch.clear();
+    true
 }
 
 /// Most slices handed to one `writev`.

@@ -2,46 +2,15 @@
 //! here (the codec refuses the rest), and every API in that table has an arm below; the
 //! `every_supported_api_is_dispatched_at_every_version` test in `server/tests/raw_socket.rs` keeps it so.
 
-use strom_codec::chunked::ExternalRecords;
 use strom_codec::kafka_protocol::messages::{RequestKind, ResponseKind};
-use strom_storage::FileSlice;
 
 use crate::api;
 use crate::connection::ConnectionContext;
 
-/// A handler's answer.
-#[derive(Debug)]
-pub struct Reply {
-    pub body: ResponseKind,
-    /// Record sets `body` refers to by placeholder (Fetch): the connection sends them from
-    /// the segment files with `sendfile`.
-    pub records: ExternalRecords<FileSlice>,
-}
-
-/// Runs the handler. `None`: no response is sent. Produce does not come here: the
-/// connection hands it to `api::produce`, which writes its response in place.
+/// Runs the handler. `None`: no response is sent. Produce and Fetch do not come here: the
+/// connection hands them to `api::produce` and `api::fetch`, which write their responses
+/// in place.
 pub async fn dispatch(
-    ctx: &ConnectionContext,
-    version: i16,
-    client_id: &str,
-    body: RequestKind,
-) -> Option<Reply> {
-    if let RequestKind::Fetch(r) = body {
-        let (body, records) = api::fetch::handle(ctx, version, r).await;
-        return Some(Reply {
-            body: ResponseKind::Fetch(body),
-            records,
-        });
-    }
-    dispatch_body(ctx, version, client_id, body)
-        .await
-        .map(|body| Reply {
-            body,
-            records: ExternalRecords::default(),
-        })
-}
-
-async fn dispatch_body(
     ctx: &ConnectionContext,
     version: i16,
     client_id: &str,

@@ -145,19 +145,13 @@ impl Metrics {
 }
 
 /// The first non-zero error code of a response (0 when it reports none), for the
-/// per-error request counter. (Produce reports its own: it has no response struct.)
+/// per-error request counter. (Produce and Fetch report their own: they have no response
+/// struct.)
 pub fn first_error(response: &ResponseKind) -> i16 {
     fn first(codes: impl IntoIterator<Item = i16>) -> i16 {
         codes.into_iter().find(|c| *c != 0).unwrap_or(0)
     }
     match response {
-        ResponseKind::Fetch(r) => first(
-            std::iter::once(r.error_code).chain(
-                r.responses
-                    .iter()
-                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
-            ),
-        ),
         ResponseKind::ListOffsets(r) => first(
             r.topics
                 .iter()

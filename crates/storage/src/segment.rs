@@ -35,6 +35,23 @@ impl FileSlice {
         self.file.read_exact_at(&mut buf, self.position)?;
         Ok(buf)
     }
+
+    /// Appends the slice to `out`, which is left as it was if the read fails.
+    ///
+    /// # Errors
+    /// The read fails or the file is shorter than the slice.
+    pub fn read_into(&self, out: &mut bytes::BytesMut) -> std::io::Result<()> {
+        let start = out.len();
+        out.resize(start + self.len as usize, 0);
+        let read = match out.get_mut(start..) {
+            Some(dest) => self.file.read_exact_at(dest, self.position),
+            None => Ok(()),
+        };
+        if read.is_err() {
+            out.truncate(start);
+        }
+        read
+    }
 }
 
 /// File names padded to 20 digits, as Kafka's `LogFileUtils`, so `ls` sorts them.

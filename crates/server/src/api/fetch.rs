@@ -2,17 +2,19 @@
 //! satisfies it, `max_wait_ms`, `min_bytes`, response and partition byte limits, at least
 //! one whole batch for the first partition with data (KIP-74). Fetch sessions (KIP-227) are
 //! declined with session id 0, which Kafka allows; clients then send full fetches.
+//!
+//! The request is read in place and the response written straight into the connection's
+//! buffer ([`strom_codec::fetch`]); large record sets are left out of it and listed in
+//! [`FetchScratch::external`], for the connection to send from the segment file. What a
+//! fetch needs per partition lives in a [`FetchScratch`] the connection keeps, so the steady
+//! path allocates nothing per request.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use futures_util::future::select_all;
-use strom_codec::chunked::ExternalRecords;
-use strom_codec::kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
-};
-use strom_codec::kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
+use strom_codec::fetch::{FetchRequestView, FetchResponseWriter, PartitionHead};
 use strom_codec::ErrorCode;
 use strom_storage::FileSlice;
 use tokio::sync::watch;
@@ -26,23 +28,38 @@ use crate::topics::Partition;
 pub const FETCH_MAX_WAIT_MS_MAX: i32 = 300_000;
 /// `isolation_level` value of read_committed.
 const READ_COMMITTED: i8 = 1;
+/// Partitions' worth of scratch a connection keeps between fetches; a larger fetch's
+/// memory is given back when it has been answered.
+const SCRATCH_PARTITIONS_KEPT: usize = 1024;
+
+/// Memory a connection's fetches reuse from one request to the next.
+#[derive(Default)]
+pub struct FetchScratch {
+    /// One entry per partition of the request, in request order.
+    wanted: Vec<Wanted>,
+    /// Record sets the response leaves out: where each belongs in the connection's
+    /// buffer, and the file region to send there. In buffer order.
+    pub external: Vec<(usize, FileSlice)>,
+}
+
+impl FetchScratch {
+    /// Drops what the last fetch held (partitions, file regions), keeping the memory
+    /// unless it grew past [`SCRATCH_PARTITIONS_KEPT`].
+    pub fn clear(&mut self) {
+        self.wanted.clear();
+        self.external.clear();
+        self.wanted.shrink_to(SCRATCH_PARTITIONS_KEPT);
+        self.external.shrink_to(SCRATCH_PARTITIONS_KEPT);
+    }
+}
 
 struct Wanted {
     partition: Option<Arc<Partition>>,
-    index: i32,
     fetch_offset: i64,
     partition_max_bytes: i32,
     unknown_error: ErrorCode,
     /// What the last [`plan`] decided for this partition.
     planned: Planned,
-}
-
-struct TopicWanted {
-    /// As the request names it (empty from v13, where only the id is sent back).
-    name: strom_codec::kafka_protocol::messages::TopicName,
-    id: uuid::Uuid,
-    topic: Option<Arc<crate::topics::Topic>>,
-    partitions: Vec<Wanted>,
 }
 
 #[derive(Default)]
@@ -59,58 +76,52 @@ struct Planned {
 /// ones are read into the response (a separate system call is not worth it for them).
 pub const SENDFILE_BYTES_MIN: u32 = 16 * 1024;
 
-/// The response, and the record sets it refers to by placeholder.
-pub type Answer = (FetchResponse, ExternalRecords<FileSlice>);
-
-pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest) -> Answer {
+/// Answers `request`, writing the response body into `out` (after the header the
+/// connection wrote) and the record sets it leaves out into `scratch.external`. Returns
+/// the first error code in the response, for metrics.
+pub async fn handle(
+    ctx: &ConnectionContext,
+    request: &FetchRequestView,
+    scratch: &mut FetchScratch,
+    out: &mut BytesMut,
+) -> i16 {
+    let version = request.version();
     if request.session_id != 0 {
         // We never hand out sessions, so an incremental fetch names one we do not know.
-        return (
-            FetchResponse::default()
-                .with_error_code(ErrorCode::FetchSessionIdNotFound.code())
-                .with_session_id(0),
-            ExternalRecords::default(),
-        );
+        let code = ErrorCode::FetchSessionIdNotFound.code();
+        FetchResponseWriter::new(out, version, 0, code, 0, 0).finish();
+        return code;
     }
-    // The topic list is collected in place of the request's; each partition list is a new
-    // allocation (a `Wanted` with its plan is larger than the request's partition entry).
-    let mut topics: Vec<TopicWanted> = request
-        .topics
-        .into_iter()
-        .map(|t| {
-            let (topic, unknown_error) = if version >= 13 {
-                (
-                    ctx.state.topics.get_by_id(&t.topic_id),
-                    ErrorCode::UnknownTopicId,
-                )
-            } else {
-                (
-                    ctx.state.topics.get(t.topic.0.as_str()),
-                    ErrorCode::UnknownTopicOrPartition,
-                )
-            };
-            TopicWanted {
-                name: t.topic,
-                id: topic.as_ref().map_or(t.topic_id, |tp| tp.id),
-                partitions: t
-                    .partitions
-                    .into_iter()
-                    .map(|p| Wanted {
-                        partition: topic
-                            .as_ref()
-                            .and_then(|tp| tp.partition(p.partition))
-                            .cloned(),
-                        index: p.partition,
-                        fetch_offset: p.fetch_offset,
-                        partition_max_bytes: p.partition_max_bytes,
-                        unknown_error,
-                        planned: Planned::default(),
-                    })
-                    .collect(),
-                topic,
-            }
-        })
-        .collect();
+    scratch.clear();
+    let wanted = &mut scratch.wanted;
+    wanted.reserve(request.partition_count());
+    for t in request.topics() {
+        let (topic, unknown_error) = if version >= 13 {
+            (
+                ctx.state
+                    .topics
+                    .get_by_id(&uuid::Uuid::from_bytes(t.topic_id)),
+                ErrorCode::UnknownTopicId,
+            )
+        } else {
+            (
+                ctx.state.topics.get(t.name),
+                ErrorCode::UnknownTopicOrPartition,
+            )
+        };
+        for p in t.partitions {
+            wanted.push(Wanted {
+                partition: topic
+                    .as_ref()
+                    .and_then(|tp| tp.partition(p.partition))
+                    .cloned(),
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes,
+                unknown_error,
+                planned: Planned::default(),
+            });
+        }
+    }
     let max_wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms.clamp(0, FETCH_MAX_WAIT_MS_MAX)).unwrap_or(0),
     );
@@ -126,29 +137,24 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
         for rx in receivers.iter_mut().flatten() {
             rx.borrow_and_update();
         }
-        plan(&mut topics, response_max, read_committed);
-        let planned = || {
-            topics
-                .iter()
-                .flat_map(|t| t.partitions.iter())
-                .map(|w| &w.planned)
-        };
-        let bytes: i64 = planned()
-            .map(|p| p.slice.as_ref().map_or(0, |s| i64::from(s.len)))
+        plan(wanted, response_max, read_committed);
+        let bytes: i64 = wanted
+            .iter()
+            .map(|w| w.planned.slice.as_ref().map_or(0, |s| i64::from(s.len)))
             .sum();
-        let errored = planned().any(|p| p.error.is_some());
+        let errored = wanted.iter().any(|w| w.planned.error.is_some());
         let waited_out = Instant::now() >= deadline;
         if bytes >= min_bytes.max(1) || errored || waited_out || ctx.state.shutdown.is_cancelled() {
-            return respond(&ctx.state.metrics, topics, read_committed);
+            break;
         }
         let mut moved = false;
-        let receivers = receivers.get_or_insert_with(|| subscribe(&topics, &mut moved));
+        let receivers = receivers.get_or_insert_with(|| subscribe(wanted, &mut moved));
         if moved {
             continue;
         }
         if receivers.is_empty() {
             // Nothing that an append could satisfy (a fetch naming no partition).
-            return respond(&ctx.state.metrics, topics, read_committed);
+            break;
         }
         let changed = select_all(receivers.iter_mut().map(|rx| Box::pin(rx.changed())));
         tokio::select! {
@@ -157,14 +163,14 @@ pub async fn handle(ctx: &ConnectionContext, version: i16, request: FetchRequest
             () = ctx.state.shutdown.cancelled() => {}
         }
     }
+    respond(&ctx.state.metrics, request, scratch, read_committed, out)
 }
 
 /// Watches the log end of every partition the fetch names; sets `moved` when one is no
 /// longer where the last [`plan`] read it.
-fn subscribe(topics: &[TopicWanted], moved: &mut bool) -> Vec<watch::Receiver<i64>> {
-    topics
+fn subscribe(wanted: &[Wanted], moved: &mut bool) -> Vec<watch::Receiver<i64>> {
+    wanted
         .iter()
-        .flat_map(|t| t.partitions.iter())
         .filter_map(|w| {
             let rx = w.partition.as_ref()?.subscribe();
             *moved |= *rx.borrow() != w.planned.high_watermark;
@@ -174,10 +180,10 @@ fn subscribe(topics: &[TopicWanted], moved: &mut bool) -> Vec<watch::Receiver<i6
 }
 
 /// Decides what each partition returns, without reading bytes.
-fn plan(topics: &mut [TopicWanted], response_max: i64, read_committed: bool) {
+fn plan(wanted: &mut [Wanted], response_max: i64, read_committed: bool) {
     let mut remaining = response_max;
     let mut first_with_data = true;
-    for w in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+    for w in wanted.iter_mut() {
         w.planned = plan_partition(w, &mut remaining, &mut first_with_data, read_committed);
     }
 }
@@ -240,88 +246,76 @@ fn plan_partition(
     }
 }
 
-/// What goes in a partition's `records` field: a placeholder for a record set that leaves
-/// with sendfile, or the bytes themselves for a small one.
-fn records_field(
-    slice: FileSlice,
-    external: &mut ExternalRecords<FileSlice>,
-) -> std::io::Result<Bytes> {
-    let slice = if slice.len >= SENDFILE_BYTES_MIN {
-        let len = slice.len as usize;
-        match external.add(slice, len) {
-            Ok(placeholder) => return Ok(placeholder),
-            Err(slice) => slice,
-        }
-    } else {
-        slice
-    };
-    slice.read().map(Bytes::from)
-}
-
+/// Writes the response from the last plan.
 fn respond(
     metrics: &crate::metrics::Metrics,
-    topics: Vec<TopicWanted>,
+    request: &FetchRequestView,
+    scratch: &mut FetchScratch,
     read_committed: bool,
-) -> Answer {
-    let large = topics
-        .iter()
-        .flat_map(|t| t.partitions.iter())
-        .filter(|w| {
-            w.planned
-                .slice
-                .as_ref()
-                .is_some_and(|s| s.len >= SENDFILE_BYTES_MIN)
-        })
-        .count();
-    let mut external = ExternalRecords::with_capacity(large);
-    let responses = topics
-        .into_iter()
-        .map(|t| {
-            let metrics_name = t.topic.as_ref().map_or(t.name.0.as_str(), |tp| tp.name.as_str());
-            let partitions = t
-                .partitions
-                .into_iter()
-                .map(|w| {
-                    let p = w.planned;
-                    let mut error = p.error;
-                    let records = match p.slice {
-                        Some(slice) => {
-                            metrics.fetched(metrics_name, u64::from(slice.len));
-                            records_field(slice, &mut external).unwrap_or_else(|e| {
-                                tracing::error!(partition = w.index, error = %e, "reading a segment failed");
-                                error = Some(ErrorCode::KafkaStorageError);
-                                Bytes::new()
-                            })
-                        }
-                        None => Bytes::new(),
-                    };
-                    PartitionData::default()
-                        .with_partition_index(w.index)
-                        .with_error_code(crate::error::code(error))
-                        .with_high_watermark(p.high_watermark)
-                        .with_last_stable_offset(p.last_stable_offset)
-                        .with_log_start_offset(p.log_start_offset)
-                        .with_aborted_transactions(read_committed.then(|| {
-                            p.aborted
-                                .iter()
-                                .map(|a| {
-                                    AbortedTransaction::default()
-                                        .with_producer_id(ProducerId(a.producer_id))
-                                        .with_first_offset(a.first_offset)
-                                })
-                                .collect()
-                        }))
-                        .with_preferred_read_replica((-1).into())
-                        .with_records(Some(records))
-                })
-                .collect();
-            FetchableTopicResponse::default().with_topic(t.name).with_topic_id(t.id).with_partitions(partitions)
-        })
-        .collect();
-    (
-        FetchResponse::default()
-            .with_session_id(0)
-            .with_responses(responses),
-        external,
-    )
+    out: &mut BytesMut,
+) -> i16 {
+    let mut first_error = 0;
+    let mut w = FetchResponseWriter::new(out, request.version(), 0, 0, 0, request.topic_count());
+    let mut wanted = scratch.wanted.iter_mut();
+    for topic in request.topics() {
+        w.topic(topic.name, topic.topic_id, topic.partitions.len());
+        for (p, wt) in topic.partitions.zip(&mut wanted) {
+            let code = write_partition(
+                &mut w,
+                p.partition,
+                wt,
+                read_committed,
+                metrics,
+                &mut scratch.external,
+            );
+            if first_error == 0 {
+                first_error = code;
+            }
+        }
+    }
+    w.finish();
+    first_error
+}
+
+/// Writes one partition's answer; returns its error code.
+fn write_partition(
+    w: &mut FetchResponseWriter<'_>,
+    index: i32,
+    wanted: &mut Wanted,
+    read_committed: bool,
+    metrics: &crate::metrics::Metrics,
+    external: &mut Vec<(usize, FileSlice)>,
+) -> i16 {
+    let p = &mut wanted.planned;
+    let mut head = PartitionHead {
+        index,
+        error_code: crate::error::code(p.error),
+        high_watermark: p.high_watermark,
+        last_stable_offset: p.last_stable_offset,
+        log_start_offset: p.log_start_offset,
+        preferred_read_replica: -1,
+    };
+    let aborted = read_committed.then(|| p.aborted.iter().map(|a| (a.producer_id, a.first_offset)));
+    match p.slice.take() {
+        None => w.partition(&head, aborted, Some(0)),
+        Some(slice) => {
+            let len = slice.len as usize;
+            let mark = w.buf().len();
+            w.partition(&head, aborted.clone(), Some(len));
+            if let Some(partition) = &wanted.partition {
+                metrics.fetched(&partition.topic, u64::from(slice.len));
+            }
+            if slice.len >= SENDFILE_BYTES_MIN {
+                // Sent with sendfile by the connection, at this place in the stream.
+                external.push((w.buf().len(), slice));
+            } else if let Err(e) = slice.read_into(w.buf()) {
+                tracing::error!(partition = index, error = %e, "reading a segment failed");
+                w.buf().truncate(mark);
+                head.error_code = ErrorCode::KafkaStorageError.code();
+                w.partition(&head, aborted, Some(0));
+            }
+        }
+    }
+    w.end_partition();
+    head.error_code
 }
