@@ -83,27 +83,6 @@ pub struct FetchTopics<'a> {
     left: usize,
 }
 
-/// Where a topic's name is (before v13) or its id (v13+), and how many partitions it has.
-struct TopicHead {
-    name: Option<(usize, usize)>,
-    id: [u8; 16],
-    partitions: usize,
-}
-
-fn topic_head(r: &mut Reader<'_>, version: i16) -> Result<TopicHead, String> {
-    let (name, id) = if version >= 13 {
-        (None, r.array::<16>()?)
-    } else {
-        let name = r.string()?.ok_or("null topic name")?;
-        (Some(name), [0; 16])
-    };
-    Ok(TopicHead {
-        name,
-        id,
-        partitions: r.array_len()?,
-    })
-}
-
 fn partition(r: &mut Reader<'_>, version: i16) -> Result<FetchPartition, String> {
     let partition = r.i32()?;
     let current_leader_epoch = if version >= 9 { r.i32()? } else { -1 };
@@ -124,7 +103,7 @@ fn partition(r: &mut Reader<'_>, version: i16) -> Result<FetchPartition, String>
 
 /// A forgotten topic (v7+, fetch sessions): its name or id and partition indexes, skipped.
 fn forgotten_topic(r: &mut Reader<'_>, version: i16) -> Result<(), String> {
-    let head = topic_head(r, version)?;
+    let head = r.topic_head(version >= 13)?;
     let bytes = head
         .partitions
         .checked_mul(4)
@@ -157,7 +136,7 @@ impl FetchRequestView {
         let topics_at = r.at;
         let mut partition_count = 0usize;
         for _ in 0..topic_count {
-            let head = topic_head(&mut r, version)?;
+            let head = r.topic_head(version >= 13)?;
             for _ in 0..head.partitions {
                 partition(&mut r, version)?;
             }
@@ -223,7 +202,7 @@ impl<'a> Iterator for FetchTopics<'a> {
             return None;
         }
         self.left -= 1;
-        let head = topic_head(&mut self.reader, self.version).ok()?;
+        let head = self.reader.topic_head(self.version >= 13).ok()?;
         let name = head.name.map_or("", |range| self.reader.str_at(range));
         let partitions = FetchPartitions {
             reader: self.reader.clone(),
@@ -325,16 +304,9 @@ impl<'b> FetchResponseWriter<'b> {
 
     /// Starts the next topic: its name (before v13) or id (v13+) and partition count.
     pub fn topic(&mut self, name: &str, topic_id: [u8; 16], partitions: usize) {
-        if self.version >= 13 {
-            self.w.out.put_slice(&topic_id);
-        } else {
-            self.w.string(Some(name));
-        }
-        self.w.array_len(partitions);
+        self.w
+            .topic_head(name, topic_id, self.version >= 13, partitions);
         self.partitions_left = partitions;
-        if partitions == 0 {
-            self.w.no_tagged_fields();
-        }
     }
 
     /// Writes the current topic's next partition up to and including the length of its

@@ -62,32 +62,9 @@ pub struct Topics<'a> {
     left: usize,
 }
 
-/// Where a topic's name is in the body (before v13), its id (v13+), how many partitions.
-#[derive(Debug, Clone, Copy)]
-struct TopicHead {
-    name: Option<(usize, usize)>,
-    id: [u8; 16],
-    partitions: usize,
-}
-
 /// Flexible versions (compact lengths, tagged fields) start at v9, in requests and responses.
 fn is_flexible(version: i16) -> bool {
     version >= 9
-}
-
-/// A topic's head: name (before v13) or id (v13+), and its partition count.
-fn topic_head(r: &mut Reader<'_>, version: i16) -> Result<TopicHead, String> {
-    let (name, id) = if version >= 13 {
-        (None, r.array::<16>()?)
-    } else {
-        let name = r.string()?.ok_or("null topic name")?;
-        (Some(name), [0; 16])
-    };
-    Ok(TopicHead {
-        name,
-        id,
-        partitions: r.array_len()?,
-    })
 }
 
 /// A partition's index and where its records are (`None` when null); the records are not
@@ -122,7 +99,7 @@ impl ProduceRequestView {
         let topic_count = r.array_len()?;
         let topics_at = r.at;
         for _ in 0..topic_count {
-            let head = topic_head(&mut r, version)?;
+            let head = r.topic_head(version >= 13)?;
             for _ in 0..head.partitions {
                 partition(&mut r)?;
             }
@@ -174,7 +151,7 @@ impl<'a> Iterator for Topics<'a> {
             return None;
         }
         self.left -= 1;
-        let head = topic_head(&mut self.reader, self.version).ok()?;
+        let head = self.reader.topic_head(self.version >= 13).ok()?;
         let name = head.name.map_or("", |range| self.reader.str_at(range));
         let topic_id = head.id;
         let partitions = Partitions {
@@ -263,16 +240,9 @@ impl<'b> ProduceResponseWriter<'b> {
 
     /// Starts the next topic: its name (before v13) or id (v13+) and partition count.
     pub fn topic(&mut self, name: &str, topic_id: [u8; 16], partitions: usize) {
-        if self.version >= 13 {
-            self.w.out.put_slice(&topic_id);
-        } else {
-            self.w.string(Some(name));
-        }
-        self.w.array_len(partitions);
+        self.w
+            .topic_head(name, topic_id, self.version >= 13, partitions);
         self.partitions_left = partitions;
-        if partitions == 0 {
-            self.w.no_tagged_fields();
-        }
     }
 
     /// Answers the current topic's next partition.

@@ -143,6 +143,33 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where a topic's name is in the body (`None` when topics are named by id), its id (zero
+/// when named), and how many entries (partitions) follow.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TopicHead {
+    pub(crate) name: Option<(usize, usize)>,
+    pub(crate) id: [u8; 16],
+    pub(crate) partitions: usize,
+}
+
+impl Reader<'_> {
+    /// A topic's head in Produce or Fetch: its name, or its 16-byte id when `by_id` (v13+
+    /// of both), then its partition count.
+    pub(crate) fn topic_head(&mut self, by_id: bool) -> Result<TopicHead, String> {
+        let (name, id) = if by_id {
+            (None, self.array::<16>()?)
+        } else {
+            let name = self.string()?.ok_or("null topic name")?;
+            (Some(name), [0; 16])
+        };
+        Ok(TopicHead {
+            name,
+            id,
+            partitions: self.array_len()?,
+        })
+    }
+}
+
 /// Appends primitive types to a buffer.
 #[derive(Debug)]
 pub(crate) struct Writer<'b> {
@@ -197,6 +224,20 @@ impl Writer<'_> {
     pub(crate) fn no_tagged_fields(&mut self) {
         if self.flexible {
             self.out.put_u8(0);
+        }
+    }
+
+    /// A topic's head in a Produce or Fetch response: its name, or its id when `by_id`,
+    /// then its partition count. A topic without partitions is ended here.
+    pub(crate) fn topic_head(&mut self, name: &str, id: [u8; 16], by_id: bool, partitions: usize) {
+        if by_id {
+            self.out.put_slice(&id);
+        } else {
+            self.string(Some(name));
+        }
+        self.array_len(partitions);
+        if partitions == 0 {
+            self.no_tagged_fields();
         }
     }
 }
