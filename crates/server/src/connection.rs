@@ -341,21 +341,6 @@ const SENDFILE_CHUNK_BYTES: usize = 4 << 20;
 /// Writes every chunk in order, byte chunks with vectored writes and record sets with
 /// `sendfile` from their segment file, then empties `out`.
 async fn write_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Out>) -> std::io::Result<()> {
-    // A response with record sets goes out as header, sendfile, tail: corked, the kernel
-    // packs them into full segments instead of sending the small pieces on their own.
-    let corked = out.iter().any(|c| matches!(c, Chunk::External { .. }))
-        && rustix::net::sockopt::set_tcp_cork(writer.as_ref(), true).is_ok();
-    let result = write_all_chunks(writer, out).await;
-    if corked {
-        let uncorked = rustix::net::sockopt::set_tcp_cork(writer.as_ref(), false);
-        if result.is_ok() {
-            uncorked?;
-        }
-    }
-    result
-}
-
-async fn write_all_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Out>) -> std::io::Result<()> {
     let mut index = 0;
     while index < out.len() {
         match out.get(index) {
@@ -391,7 +376,16 @@ async fn write_bytes_run(
         if slices.is_empty() {
             return Ok(index);
         }
-        let mut written = writer.write_vectored(slices).await?;
+        // Bytes just before a record set (a Fetch response's fields) go with MSG_MORE, so
+        // the kernel sends them in one segment with the file's first bytes instead of on
+        // their own. (TCP_CORK around the whole response did the same but, on 2026-12-03's
+        // machine, doubled the kernel time of sending it: 0.52-0.62 s/GB against 0.25-0.32.)
+        let before_record_set = matches!(out.get(index + count), Some(Chunk::External { .. }));
+        let mut written = if before_record_set {
+            send_more(writer, slices).await?
+        } else {
+            writer.write_vectored(slices).await?
+        };
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -403,6 +397,31 @@ async fn write_bytes_run(
                 break;
             }
             index += 1;
+        }
+    }
+}
+
+/// Writes `slices` with `MSG_MORE`: the kernel holds a partial segment for the data that
+/// follows.
+async fn send_more(
+    writer: &OwnedWriteHalf,
+    slices: &[std::io::IoSlice<'_>],
+) -> std::io::Result<usize> {
+    let stream: &TcpStream = writer.as_ref();
+    loop {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::net::sendmsg(
+                stream,
+                slices,
+                &mut rustix::net::SendAncillaryBuffer::default(),
+                rustix::net::SendFlags::MORE,
+            )
+            .map_err(std::io::Error::from)
+        });
+        match sent {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => return other,
         }
     }
 }
