@@ -323,11 +323,7 @@ async fn answer_fetch(
         bufs.out.push(Chunk::External { source: slice, len });
         taken = at;
     }
-    // Before v12 a response can end with a record set: no empty chunk after it (a vectored
-    // write of nothing would look like a closed socket).
-    if !bufs.encode.is_empty() {
-        bufs.out.push(Chunk::Bytes(bufs.encode.split().freeze()));
-    }
+    bufs.out.push(Chunk::Bytes(bufs.encode.split().freeze()));
     bufs.fetch.clear();
     true
 }
@@ -376,6 +372,11 @@ async fn write_bytes_run(
         if slices.is_empty() {
             return Ok(index);
         }
+        if slices.iter().all(|s| s.is_empty()) {
+            // Nothing to send (a response ending in a record set leaves an empty tail): a
+            // vectored write of nothing returns 0, which would read as a closed socket.
+            return Ok(index + count);
+        }
         // Bytes just before a record set (a Fetch response's fields) go with MSG_MORE, so
         // the kernel sends them in one segment with the file's first bytes instead of on
         // their own. (TCP_CORK around the whole response did the same but, on 2026-12-03's
@@ -408,20 +409,28 @@ async fn send_more(
     slices: &[std::io::IoSlice<'_>],
 ) -> std::io::Result<usize> {
     let stream: &TcpStream = writer.as_ref();
+    write_when_ready(stream, || {
+        rustix::net::sendmsg(
+            stream,
+            slices,
+            &mut rustix::net::SendAncillaryBuffer::default(),
+            rustix::net::SendFlags::MORE,
+        )
+    })
+    .await
+}
+
+/// Runs a non-blocking write system call on `stream` once it is writable, again until it
+/// does not report `EAGAIN`.
+async fn write_when_ready(
+    stream: &TcpStream,
+    mut op: impl FnMut() -> rustix::io::Result<usize>,
+) -> std::io::Result<usize> {
     loop {
         stream.writable().await?;
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::net::sendmsg(
-                stream,
-                slices,
-                &mut rustix::net::SendAncillaryBuffer::default(),
-                rustix::net::SendFlags::MORE,
-            )
-            .map_err(std::io::Error::from)
-        });
-        match sent {
+        match stream.try_io(Interest::WRITABLE, || op().map_err(std::io::Error::from)) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            other => return other,
+            done => return done,
         }
     }
 }
@@ -433,16 +442,15 @@ async fn send_file(writer: &OwnedWriteHalf, slice: &FileSlice, len: usize) -> st
     let mut offset = slice.position;
     let mut left = len;
     while left > 0 {
-        stream.writable().await?;
-        let sent = stream.try_io(Interest::WRITABLE, || {
+        let sent = write_when_ready(stream, || {
             rustix::fs::sendfile(
                 stream,
                 &*slice.file,
                 Some(&mut offset),
                 left.min(SENDFILE_CHUNK_BYTES),
             )
-            .map_err(std::io::Error::from)
-        });
+        })
+        .await;
         match sent {
             Ok(0) => {
                 // The file is shorter than the slice (it was cut under us): the response
@@ -453,7 +461,6 @@ async fn send_file(writer: &OwnedWriteHalf, slice: &FileSlice, len: usize) -> st
                 ));
             }
             Ok(n) => left = left.saturating_sub(n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
     }

@@ -309,6 +309,15 @@ impl Topics {
         self.by_id.get(id).map(|t| Arc::clone(t.value()))
     }
 
+    /// A topic as Produce and Fetch name it: by id from v13 (`by_id`), by name before.
+    pub fn get_named(&self, name: &str, id: [u8; 16], by_id: bool) -> Option<Arc<Topic>> {
+        if by_id {
+            self.get_by_id(&Uuid::from_bytes(id))
+        } else {
+            self.get(name)
+        }
+    }
+
     /// Every topic, sorted by name.
     pub fn all(&self) -> Vec<Arc<Topic>> {
         let mut v: Vec<Arc<Topic>> = self.by_name.iter().map(|t| Arc::clone(t.value())).collect();

@@ -96,18 +96,12 @@ pub async fn handle(
     let wanted = &mut scratch.wanted;
     wanted.reserve(request.partition_count());
     for t in request.topics() {
-        let (topic, unknown_error) = if version >= 13 {
-            (
-                ctx.state
-                    .topics
-                    .get_by_id(&uuid::Uuid::from_bytes(t.topic_id)),
-                ErrorCode::UnknownTopicId,
-            )
+        let by_id = version >= 13;
+        let topic = ctx.state.topics.get_named(t.name, t.topic_id, by_id);
+        let unknown_error = if by_id {
+            ErrorCode::UnknownTopicId
         } else {
-            (
-                ctx.state.topics.get(t.name),
-                ErrorCode::UnknownTopicOrPartition,
-            )
+            ErrorCode::UnknownTopicOrPartition
         };
         for p in t.partitions {
             wanted.push(Wanted {

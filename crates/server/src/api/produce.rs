@@ -67,13 +67,10 @@ pub async fn handle(
     let mut w = ProduceResponseWriter::new(out, version, request.topic_count());
     for topic_data in request.topics() {
         let name = topic_data.name;
-        let topic = if version >= 13 {
-            ctx.state
-                .topics
-                .get_by_id(&uuid::Uuid::from_bytes(topic_data.topic_id))
-        } else {
-            ctx.state.topics.get(name)
-        };
+        let topic = ctx
+            .state
+            .topics
+            .get_named(name, topic_data.topic_id, version >= 13);
         let name = topic.as_ref().map_or(name, |t| t.name.as_str());
         w.topic(
             topic_data.name,
