@@ -18,25 +18,7 @@ WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/strom-bench}
 PRODUCER_PROPS=${PRODUCER_PROPS:-"linger.ms=5 batch.size=1048576 message.max.bytes=2000000 batch.num.messages=100000"}
 mkdir -p "$WORK"
 
-log() { echo "# $*" >&2; }
-
-build_rdkperf() {
-    local bin="$WORK/rdkafka_performance"
-    [ -x "$bin" ] && { echo "$bin"; return; }
-    command -v make >/dev/null || { apt-get update -qq && apt-get install -y -qq build-essential >/dev/null; }
-    cargo fetch -q
-    local src
-    src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/rdkafka-sys-*/librdkafka 2>/dev/null | sort | tail -1)
-    [ -n "$src" ] || { echo "bench: rdkafka-sys sources not found after cargo fetch" >&2; exit 2; }
-    log "building rdkafka_performance from $src (once)"
-    rm -rf "$WORK/librdkafka" && cp -r "$src" "$WORK/librdkafka"
-    (cd "$WORK/librdkafka" && ./configure --disable-curl --disable-gssapi --disable-ssl --disable-sasl >/dev/null &&
-        make -j"$(nproc)" libs >/dev/null && make -C examples rdkafka_performance >/dev/null) >&2
-    cp "$WORK/librdkafka/examples/rdkafka_performance" "$bin"
-    echo "$bin"
-}
-
-cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+. scripts/bench-lib.sh
 
 cargo build --release -q -p strom-server
 RDKPERF=$(build_rdkperf)

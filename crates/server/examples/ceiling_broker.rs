@@ -1,0 +1,418 @@
+//! A broker that does the least work a Kafka broker can do, to measure what a load generator
+//! can reach on this machine with the broker's own cost taken out (the "ceiling" rows of
+//! docs/performance.md).
+//!
+//! It keeps every topic as one partition in memory, never checks a batch, and answers a Fetch
+//! with a single vectored write from that memory: the response header, then the stored batches
+//! as they are. It speaks just enough of the protocol for `rdkafka_performance -P` and `-C`
+//! (ApiVersions, Metadata, Produce, ListOffsets, Fetch up to v11), one blocking thread per
+//! connection. It is not Strom and shares none of Strom's request path: it uses
+//! `kafka-protocol` directly for everything but the Fetch response. Topics are created on
+//! first mention. Nothing is durable and nothing is bounded; do not serve anything with it.
+//!
+//! ```text
+//! cargo run --release -p strom-server --example ceiling_broker -- 127.0.0.1:29500 [--discard]
+//! ```
+
+use std::collections::HashMap;
+use std::io::{IoSlice, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::{BufMut, Bytes, BytesMut};
+use strom_codec::kafka_protocol::messages::api_versions_response::ApiVersion;
+use strom_codec::kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use strom_codec::kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use strom_codec::kafka_protocol::messages::produce_response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
+use strom_codec::kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
+    ResponseHeader, TopicName,
+};
+use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+/// Batches are stored in chunks of this size, so that appending never moves stored bytes.
+const CHUNK: usize = 64 << 20;
+/// The versions answered; the client picks the highest it shares.
+const VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 9),
+    (ApiKey::Fetch, 4, 11),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::ApiVersions, 0, 3),
+];
+
+#[derive(Default)]
+struct Log {
+    chunks: Vec<Vec<u8>>,
+    /// (base offset, chunk, position in chunk, length) of every stored batch.
+    batches: Vec<(i64, usize, usize, usize)>,
+    next_offset: i64,
+}
+
+impl Log {
+    /// Stores the batches of one produced record set (or with `discard`, only counts them),
+    /// giving them offsets; returns the first.
+    fn append(&mut self, mut records: &[u8], discard: bool) -> Result<i64> {
+        let first = self.next_offset;
+        while !records.is_empty() {
+            if records.len() < 61 {
+                bail!("record set ends inside a batch header");
+            }
+            let len = usize::try_from(i32::from_be_bytes(records[8..12].try_into()?))? + 12;
+            let last_delta = i64::from(i32::from_be_bytes(records[23..27].try_into()?));
+            if len > records.len() {
+                bail!("batch longer than its record set");
+            }
+            if discard {
+                self.next_offset += last_delta + 1;
+                records = &records[len..];
+                continue;
+            }
+            let fits = self
+                .chunks
+                .last()
+                .is_some_and(|c| c.capacity() - c.len() >= len);
+            if !fits {
+                self.chunks.push(Vec::with_capacity(CHUNK.max(len)));
+            }
+            let chunk = self.chunks.len() - 1;
+            let stored = &mut self.chunks[chunk];
+            let at = stored.len();
+            stored.extend_from_slice(&records[..len]);
+            stored[at..at + 8].copy_from_slice(&self.next_offset.to_be_bytes());
+            self.batches.push((self.next_offset, chunk, at, len));
+            self.next_offset += last_delta + 1;
+            records = &records[len..];
+        }
+        Ok(first)
+    }
+
+    /// The stored bytes from the batch holding `offset`: whole batches of one chunk, at least
+    /// one, then as many more as fit in `max_bytes`.
+    fn read(&self, offset: i64, max_bytes: usize) -> &[u8] {
+        let i = self.batches.partition_point(|b| b.0 <= offset);
+        let Some(i) = i.checked_sub(1) else {
+            return &[];
+        };
+        let (_, chunk, start, len) = self.batches[i];
+        let mut end = start + len;
+        for &(_, c, at, len) in &self.batches[i + 1..] {
+            if c != chunk || end + len - start > max_bytes {
+                break;
+            }
+            end = at + len;
+        }
+        &self.chunks[chunk][start..end]
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// `--discard`: produced batches are counted, not kept (a produce ceiling that touches no
+    /// new memory; fetches then find nothing).
+    discard: bool,
+    topics: RwLock<HashMap<String, Arc<RwLock<Log>>>>,
+    /// Bumped on every append; long-polling fetches wait on it.
+    appended: (Mutex<u64>, Condvar),
+}
+
+impl State {
+    fn topic(&self, name: &str) -> Arc<RwLock<Log>> {
+        if let Some(log) = self.topics.read().expect("lock").get(name) {
+            return log.clone();
+        }
+        let mut topics = self.topics.write().expect("lock");
+        topics.entry(name.to_owned()).or_default().clone()
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let discard = args.iter().any(|a| a == "--discard");
+    let addr = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:29500".into());
+    let listener = TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
+    let port = listener.local_addr()?.port();
+    println!("ceiling_broker listening on {addr}");
+    let state = Arc::new(State {
+        discard,
+        ..State::default()
+    });
+    for socket in listener.incoming() {
+        let socket = socket?;
+        let state = state.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = serve(socket, &state, port) {
+                eprintln!("connection closed: {e:#}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn serve(mut socket: TcpStream, state: &State, port: u16) -> Result<()> {
+    socket.set_nodelay(true)?;
+    let mut frame = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        if socket.read_exact(&mut len).is_err() {
+            return Ok(());
+        }
+        frame.resize(usize::try_from(i32::from_be_bytes(len))?, 0);
+        socket.read_exact(&mut frame)?;
+        let mut body = Bytes::copy_from_slice(&frame);
+        let key = ApiKey::try_from(i16::from_be_bytes([frame[0], frame[1]]))
+            .map_err(|()| anyhow::anyhow!("unknown api key"))?;
+        let version = i16::from_be_bytes([frame[2], frame[3]]);
+        let header = RequestHeader::decode(&mut body, key.request_header_version(version))?;
+        let id = header.correlation_id;
+        match key {
+            ApiKey::ApiVersions => api_versions(&mut socket, id, version)?,
+            ApiKey::Metadata => {
+                let request = MetadataRequest::decode(&mut body, version)?;
+                let names: Vec<String> = match request.topics {
+                    Some(topics) => topics
+                        .into_iter()
+                        .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                        .collect(),
+                    None => state.topics.read().expect("lock").keys().cloned().collect(),
+                };
+                let topics = names
+                    .into_iter()
+                    .map(|name| {
+                        state.topic(&name);
+                        MetadataResponseTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(name))))
+                            .with_partitions(vec![MetadataResponsePartition::default()
+                                .with_leader_id(BrokerId(0))
+                                .with_replica_nodes(vec![BrokerId(0)])
+                                .with_isr_nodes(vec![BrokerId(0)])])
+                    })
+                    .collect();
+                let response = MetadataResponse::default()
+                    .with_brokers(vec![MetadataResponseBroker::default()
+                        .with_host(StrBytes::from_static_str("127.0.0.1"))
+                        .with_port(i32::from(port))])
+                    .with_controller_id(BrokerId(0))
+                    .with_topics(topics);
+                respond(&mut socket, key, version, id, &response)?;
+            }
+            ApiKey::Produce => {
+                let request = ProduceRequest::decode(&mut body, version)?;
+                let mut responses = Vec::new();
+                for topic in request.topic_data {
+                    let log = state.topic(&topic.name.0);
+                    let mut partitions = Vec::new();
+                    for p in topic.partition_data {
+                        let records = p.records.unwrap_or_default();
+                        let base = log.write().expect("lock").append(&records, state.discard)?;
+                        partitions.push(
+                            PartitionProduceResponse::default()
+                                .with_index(p.index)
+                                .with_base_offset(base)
+                                .with_log_append_time_ms(-1),
+                        );
+                    }
+                    responses.push(
+                        TopicProduceResponse::default()
+                            .with_name(topic.name)
+                            .with_partition_responses(partitions),
+                    );
+                }
+                let (lock, wake) = &state.appended;
+                *lock.lock().expect("lock") += 1;
+                wake.notify_all();
+                if request.acks != 0 {
+                    let response = ProduceResponse::default().with_responses(responses);
+                    respond(&mut socket, key, version, id, &response)?;
+                }
+            }
+            ApiKey::ListOffsets => {
+                let request = ListOffsetsRequest::decode(&mut body, version)?;
+                let topics = request
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let end = state.topic(&t.name.0).read().expect("lock").next_offset;
+                        let partitions = t
+                            .partitions
+                            .into_iter()
+                            .map(|p| {
+                                ListOffsetsPartitionResponse::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_timestamp(-1)
+                                    .with_offset(if p.timestamp == -1 { end } else { 0 })
+                            })
+                            .collect();
+                        ListOffsetsTopicResponse::default()
+                            .with_name(t.name)
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+                let response = ListOffsetsResponse::default().with_topics(topics);
+                respond(&mut socket, key, version, id, &response)?;
+            }
+            ApiKey::Fetch => {
+                let request = FetchRequest::decode(&mut body, version)?;
+                fetch(&mut socket, state, id, version, &request)?;
+            }
+            other => bail!("{other:?} is not served"),
+        }
+    }
+}
+
+fn api_versions(socket: &mut TcpStream, id: i32, version: i16) -> Result<()> {
+    let keys = VERSIONS
+        .iter()
+        .map(|&(key, min, max)| {
+            ApiVersion::default()
+                .with_api_key(key as i16)
+                .with_min_version(min)
+                .with_max_version(max)
+        })
+        .collect();
+    let response = ApiVersionsResponse::default().with_api_keys(keys);
+    // An ApiVersions response header is always v0.
+    let mut out = BytesMut::new();
+    out.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(id)
+        .encode(&mut out, 0)?;
+    response.encode(&mut out, version.min(3))?;
+    send(socket, out, &[])
+}
+
+fn respond<R: Encodable>(
+    socket: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    id: i32,
+    body: &R,
+) -> Result<()> {
+    let mut out = BytesMut::new();
+    out.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(id)
+        .encode(&mut out, key.response_header_version(version))?;
+    body.encode(&mut out, version)?;
+    send(socket, out, &[])
+}
+
+/// Answers a Fetch (v4-v11) with one vectored write: the fields, then each partition's stored
+/// batches straight from memory.
+fn fetch(
+    socket: &mut TcpStream,
+    state: &State,
+    id: i32,
+    version: i16,
+    request: &FetchRequest,
+) -> Result<()> {
+    let logs: Vec<Vec<Arc<RwLock<Log>>>> = request
+        .topics
+        .iter()
+        .map(|t| {
+            t.partitions
+                .iter()
+                .map(|_| state.topic(&t.topic.0))
+                .collect()
+        })
+        .collect();
+    let has_data = || {
+        request.topics.iter().zip(&logs).any(|(t, logs)| {
+            t.partitions
+                .iter()
+                .zip(logs)
+                .any(|(p, log)| p.fetch_offset < log.read().expect("lock").next_offset)
+        })
+    };
+    // Long poll: wait for an append, at most max_wait_ms.
+    let deadline =
+        Instant::now() + Duration::from_millis(request.max_wait_ms.max(0).unsigned_abs().into());
+    let (lock, wake) = &state.appended;
+    let mut seen = lock.lock().expect("lock");
+    while !has_data() {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        seen = wake.wait_timeout(seen, deadline - now).expect("lock").0;
+    }
+    drop(seen);
+
+    let guards: Vec<Vec<_>> = logs
+        .iter()
+        .map(|logs| logs.iter().map(|l| l.read().expect("lock")).collect())
+        .collect();
+    let mut budget = usize::try_from(request.max_bytes.max(0))?;
+    let mut head = BytesMut::new();
+    let mut parts: Vec<(usize, &[u8])> = Vec::new();
+    head.put_i32(0);
+    head.put_i32(id);
+    head.put_i32(0); // throttle
+    if version >= 7 {
+        head.put_i16(0);
+        head.put_i32(0); // session id
+    }
+    head.put_i32(i32::try_from(request.topics.len())?);
+    for (t, logs) in request.topics.iter().zip(&guards) {
+        head.put_i16(i16::try_from(t.topic.0.len())?);
+        head.put_slice(t.topic.0.as_bytes());
+        head.put_i32(i32::try_from(t.partitions.len())?);
+        for (p, log) in t.partitions.iter().zip(logs) {
+            let max = usize::try_from(p.partition_max_bytes.max(0))?.min(budget);
+            let records = log.read(p.fetch_offset, max);
+            budget = budget.saturating_sub(records.len());
+            head.put_i32(p.partition);
+            head.put_i16(0);
+            head.put_i64(log.next_offset); // high watermark
+            head.put_i64(log.next_offset); // last stable offset
+            if version >= 5 {
+                head.put_i64(0); // log start offset
+            }
+            head.put_i32(0); // aborted transactions
+            if version >= 11 {
+                head.put_i32(-1); // preferred read replica
+            }
+            head.put_i32(i32::try_from(records.len())?);
+            parts.push((head.len(), records));
+        }
+    }
+    send(socket, head, &parts)
+}
+
+/// Writes the response frame `head` (its first 4 bytes are the size, filled in here), with each
+/// `(position, bytes)` of `parts` spliced in at its position.
+fn send(socket: &mut TcpStream, mut head: BytesMut, parts: &[(usize, &[u8])]) -> Result<()> {
+    let size = head.len() + parts.iter().map(|p| p.1.len()).sum::<usize>() - 4;
+    head[..4].copy_from_slice(&i32::try_from(size)?.to_be_bytes());
+    let mut slices = Vec::with_capacity(parts.len() * 2 + 1);
+    let mut from = 0;
+    for &(at, bytes) in parts {
+        slices.push(IoSlice::new(&head[from..at]));
+        slices.push(IoSlice::new(bytes));
+        from = at;
+    }
+    slices.push(IoSlice::new(&head[from..]));
+    slices.retain(|s| !s.is_empty());
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        let n = socket.write_vectored(slices)?;
+        if n == 0 {
+            bail!("socket closed");
+        }
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
+}
