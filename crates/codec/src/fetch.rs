@@ -11,7 +11,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::wire::{Reader, Writer};
+use crate::wire::{self, Reader, Writer};
 
 /// The first Fetch version served (Kafka 4 removed v0-v3).
 pub const FETCH_VERSION_MIN: i16 = 4;
@@ -44,14 +44,11 @@ pub struct FetchRequestView {
 }
 
 /// One topic of a Fetch request.
-#[derive(Debug, Clone)]
-pub struct FetchTopic<'a> {
-    /// Empty from v13 (topics are named by id).
-    pub name: &'a str,
-    /// v13+; zero before.
-    pub topic_id: [u8; 16],
-    pub partitions: FetchPartitions<'a>,
-}
+pub type FetchTopic<'a> = wire::Topic<'a, FetchPartition>;
+/// The topics of a Fetch request, read in place.
+pub type FetchTopics<'a> = wire::Topics<'a, FetchPartition>;
+/// The partitions of one topic, read in place.
+pub type FetchPartitions<'a> = wire::Partitions<'a, FetchPartition>;
 
 /// One partition of a Fetch request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,38 +64,24 @@ pub struct FetchPartition {
     pub partition_max_bytes: i32,
 }
 
-/// The partitions of one topic, read in place.
-#[derive(Debug, Clone)]
-pub struct FetchPartitions<'a> {
-    reader: Reader<'a>,
-    version: i16,
-    left: usize,
-}
-
-/// The topics of a request, read in place.
-#[derive(Debug, Clone)]
-pub struct FetchTopics<'a> {
-    reader: Reader<'a>,
-    version: i16,
-    left: usize,
-}
-
-fn partition(r: &mut Reader<'_>, version: i16) -> Result<FetchPartition, String> {
-    let partition = r.i32()?;
-    let current_leader_epoch = if version >= 9 { r.i32()? } else { -1 };
-    let fetch_offset = r.i64()?;
-    let last_fetched_epoch = if version >= 12 { r.i32()? } else { -1 };
-    let log_start_offset = if version >= 5 { r.i64()? } else { -1 };
-    let partition_max_bytes = r.i32()?;
-    r.tagged_fields()?;
-    Ok(FetchPartition {
-        partition,
-        current_leader_epoch,
-        fetch_offset,
-        last_fetched_epoch,
-        log_start_offset,
-        partition_max_bytes,
-    })
+impl<'a> wire::Entry<'a> for FetchPartition {
+    fn read(r: &mut Reader<'a>, version: i16) -> Result<Self, String> {
+        let partition = r.i32()?;
+        let current_leader_epoch = if version >= 9 { r.i32()? } else { -1 };
+        let fetch_offset = r.i64()?;
+        let last_fetched_epoch = if version >= 12 { r.i32()? } else { -1 };
+        let log_start_offset = if version >= 5 { r.i64()? } else { -1 };
+        let partition_max_bytes = r.i32()?;
+        r.tagged_fields()?;
+        Ok(FetchPartition {
+            partition,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            log_start_offset,
+            partition_max_bytes,
+        })
+    }
 }
 
 /// A forgotten topic (v7+, fetch sessions): its name or id and partition indexes, skipped.
@@ -134,15 +117,7 @@ impl FetchRequestView {
         };
         let topic_count = r.array_len()?;
         let topics_at = r.at;
-        let mut partition_count = 0usize;
-        for _ in 0..topic_count {
-            let head = r.topic_head(version >= 13)?;
-            for _ in 0..head.partitions {
-                partition(&mut r, version)?;
-            }
-            partition_count = partition_count.saturating_add(head.partitions);
-            r.tagged_fields()?;
-        }
+        let partition_count = wire::check_topics::<FetchPartition>(&mut r, version, topic_count)?;
         if version >= 7 {
             for _ in 0..r.array_len()? {
                 forgotten_topic(&mut r, version)?;
@@ -186,60 +161,8 @@ impl FetchRequestView {
 
     /// The topics, in request order.
     pub fn topics(&self) -> FetchTopics<'_> {
-        FetchTopics {
-            reader: Reader::new(&self.body, self.topics_at, is_flexible(self.version)),
-            version: self.version,
-            left: self.topic_count,
-        }
-    }
-}
-
-impl<'a> Iterator for FetchTopics<'a> {
-    type Item = FetchTopic<'a>;
-
-    fn next(&mut self) -> Option<FetchTopic<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let head = self.reader.topic_head(self.version >= 13).ok()?;
-        let name = head.name.map_or("", |range| self.reader.str_at(range));
-        let partitions = FetchPartitions {
-            reader: self.reader.clone(),
-            version: self.version,
-            left: head.partitions,
-        };
-        for _ in 0..head.partitions {
-            partition(&mut self.reader, self.version).ok()?;
-        }
-        self.reader.tagged_fields().ok()?;
-        Some(FetchTopic {
-            name,
-            topic_id: head.id,
-            partitions,
-        })
-    }
-}
-
-impl FetchPartitions<'_> {
-    pub fn len(&self) -> usize {
-        self.left
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.left == 0
-    }
-}
-
-impl Iterator for FetchPartitions<'_> {
-    type Item = FetchPartition;
-
-    fn next(&mut self) -> Option<FetchPartition> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        partition(&mut self.reader, self.version).ok()
+        let reader = Reader::new(&self.body, self.topics_at, is_flexible(self.version));
+        FetchTopics::new(reader, self.version, self.topic_count)
     }
 }
 
@@ -473,16 +396,11 @@ mod tests {
     #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
         for version in FETCH_VERSION_MIN..=FETCH_VERSION_MAX {
-            let whole = encoded(version);
-            for cut in 0..whole.len() {
-                assert!(
-                    FetchRequestView::parse(whole.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-            let mut longer = BytesMut::from(&whole[..]);
-            longer.put_u8(0);
-            assert!(FetchRequestView::parse(longer.freeze(), version).is_err());
+            crate::wire::assert_exact_body(
+                &encoded(version),
+                |b| FetchRequestView::parse(b, version).is_ok(),
+                &format!("v{version}"),
+            );
         }
         assert!(FetchRequestView::parse(Bytes::new(), 3).is_err());
     }

@@ -10,7 +10,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::wire::{Reader, Writer};
+use crate::wire::{self, Reader, Writer};
 
 /// The first Produce version served: v0–v2 carry message sets Kafka 4 no longer accepts.
 pub const PRODUCE_VERSION_MIN: i16 = 3;
@@ -31,14 +31,11 @@ pub struct ProduceRequestView {
 }
 
 /// One topic of a Produce request.
-#[derive(Debug, Clone)]
-pub struct TopicData<'a> {
-    /// Empty from v13 (topics are named by id).
-    pub name: &'a str,
-    /// v13+; zero before.
-    pub topic_id: [u8; 16],
-    pub partitions: Partitions<'a>,
-}
+pub type TopicData<'a> = wire::Topic<'a, PartitionData>;
+/// The topics of a Produce request, read in place.
+pub type Topics<'a> = wire::Topics<'a, PartitionData>;
+/// The partitions of one topic, read in place.
+pub type Partitions<'a> = wire::Partitions<'a, PartitionData>;
 
 /// One partition of a Produce request: its index and record batches (`None` when null).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,40 +44,26 @@ pub struct PartitionData {
     pub records: Option<Bytes>,
 }
 
-/// The partitions of one topic, read in place.
-#[derive(Debug, Clone)]
-pub struct Partitions<'a> {
-    reader: Reader<'a>,
-    left: usize,
-}
-
-/// The topics of a request, read in place.
-#[derive(Debug, Clone)]
-pub struct Topics<'a> {
-    reader: Reader<'a>,
-    version: i16,
-    left: usize,
-}
-
 /// Flexible versions (compact lengths, tagged fields) start at v9, in requests and responses.
 fn is_flexible(version: i16) -> bool {
     version >= 9
 }
 
-/// A partition's index and where its records are (`None` when null); the records are not
-/// sliced out here, so checking and skipping partitions touches no reference count.
-fn partition(r: &mut Reader<'_>) -> Result<(i32, Option<(usize, usize)>), String> {
-    let index = r.i32()?;
-    let records = match r.length(true)? {
-        None => None,
-        Some(n) => {
-            let start = r.at;
-            r.take(n)?;
-            Some((start, start + n))
-        }
-    };
-    r.tagged_fields()?;
-    Ok((index, records))
+impl<'a> wire::Entry<'a> for PartitionData {
+    /// A partition's index and records (`None` when null), as a slice of the body.
+    fn read(r: &mut Reader<'a>, _version: i16) -> Result<Self, String> {
+        let index = r.i32()?;
+        let records = match r.length(true)? {
+            None => None,
+            Some(n) => {
+                let start = r.at;
+                r.take(n)?;
+                Some(r.body.slice(start..start + n))
+            }
+        };
+        r.tagged_fields()?;
+        Ok(PartitionData { index, records })
+    }
 }
 
 impl ProduceRequestView {
@@ -98,13 +81,7 @@ impl ProduceRequestView {
         let timeout_ms = r.i32()?;
         let topic_count = r.array_len()?;
         let topics_at = r.at;
-        for _ in 0..topic_count {
-            let head = r.topic_head(version >= 13)?;
-            for _ in 0..head.partitions {
-                partition(&mut r)?;
-            }
-            r.tagged_fields()?;
-        }
+        wire::check_topics::<PartitionData>(&mut r, version, topic_count)?;
         r.tagged_fields()?;
         if r.at != body.len() {
             return Err(format!("{} bytes after the request", body.len() - r.at));
@@ -135,63 +112,8 @@ impl ProduceRequestView {
 
     /// The topics, in request order.
     pub fn topics(&self) -> Topics<'_> {
-        Topics {
-            reader: Reader::new(&self.body, self.topics_at, is_flexible(self.version)),
-            version: self.version,
-            left: self.topic_count,
-        }
-    }
-}
-
-impl<'a> Iterator for Topics<'a> {
-    type Item = TopicData<'a>;
-
-    fn next(&mut self) -> Option<TopicData<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let head = self.reader.topic_head(self.version >= 13).ok()?;
-        let name = head.name.map_or("", |range| self.reader.str_at(range));
-        let topic_id = head.id;
-        let partitions = Partitions {
-            reader: self.reader.clone(),
-            left: head.partitions,
-        };
-        // Skip this topic's partitions (and tagged fields) to reach the next topic.
-        for _ in 0..head.partitions {
-            partition(&mut self.reader).ok()?;
-        }
-        self.reader.tagged_fields().ok()?;
-        Some(TopicData {
-            name,
-            topic_id,
-            partitions,
-        })
-    }
-}
-
-impl Partitions<'_> {
-    pub fn len(&self) -> usize {
-        self.left
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.left == 0
-    }
-}
-
-impl Iterator for Partitions<'_> {
-    type Item = PartitionData;
-
-    fn next(&mut self) -> Option<PartitionData> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let (index, records) = partition(&mut self.reader).ok()?;
-        let records = records.map(|(start, end)| self.reader.body.slice(start..end));
-        Some(PartitionData { index, records })
+        let reader = Reader::new(&self.body, self.topics_at, is_flexible(self.version));
+        Topics::new(reader, self.version, self.topic_count)
     }
 }
 
@@ -366,16 +288,11 @@ mod tests {
         for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
             let mut buf = BytesMut::new();
             req.encode(&mut buf, version).unwrap();
-            let whole = buf.freeze();
-            for cut in 0..whole.len() {
-                assert!(
-                    ProduceRequestView::parse(whole.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-            let mut longer = BytesMut::from(&whole[..]);
-            longer.put_u8(0);
-            assert!(ProduceRequestView::parse(longer.freeze(), version).is_err());
+            crate::wire::assert_exact_body(
+                &buf.freeze(),
+                |b| ProduceRequestView::parse(b, version).is_ok(),
+                &format!("v{version}"),
+            );
         }
         assert!(ProduceRequestView::parse(Bytes::new(), 2).is_err());
     }

@@ -6,11 +6,13 @@
 //! two encodings of lengths: i16/i32 before a message's first flexible version, unsigned
 //! varints of length + 1 ("compact") from it, with tagged fields after every struct.
 
+use std::marker::PhantomData;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A cursor over a body. Failures are messages naming what was wrong and where.
 #[derive(Debug, Clone)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     pub(crate) body: &'a Bytes,
     pub(crate) at: usize,
     pub(crate) flexible: bool,
@@ -170,6 +172,124 @@ impl Reader<'_> {
     }
 }
 
+/// A partition entry of a Produce or Fetch topic list.
+pub trait Entry<'a>: Sized {
+    /// Reads one entry of a `version` body, its tagged fields included.
+    fn read(r: &mut Reader<'a>, version: i16) -> Result<Self, String>;
+}
+
+/// Checks `count` topics of a Produce or Fetch body from the reader's position, each a
+/// [`TopicHead`], its partitions (`read`) and its tagged fields; returns how many partitions
+/// they hold in all.
+pub(crate) fn check_topics<'a, P: Entry<'a>>(
+    r: &mut Reader<'a>,
+    version: i16,
+    count: usize,
+) -> Result<usize, String> {
+    let mut partitions = 0usize;
+    for _ in 0..count {
+        let head = r.topic_head(version >= 13)?;
+        for _ in 0..head.partitions {
+            P::read(r, version)?;
+        }
+        partitions = partitions.saturating_add(head.partitions);
+        r.tagged_fields()?;
+    }
+    Ok(partitions)
+}
+
+/// One topic of a request read in place ([`crate::produce::TopicData`],
+/// [`crate::fetch::FetchTopic`]).
+#[derive(Debug, Clone)]
+pub struct Topic<'a, P> {
+    /// Empty from v13 (topics are named by id).
+    pub name: &'a str,
+    /// v13+; zero before.
+    pub topic_id: [u8; 16],
+    pub partitions: Partitions<'a, P>,
+}
+
+/// The topics of a request that [`check_topics`] accepted, read in place.
+#[derive(Debug, Clone)]
+pub struct Topics<'a, P> {
+    reader: Reader<'a>,
+    version: i16,
+    left: usize,
+    entry: PhantomData<P>,
+}
+
+/// The partitions of one topic, read in place.
+#[derive(Debug, Clone)]
+pub struct Partitions<'a, P> {
+    reader: Reader<'a>,
+    version: i16,
+    left: usize,
+    entry: PhantomData<P>,
+}
+
+impl<'a, P> Topics<'a, P> {
+    /// `count` topics from `reader`'s position, which [`check_topics`] accepted.
+    pub(crate) fn new(reader: Reader<'a>, version: i16, count: usize) -> Self {
+        Self {
+            reader,
+            version,
+            left: count,
+            entry: PhantomData,
+        }
+    }
+}
+
+impl<'a, P: Entry<'a>> Iterator for Topics<'a, P> {
+    type Item = Topic<'a, P>;
+
+    fn next(&mut self) -> Option<Topic<'a, P>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let head = self.reader.topic_head(self.version >= 13).ok()?;
+        let name = head.name.map_or("", |range| self.reader.str_at(range));
+        let partitions = Partitions {
+            reader: self.reader.clone(),
+            version: self.version,
+            left: head.partitions,
+            entry: PhantomData,
+        };
+        // Pass this topic's partitions (and tagged fields) to reach the next topic.
+        for _ in 0..head.partitions {
+            P::read(&mut self.reader, self.version).ok()?;
+        }
+        self.reader.tagged_fields().ok()?;
+        Some(Topic {
+            name,
+            topic_id: head.id,
+            partitions,
+        })
+    }
+}
+
+impl<P> Partitions<'_, P> {
+    pub fn len(&self) -> usize {
+        self.left
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+}
+
+impl<'a, P: Entry<'a>> Iterator for Partitions<'a, P> {
+    type Item = P;
+
+    fn next(&mut self) -> Option<P> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        P::read(&mut self.reader, self.version).ok()
+    }
+}
+
 /// Appends primitive types to a buffer.
 #[derive(Debug)]
 pub(crate) struct Writer<'b> {
@@ -240,4 +360,20 @@ impl Writer<'_> {
             self.no_tagged_fields();
         }
     }
+}
+
+/// Asserts that `parses` accepts `whole` and refuses each of its proper prefixes, and
+/// `whole` with one byte more.
+#[cfg(test)]
+pub(crate) fn assert_exact_body(whole: &Bytes, parses: impl Fn(Bytes) -> bool, what: &str) {
+    assert!(parses(whole.clone()), "{what}: whole body refused");
+    for cut in 0..whole.len() {
+        assert!(
+            !parses(whole.slice(..cut)),
+            "{what}: accepted when cut at {cut}"
+        );
+    }
+    let mut longer = BytesMut::from(&whole[..]);
+    longer.put_u8(0);
+    assert!(!parses(longer.freeze()), "{what}: trailing byte accepted");
 }
