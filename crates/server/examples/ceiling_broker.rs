@@ -2,9 +2,9 @@
 //! can reach on this machine with the broker's own cost taken out (the "ceiling" rows of
 //! docs/performance.md).
 //!
-//! It keeps every topic as one partition in memory, never checks a batch, and answers a Fetch
-//! with a single vectored write from that memory: the response header, then the stored batches
-//! as they are. It speaks just enough of the protocol for `rdkafka_performance -P` and `-C`
+//! It keeps every topic as one partition in an in-memory file (a memfd), never checks a batch,
+//! and answers a Fetch with the response's fields, then the stored batches sent from that file
+//! with sendfile (the zero-copy path Strom uses for record sets; nothing less is possible). It speaks just enough of the protocol for `rdkafka_performance -P` and `-C`
 //! (ApiVersions, Metadata, Produce, ListOffsets, Fetch up to v11), one blocking thread per
 //! connection. It is not Strom and shares none of Strom's request path: it uses
 //! `kafka-protocol` directly for everything but the Fetch response. Topics are created on
@@ -15,8 +15,10 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{IoSlice, Read, Write};
+use std::fs::File;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -39,8 +41,6 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-/// Batches are stored in chunks of this size, so that appending never moves stored bytes.
-const CHUNK: usize = 64 << 20;
 /// The versions answered; the client picks the highest it shares.
 const VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 9),
@@ -50,68 +50,72 @@ const VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 3),
 ];
 
+/// One partition: its batches in an in-memory file (a memfd), sent from there with sendfile.
 #[derive(Default)]
 struct Log {
-    chunks: Vec<Vec<u8>>,
-    /// (base offset, chunk, position in chunk, length) of every stored batch.
-    batches: Vec<(i64, usize, usize, usize)>,
+    file: Option<File>,
+    /// (base offset, position, length) of every stored batch.
+    batches: Vec<(i64, u64, u64)>,
+    end: u64,
     next_offset: i64,
 }
 
 impl Log {
     /// Stores the batches of one produced record set (or with `discard`, only counts them),
     /// giving them offsets; returns the first.
-    fn append(&mut self, mut records: &[u8], discard: bool) -> Result<i64> {
+    fn append(&mut self, records: &[u8], discard: bool) -> Result<i64> {
         let first = self.next_offset;
-        while !records.is_empty() {
-            if records.len() < 61 {
-                bail!("record set ends inside a batch header");
-            }
-            let len = usize::try_from(i32::from_be_bytes(records[8..12].try_into()?))? + 12;
-            let last_delta = i64::from(i32::from_be_bytes(records[23..27].try_into()?));
-            if len > records.len() {
+        let start = self.end;
+        let mut at = 0;
+        while at < records.len() {
+            let header = records
+                .get(at..at + 61)
+                .context("record set ends inside a batch header")?;
+            let len = usize::try_from(i32::from_be_bytes(header[8..12].try_into()?))? + 12;
+            let last_delta = i64::from(i32::from_be_bytes(header[23..27].try_into()?));
+            if at + len > records.len() {
                 bail!("batch longer than its record set");
             }
-            if discard {
-                self.next_offset += last_delta + 1;
-                records = &records[len..];
-                continue;
+            if !discard {
+                self.batches
+                    .push((self.next_offset, start + at as u64, len as u64));
             }
-            let fits = self
-                .chunks
-                .last()
-                .is_some_and(|c| c.capacity() - c.len() >= len);
-            if !fits {
-                self.chunks.push(Vec::with_capacity(CHUNK.max(len)));
-            }
-            let chunk = self.chunks.len() - 1;
-            let stored = &mut self.chunks[chunk];
-            let at = stored.len();
-            stored.extend_from_slice(&records[..len]);
-            stored[at..at + 8].copy_from_slice(&self.next_offset.to_be_bytes());
-            self.batches.push((self.next_offset, chunk, at, len));
             self.next_offset += last_delta + 1;
-            records = &records[len..];
+            at += len;
         }
+        if discard {
+            return Ok(first);
+        }
+        if self.file.is_none() {
+            let fd = rustix::fs::memfd_create("ceiling-log", rustix::fs::MemfdFlags::CLOEXEC)?;
+            self.file = Some(File::from(fd));
+        }
+        let file = self.file.as_ref().context("memfd")?;
+        file.write_all_at(records, start)?;
+        // Base offsets are outside the batch CRC: patched in place.
+        for &(base, pos, _) in self.batches.iter().rev().take_while(|b| b.1 >= start) {
+            file.write_all_at(&base.to_be_bytes(), pos)?;
+        }
+        self.end += records.len() as u64;
         Ok(first)
     }
 
-    /// The stored bytes from the batch holding `offset`: whole batches of one chunk, at least
+    /// Where the stored bytes from the batch holding `offset` are: whole batches, at least
     /// one, then as many more as fit in `max_bytes`.
-    fn read(&self, offset: i64, max_bytes: usize) -> &[u8] {
+    fn read(&self, offset: i64, max_bytes: u64) -> (u64, u64) {
         let i = self.batches.partition_point(|b| b.0 <= offset);
         let Some(i) = i.checked_sub(1) else {
-            return &[];
+            return (0, 0);
         };
-        let (_, chunk, start, len) = self.batches[i];
+        let (_, start, len) = self.batches[i];
         let mut end = start + len;
-        for &(_, c, at, len) in &self.batches[i + 1..] {
-            if c != chunk || end + len - start > max_bytes {
+        for &(_, at, len) in &self.batches[i + 1..] {
+            if at + len - start > max_bytes {
                 break;
             }
             end = at + len;
         }
-        &self.chunks[chunk][start..end]
+        (start, end - start)
     }
 }
 
@@ -355,9 +359,9 @@ fn fetch(
         .iter()
         .map(|logs| logs.iter().map(|l| l.read().expect("lock")).collect())
         .collect();
-    let mut budget = usize::try_from(request.max_bytes.max(0))?;
+    let mut budget = u64::try_from(request.max_bytes.max(0))?;
     let mut head = BytesMut::new();
-    let mut parts: Vec<(usize, &[u8])> = Vec::new();
+    let mut parts: Vec<(usize, Option<&File>, u64, u64)> = Vec::new();
     head.put_i32(0);
     head.put_i32(id);
     head.put_i32(0); // throttle
@@ -371,9 +375,9 @@ fn fetch(
         head.put_slice(t.topic.0.as_bytes());
         head.put_i32(i32::try_from(t.partitions.len())?);
         for (p, log) in t.partitions.iter().zip(logs) {
-            let max = usize::try_from(p.partition_max_bytes.max(0))?.min(budget);
-            let records = log.read(p.fetch_offset, max);
-            budget = budget.saturating_sub(records.len());
+            let max = u64::try_from(p.partition_max_bytes.max(0))?.min(budget);
+            let (at, len) = log.read(p.fetch_offset, max);
+            budget = budget.saturating_sub(len);
             head.put_i32(p.partition);
             head.put_i16(0);
             head.put_i64(log.next_offset); // high watermark
@@ -385,34 +389,43 @@ fn fetch(
             if version >= 11 {
                 head.put_i32(-1); // preferred read replica
             }
-            head.put_i32(i32::try_from(records.len())?);
-            parts.push((head.len(), records));
+            head.put_i32(i32::try_from(len)?);
+            parts.push((head.len(), log.file.as_ref(), at, len));
         }
     }
     send(socket, head, &parts)
 }
 
-/// Writes the response frame `head` (its first 4 bytes are the size, filled in here), with each
-/// `(position, bytes)` of `parts` spliced in at its position.
-fn send(socket: &mut TcpStream, mut head: BytesMut, parts: &[(usize, &[u8])]) -> Result<()> {
-    let size = head.len() + parts.iter().map(|p| p.1.len()).sum::<usize>() - 4;
+/// Writes the response frame `head` (its first 4 bytes are the size, filled in here), with
+/// each `(position, file, offset, length)` of `parts` sent from its file at its position: the
+/// bytes before a file range with `MSG_MORE`, the range with sendfile.
+fn send(
+    socket: &mut TcpStream,
+    mut head: BytesMut,
+    parts: &[(usize, Option<&File>, u64, u64)],
+) -> Result<()> {
+    let size = head.len() + parts.iter().map(|p| p.3 as usize).sum::<usize>() - 4;
     head[..4].copy_from_slice(&i32::try_from(size)?.to_be_bytes());
-    let mut slices = Vec::with_capacity(parts.len() * 2 + 1);
     let mut from = 0;
-    for &(at, bytes) in parts {
-        slices.push(IoSlice::new(&head[from..at]));
-        slices.push(IoSlice::new(bytes));
+    for &(at, file, mut offset, len) in parts {
+        let (Some(file), 1..) = (file, len) else {
+            continue;
+        };
+        let mut bytes = &head[from..at];
+        while !bytes.is_empty() {
+            let n = rustix::net::send(&*socket, bytes, rustix::net::SendFlags::MORE)?;
+            bytes = &bytes[n..];
+        }
+        let end = offset + len;
+        while offset < end {
+            let want = usize::try_from(end - offset)?;
+            let n = rustix::fs::sendfile(&*socket, file, Some(&mut offset), want)?;
+            if n == 0 {
+                bail!("sendfile sent nothing");
+            }
+        }
         from = at;
     }
-    slices.push(IoSlice::new(&head[from..]));
-    slices.retain(|s| !s.is_empty());
-    let mut slices = &mut slices[..];
-    while !slices.is_empty() {
-        let n = socket.write_vectored(slices)?;
-        if n == 0 {
-            bail!("socket closed");
-        }
-        IoSlice::advance_slices(&mut slices, n);
-    }
+    socket.write_all(&head[from..])?;
     Ok(())
 }
