@@ -1,6 +1,7 @@
 //! Sans-I/O coordinators: they take `(now, request)` and return what to reply and what to
-//! persist; the server performs the I/O. Producer ids live here now; consumer groups and
-//! transactions follow the same pattern.
+//! persist; the server performs the I/O. Consumer groups ([`groups`], [`group`]) and
+//! producer ids live here; the transaction coordinator is still in the server crate
+//! (`transactions.rs`).
 #![cfg_attr(
     test,
     allow(
