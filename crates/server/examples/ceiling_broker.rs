@@ -2,12 +2,14 @@
 //! can reach on this machine with the broker's own cost taken out (the "ceiling" rows of
 //! docs/performance.md).
 //!
-//! It keeps every topic as one partition in an in-memory file (a memfd), never checks a batch,
-//! and answers a Fetch with the response's fields, then the stored batches sent from that file
-//! with sendfile (the zero-copy path Strom uses for record sets; nothing less is possible). It speaks just enough of the protocol for `rdkafka_performance -P` and `-C`
-//! (ApiVersions, Metadata, Produce, ListOffsets, Fetch up to v11), one blocking thread per
-//! connection. It is not Strom and shares none of Strom's request path: it uses
-//! `kafka-protocol` directly for everything but the Fetch response. Topics are created on
+//! It keeps every topic as one partition in an in-memory file (a memfd), never checks a
+//! batch, and answers a Fetch with the response's fields, then the stored batches sent from
+//! that file with sendfile (the zero-copy path Strom uses for record sets). A Produce is read
+//! straight from the frame, with no copy of the request; `--discard` only counts what is
+//! produced. It speaks just enough of the protocol for `rdkafka_performance -P` and `-C`
+//! (ApiVersions, Metadata, Produce v3-v8, ListOffsets, Fetch v4-v11), one blocking thread
+//! per connection, and shares none of Strom's request path: it uses `kafka-protocol`
+//! directly for everything but Produce requests and Fetch responses. Topics are created on
 //! first mention. Nothing is durable and nothing is bounded; do not serve anything with it.
 //!
 //! ```text
@@ -36,14 +38,14 @@ use strom_codec::kafka_protocol::messages::produce_response::{
 };
 use strom_codec::kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, ListOffsetsRequest, ListOffsetsResponse,
-    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    MetadataRequest, MetadataResponse, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
 };
 use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 /// The versions answered; the client picks the highest it shares.
 const VERSIONS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 9),
+    // Non-flexible versions only: Produce is read by hand, straight from the frame.
+    (ApiKey::Produce, 3, 8),
     (ApiKey::Fetch, 4, 11),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 1, 12),
@@ -176,10 +178,14 @@ fn serve(mut socket: TcpStream, state: &State, port: u16) -> Result<()> {
         }
         frame.resize(usize::try_from(i32::from_be_bytes(len))?, 0);
         socket.read_exact(&mut frame)?;
-        let mut body = Bytes::copy_from_slice(&frame);
         let key = ApiKey::try_from(i16::from_be_bytes([frame[0], frame[1]]))
             .map_err(|()| anyhow::anyhow!("unknown api key"))?;
         let version = i16::from_be_bytes([frame[2], frame[3]]);
+        if key == ApiKey::Produce {
+            produce(&mut socket, state, &frame, version)?;
+            continue;
+        }
+        let mut body = Bytes::copy_from_slice(&frame);
         let header = RequestHeader::decode(&mut body, key.request_header_version(version))?;
         let id = header.correlation_id;
         match key {
@@ -213,36 +219,6 @@ fn serve(mut socket: TcpStream, state: &State, port: u16) -> Result<()> {
                     .with_topics(topics);
                 respond(&mut socket, key, version, id, &response)?;
             }
-            ApiKey::Produce => {
-                let request = ProduceRequest::decode(&mut body, version)?;
-                let mut responses = Vec::new();
-                for topic in request.topic_data {
-                    let log = state.topic(&topic.name.0);
-                    let mut partitions = Vec::new();
-                    for p in topic.partition_data {
-                        let records = p.records.unwrap_or_default();
-                        let base = log.write().expect("lock").append(&records, state.discard)?;
-                        partitions.push(
-                            PartitionProduceResponse::default()
-                                .with_index(p.index)
-                                .with_base_offset(base)
-                                .with_log_append_time_ms(-1),
-                        );
-                    }
-                    responses.push(
-                        TopicProduceResponse::default()
-                            .with_name(topic.name)
-                            .with_partition_responses(partitions),
-                    );
-                }
-                let (lock, wake) = &state.appended;
-                *lock.lock().expect("lock") += 1;
-                wake.notify_all();
-                if request.acks != 0 {
-                    let response = ProduceResponse::default().with_responses(responses);
-                    respond(&mut socket, key, version, id, &response)?;
-                }
-            }
             ApiKey::ListOffsets => {
                 let request = ListOffsetsRequest::decode(&mut body, version)?;
                 let topics = request
@@ -275,6 +251,80 @@ fn serve(mut socket: TcpStream, state: &State, port: u16) -> Result<()> {
             other => bail!("{other:?} is not served"),
         }
     }
+}
+
+/// A cursor over a non-flexible request, read in place.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.0.len() {
+            bail!("request ends early");
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn i16(&mut self) -> Result<i16> {
+        Ok(i16::from_be_bytes(self.take(2)?.try_into()?))
+    }
+    fn i32(&mut self) -> Result<i32> {
+        Ok(i32::from_be_bytes(self.take(4)?.try_into()?))
+    }
+    /// An i16-length string or an i32-length byte string (`None` when null).
+    fn bytes(&mut self, wide: bool) -> Result<Option<&'a [u8]>> {
+        let n = if wide {
+            self.i32()?
+        } else {
+            i32::from(self.i16()?)
+        };
+        Ok(match usize::try_from(n) {
+            Ok(n) => Some(self.take(n)?),
+            Err(_) => None,
+        })
+    }
+}
+
+/// Produce v3-v8, read straight from the frame: the records are appended (or counted) from
+/// there, with no copy of the request on the way.
+fn produce(socket: &mut TcpStream, state: &State, frame: &[u8], version: i16) -> Result<()> {
+    let mut r = Cursor(frame);
+    r.take(4)?; // api key, version
+    let id = r.i32()?;
+    r.bytes(false)?; // client id
+    r.bytes(false)?; // transactional id
+    let acks = r.i16()?;
+    r.i32()?; // timeout
+    let mut responses = Vec::new();
+    for _ in 0..r.i32()? {
+        let name = std::str::from_utf8(r.bytes(false)?.context("null topic name")?)?;
+        let log = state.topic(name);
+        let mut partitions = Vec::new();
+        for _ in 0..r.i32()? {
+            let index = r.i32()?;
+            let records = r.bytes(true)?.unwrap_or_default();
+            let base = log.write().expect("lock").append(records, state.discard)?;
+            partitions.push(
+                PartitionProduceResponse::default()
+                    .with_index(index)
+                    .with_base_offset(base)
+                    .with_log_append_time_ms(-1),
+            );
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+                .with_partition_responses(partitions),
+        );
+    }
+    let (lock, wake) = &state.appended;
+    *lock.lock().expect("lock") += 1;
+    wake.notify_all();
+    if acks == 0 {
+        return Ok(());
+    }
+    let response = ProduceResponse::default().with_responses(responses);
+    respond(socket, ApiKey::Produce, version, id, &response)
 }
 
 fn api_versions(socket: &mut TcpStream, id: i32, version: i16) -> Result<()> {
