@@ -49,20 +49,32 @@ fn is_flexible(version: i16) -> bool {
     version >= 9
 }
 
+/// A partition's index and where its records are (`None` when null); the records are not
+/// sliced out here, so checking and skipping partitions touches no reference count.
+fn partition(r: &mut Reader<'_>) -> Result<(i32, Option<(usize, usize)>), String> {
+    let index = r.i32()?;
+    let records = match r.length(true)? {
+        None => None,
+        Some(n) => {
+            let start = r.at;
+            r.take(n)?;
+            Some((start, start + n))
+        }
+    };
+    r.tagged_fields()?;
+    Ok((index, records))
+}
+
 impl<'a> wire::Entry<'a> for PartitionData {
     /// A partition's index and records (`None` when null), as a slice of the body.
     fn read(r: &mut Reader<'a>, _version: i16) -> Result<Self, String> {
-        let index = r.i32()?;
-        let records = match r.length(true)? {
-            None => None,
-            Some(n) => {
-                let start = r.at;
-                r.take(n)?;
-                Some(r.body.slice(start..start + n))
-            }
-        };
-        r.tagged_fields()?;
+        let (index, records) = partition(r)?;
+        let records = records.map(|(start, end)| r.body.slice(start..end));
         Ok(PartitionData { index, records })
+    }
+
+    fn skip(r: &mut Reader<'a>, _version: i16) -> Result<(), String> {
+        partition(r).map(drop)
     }
 }
 

@@ -176,10 +176,16 @@ impl Reader<'_> {
 pub trait Entry<'a>: Sized {
     /// Reads one entry of a `version` body, its tagged fields included.
     fn read(r: &mut Reader<'a>, version: i16) -> Result<Self, String>;
+
+    /// Passes over one entry, checking it as [`Entry::read`] does; for the whole-body check
+    /// and for reaching the next topic, where the entry itself is not wanted.
+    fn skip(r: &mut Reader<'a>, version: i16) -> Result<(), String> {
+        Self::read(r, version).map(drop)
+    }
 }
 
 /// Checks `count` topics of a Produce or Fetch body from the reader's position, each a
-/// [`TopicHead`], its partitions (`read`) and its tagged fields; returns how many partitions
+/// [`TopicHead`], its partitions ([`Entry::skip`]) and its tagged fields; returns how many partitions
 /// they hold in all.
 pub(crate) fn check_topics<'a, P: Entry<'a>>(
     r: &mut Reader<'a>,
@@ -190,7 +196,7 @@ pub(crate) fn check_topics<'a, P: Entry<'a>>(
     for _ in 0..count {
         let head = r.topic_head(version >= 13)?;
         for _ in 0..head.partitions {
-            P::read(r, version)?;
+            P::skip(r, version)?;
         }
         partitions = partitions.saturating_add(head.partitions);
         r.tagged_fields()?;
@@ -257,7 +263,7 @@ impl<'a, P: Entry<'a>> Iterator for Topics<'a, P> {
         };
         // Pass this topic's partitions (and tagged fields) to reach the next topic.
         for _ in 0..head.partitions {
-            P::read(&mut self.reader, self.version).ok()?;
+            P::skip(&mut self.reader, self.version).ok()?;
         }
         self.reader.tagged_fields().ok()?;
         Some(Topic {
