@@ -1,5 +1,13 @@
-# Shared by scripts/bench.sh and scripts/ceiling.sh (sourced, from the repository root).
-# Needs WORK (a scratch directory).
+# Shared by scripts/bench.sh and scripts/ceiling.sh (sourced, from the repository root, after
+# COUNT and SIZE are set). Sets WORK (the scratch directory, BENCH_WORK), PRODUCER_PROPS (the
+# neutral harness's producer settings unless given), x (those as rdkafka_performance -X
+# arguments) and gb (GB of payload in one load of COUNT x SIZE).
+
+WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/strom-bench}
+PRODUCER_PROPS=${PRODUCER_PROPS:-"linger.ms=5 batch.size=1048576 message.max.bytes=2000000 batch.num.messages=100000"}
+mkdir -p "$WORK"
+x=(); for p in $PRODUCER_PROPS; do x+=(-X "$p"); done
+gb=$(awk -v c="$COUNT" -v s="$SIZE" 'BEGIN { printf "%.3f", c * s / 1e9 }')
 
 log() { echo "# $*" >&2; }
 
@@ -23,3 +31,6 @@ build_rdkperf() {
 
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+# per_gb BEFORE AFTER: CPU seconds spent between two cpu_s readings, per GB of one load.
+per_gb() { awk -v a="$1" -v b="$2" -v g="$gb" 'BEGIN { printf "%.3f", (b - a) / g }'; }

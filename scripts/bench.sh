@@ -14,9 +14,6 @@ PORT=${PORT:-39092}
 SIZE=${SIZE:-1024}
 COUNT=${COUNT:-1000000}
 MAX_S=${MAX_S:-60}
-WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/strom-bench}
-PRODUCER_PROPS=${PRODUCER_PROPS:-"linger.ms=5 batch.size=1048576 message.max.bytes=2000000 batch.num.messages=100000"}
-mkdir -p "$WORK"
 
 . scripts/bench-lib.sh
 
@@ -28,7 +25,6 @@ PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "strom listening" "$BROKER_LOG" && break; sleep 0.05; done
 B=127.0.0.1:$PORT
-x=(); for p in $PRODUCER_PROPS; do x+=(-X "$p"); done
 log "broker pid $PID on $B; load: $(uptime)"
 
 echo "broker_rss_idle $(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status) MiB"
@@ -42,15 +38,14 @@ mbps=$(echo "$out" | sed -E 's/.* ([0-9.]+) MB\/s.*/\1/')
 msgs=$(echo "$out" | sed -E 's/.* ([0-9]+) msgs\/s.*/\1/')
 echo "produce_${SIZE}B_acksall $mbps MB/s"
 echo "produce_${SIZE}B_acksall_msgs $msgs msg/s"
-gb=$(awk -v c="$COUNT" -v s="$SIZE" 'BEGIN { printf "%.3f", c * s / 1e9 }')
-echo "produce_broker_cpu_s_per_GB $(awk -v a="$before" -v b="$after" -v g="$gb" 'BEGIN { printf "%.3f", (b - a) / g }') s/GB"
+echo "produce_broker_cpu_s_per_GB $(per_gb "$before" "$after") s/GB"
 
 # Consume everything from the start.
 before=$(cpu_s $PID)
 out=$(timeout -s INT "$MAX_S" "$RDKPERF" -C -t bench -p 0 -b "$B" -o beginning -e 2>&1 | grep 'consumed in' | tail -1) || true
 after=$(cpu_s $PID)
 echo "consume_1partition $(echo "$out" | sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/') MB/s"
-echo "consume_broker_cpu_s_per_GB $(awk -v a="$before" -v b="$after" -v g="$gb" 'BEGIN { printf "%.3f", (b - a) / g }') s/GB"
+echo "consume_broker_cpu_s_per_GB $(per_gb "$before" "$after") s/GB"
 
 # Produce-to-ack latency at a fixed rate of 10 k msg/s (acks=all, linger 0): the p50/p99 of
 # rdkafka_performance's delivery reports. (End-to-end latency through a consumer is

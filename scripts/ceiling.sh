@@ -5,9 +5,9 @@
 # neutral harness (../shared/bench: 2 GB of 1 KiB messages, acks=all, linger 5 ms, batch 1 MiB;
 # consume from the start with librdkafka's defaults) against Strom and against
 # crates/server/examples/ceiling_broker.rs, a broker that does the least work a broker can:
-# `store` keeps batches in memory unchecked and answers a fetch with one vectored write,
-# `discard` only counts what is produced. Runs alternate between the brokers so that all see
-# the same machine state. A figure that even the ceiling broker cannot reach is out of reach
+# `store` keeps batches unchecked in an in-memory file and answers a fetch with its fields
+# and then sendfile from that file, `discard` only counts what is produced. Runs alternate
+# between the brokers so that all see the same machine state. A figure that even the ceiling broker cannot reach is out of reach
 # for any broker here with this generator.
 #
 # Prints `metric value unit` per run, then `metric median unit min..max` per metric.
@@ -21,9 +21,6 @@ ROUNDS=${ROUNDS:-3}
 COUNT=${COUNT:-2000000}
 SIZE=1024
 MAX_S=${MAX_S:-60}
-WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/strom-bench}
-PRODUCER_PROPS=${PRODUCER_PROPS:-"linger.ms=5 batch.size=1048576 message.max.bytes=2000000 batch.num.messages=100000"}
-mkdir -p "$WORK"
 
 . scripts/bench-lib.sh
 
@@ -45,11 +42,8 @@ for _ in $(seq 1 100); do
         grep -q listening "$WORK/ceiling-discard.log" && break
     sleep 0.05
 done
-x=(); for p in $PRODUCER_PROPS; do x+=(-X "$p"); done
 RESULTS=$(mktemp -t strom-ceiling-XXXX.txt)
-gb=$(awk -v c="$COUNT" -v s="$SIZE" 'BEGIN { printf "%.3f", c * s / 1e9 }')
 result() { echo "$1 $2 $3" | tee -a "$RESULTS"; }
-per_gb() { awk -v a="$1" -v b="$2" -v g="$gb" 'BEGIN { printf "%.3f", (b - a) / g }'; }
 log "load: $(uptime)"
 
 # produce NAME ADDRESS PID TOPIC [ACKS]: one acks=all run of COUNT messages

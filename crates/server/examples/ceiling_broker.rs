@@ -178,9 +178,12 @@ fn serve(mut socket: TcpStream, state: &State, port: u16) -> Result<()> {
         }
         frame.resize(usize::try_from(i32::from_be_bytes(len))?, 0);
         socket.read_exact(&mut frame)?;
-        let key = ApiKey::try_from(i16::from_be_bytes([frame[0], frame[1]]))
+        let [k0, k1, v0, v1, ..] = frame[..] else {
+            bail!("frame shorter than a request header");
+        };
+        let key = ApiKey::try_from(i16::from_be_bytes([k0, k1]))
             .map_err(|()| anyhow::anyhow!("unknown api key"))?;
-        let version = i16::from_be_bytes([frame[2], frame[3]]);
+        let version = i16::from_be_bytes([v0, v1]);
         if key == ApiKey::Produce {
             produce(&mut socket, state, &frame, version)?;
             continue;
@@ -338,14 +341,8 @@ fn api_versions(socket: &mut TcpStream, id: i32, version: i16) -> Result<()> {
         })
         .collect();
     let response = ApiVersionsResponse::default().with_api_keys(keys);
-    // An ApiVersions response header is always v0.
-    let mut out = BytesMut::new();
-    out.put_i32(0);
-    ResponseHeader::default()
-        .with_correlation_id(id)
-        .encode(&mut out, 0)?;
-    response.encode(&mut out, version.min(3))?;
-    send(socket, out, &[])
+    // An ApiVersions response header is always v0; a newer request is answered at v3.
+    encode_and_send(socket, 0, version.min(3), id, &response)
 }
 
 fn respond<R: Encodable>(
@@ -355,17 +352,33 @@ fn respond<R: Encodable>(
     id: i32,
     body: &R,
 ) -> Result<()> {
+    encode_and_send(
+        socket,
+        key.response_header_version(version),
+        version,
+        id,
+        body,
+    )
+}
+
+fn encode_and_send<R: Encodable>(
+    socket: &mut TcpStream,
+    header_version: i16,
+    version: i16,
+    id: i32,
+    body: &R,
+) -> Result<()> {
     let mut out = BytesMut::new();
     out.put_i32(0);
     ResponseHeader::default()
         .with_correlation_id(id)
-        .encode(&mut out, key.response_header_version(version))?;
+        .encode(&mut out, header_version)?;
     body.encode(&mut out, version)?;
     send(socket, out, &[])
 }
 
-/// Answers a Fetch (v4-v11) with one vectored write: the fields, then each partition's stored
-/// batches straight from memory.
+/// Answers a Fetch (v4-v11): the fields, then each partition's stored batches sent from its
+/// memfd (see [`send`]).
 fn fetch(
     socket: &mut TcpStream,
     state: &State,
