@@ -22,6 +22,7 @@ pub mod limits;
 pub mod produce;
 pub mod request;
 pub mod response;
+pub mod uuid_text;
 pub mod versions;
 mod wire;
 

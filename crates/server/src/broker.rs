@@ -15,7 +15,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::connection;
 use crate::group_coordinator::{self, GroupCoordinator};
-use crate::topics::{base64_url, Topics};
+use crate::topics::Topics;
+use strom_codec::uuid_text::base64_url;
 
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

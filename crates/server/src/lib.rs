@@ -5,7 +5,6 @@
 pub mod acl;
 pub mod api;
 pub mod broker;
-pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connection;

@@ -35,7 +35,7 @@ struct Args {
     overrides: Vec<String>,
     /// Admin commands (without one, strom runs the broker).
     #[command(subcommand)]
-    command: Option<strom_server::cli::Command>,
+    command: Option<strom_cli::Command>,
 }
 
 fn config_from(args: &Args) -> Result<Config, String> {
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         .init();
     let mut args = Args::parse();
     if let Some(command) = args.command.take() {
-        return match strom_server::cli::run(command) {
+        return match strom_cli::run(command) {
             Ok(text) => {
                 if !text.is_empty() {
                     println!("{text}");

@@ -20,9 +20,9 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::kafka_protocol::protocol::StrBytes;
 
-use super::client::{check, Client, Result};
-use super::{key_values, TopicsAction};
-use crate::topics::base64_url;
+use crate::client::{check, Client, Result};
+use crate::{key_values, TopicsAction};
+use strom_codec::uuid_text::base64_url;
 
 const TIMEOUT_MS: i32 = 30_000;
 /// `DescribeConfigsResponse.ConfigSource.DYNAMIC_TOPIC_CONFIG`.

@@ -20,8 +20,8 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::kafka_protocol::protocol::{Decodable, StrBytes};
 
-use super::client::{check, table, Client, Result};
-use super::GroupsAction;
+use crate::client::{check, table, Client, Result};
+use crate::GroupsAction;
 
 type Tp = (String, i32);
 
