@@ -1,5 +1,6 @@
-//! Kafka wire framing for Strom: length-prefixed frames, request and response headers, the
-//! one table of supported API versions, and Kafka error codes.
+//! Kafka wire framing for Strom: length-prefixed frames, request and response headers,
+//! in-place Produce and Fetch, and Kafka error codes. Which APIs and versions are served is
+//! the server's handler table.
 //!
 //! Message bodies are the `kafka-protocol` crate's types, re-exported as [`kafka_protocol`]
 //! so every crate above speaks the same structs.
@@ -23,7 +24,6 @@ pub mod produce;
 pub mod request;
 pub mod response;
 pub mod uuid_text;
-pub mod versions;
 mod wire;
 
 pub use error::Error;

@@ -10,7 +10,6 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 use crate::fetch::FetchRequestView;
 use crate::header::{decode_request_header, peek_prefix};
 use crate::produce::ProduceRequestView;
-use crate::versions::is_served;
 
 /// A decoded request.
 #[derive(Debug)]
@@ -35,8 +34,8 @@ pub enum DecodeError {
     /// The API key is not one Kafka defines: the connection is closed (as Kafka does).
     #[error("unknown api key {api_key}")]
     UnknownApiKey { api_key: i16, correlation_id: i32 },
-    /// A known API at a version we do not serve. ApiVersions is answered (v0 with
-    /// UNSUPPORTED_VERSION and the table); anything else closes the connection.
+    /// A known API at a version kafka-protocol cannot decode. The server checks its own
+    /// table before decoding, so this is only a guard.
     #[error("{api_key:?} v{version} is not supported")]
     UnsupportedVersion {
         api_key: ApiKey,
@@ -56,7 +55,9 @@ pub enum DecodeError {
     Truncated(crate::Error),
 }
 
-/// Decodes one frame (length prefix already removed).
+/// Decodes one frame (length prefix already removed). Which versions are served is the
+/// caller's decision ([`peek_prefix`](crate::header::peek_prefix) first); this decodes any
+/// version kafka-protocol knows.
 ///
 /// # Errors
 /// See [`DecodeError`].
@@ -68,7 +69,8 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
         correlation_id,
     })?;
     let version = prefix.api_version;
-    if !is_served(api_key, version) {
+    let known = api_key.valid_versions();
+    if version < known.min || version > known.max {
         return Err(DecodeError::UnsupportedVersion {
             api_key,
             version,

@@ -5,7 +5,9 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
 use kafka_protocol::protocol::Encodable;
 
 use crate::header::encode_response_header;
-use crate::{versions, Error, ErrorCode};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+
+use crate::{Error, ErrorCode};
 
 /// Encodes `body` as the response to a request of `api_key` v`version`, length prefix
 /// included, appended to `out`.
@@ -79,10 +81,11 @@ pub enum Chunk<F> {
 
 /// The answer to an ApiVersions request at a version we do not know: v0 with
 /// UNSUPPORTED_VERSION and the whole table, so the client can pick a version and retry.
-pub fn unsupported_api_versions(correlation_id: i32, out: &mut BytesMut) {
+/// `table` is the broker's list of supported versions.
+pub fn unsupported_api_versions(correlation_id: i32, table: Vec<ApiVersion>, out: &mut BytesMut) {
     let body = ApiVersionsResponse::default()
         .with_error_code(ErrorCode::UnsupportedVersion.code())
-        .with_api_keys(versions::api_versions());
+        .with_api_keys(table);
     let start = out.len();
     out.put_i32(0);
     out.put_i32(correlation_id);
@@ -97,18 +100,29 @@ mod tests {
     use super::*;
     use bytes::Buf;
 
+    fn table(n: i16) -> Vec<ApiVersion> {
+        (0..n)
+            .map(|k| {
+                ApiVersion::default()
+                    .with_api_key(k)
+                    .with_min_version(0)
+                    .with_max_version(3)
+            })
+            .collect()
+    }
+
     #[test]
     fn unsupported_api_versions_is_v0_with_table() {
         let mut out = BytesMut::new();
-        unsupported_api_versions(5, &mut out);
+        unsupported_api_versions(5, table(7), &mut out);
         let mut buf = &out[..];
         let len = buf.get_i32();
         assert_eq!(usize::try_from(len).ok(), Some(out.len() - 4));
         assert_eq!(buf.get_i32(), 5);
         assert_eq!(buf.get_i16(), ErrorCode::UnsupportedVersion.code());
         let count = buf.get_i32();
-        assert_eq!(usize::try_from(count).ok(), Some(versions::SUPPORTED.len()));
-        assert_eq!(buf.remaining(), versions::SUPPORTED.len() * 6);
+        assert_eq!(count, 7);
+        assert_eq!(buf.remaining(), 7 * 6);
     }
 
     #[test]
@@ -129,14 +143,13 @@ mod tests {
 
     #[test]
     fn api_versions_v3_writes_no_default_tagged_fields() {
-        let body = ResponseKind::ApiVersions(
-            ApiVersionsResponse::default().with_api_keys(versions::api_versions()),
-        );
+        let body =
+            ResponseKind::ApiVersions(ApiVersionsResponse::default().with_api_keys(table(9)));
         let mut out = BytesMut::new();
         assert!(encode_response(ApiKey::ApiVersions, 3, 1, &body, &mut out).is_ok());
         // length(4) corr(4) error(2) compact array len(1) rows(n * (2+2+2+1 tag byte))
         // throttle(4) tagged-field count(1) = nothing else.
-        let n = versions::SUPPORTED.len();
+        let n = 9;
         assert_eq!(out.len(), 4 + 4 + 2 + 1 + n * 7 + 4 + 1);
         assert_eq!(out.last(), Some(&0u8));
     }

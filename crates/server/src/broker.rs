@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::connection;
 use crate::group_coordinator::{self, GroupCoordinator};
+use crate::state::BrokerState;
 use crate::topics::Topics;
 use strom_codec::uuid_text::base64_url;
 
@@ -22,39 +23,6 @@ use strom_codec::uuid_text::base64_url;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often partitions are checked for a due `flush.ms`.
 const FLUSH_CHECK_INTERVAL: Duration = Duration::from_millis(1000);
-
-/// State shared by every connection.
-#[derive(Debug)]
-pub struct BrokerState {
-    pub config: Config,
-    pub topics: Arc<Topics>,
-    pub groups: GroupCoordinator,
-    pub cluster_id: String,
-    pub producer_ids: Mutex<ProducerIds>,
-    /// The address actually bound (port 0 resolved).
-    pub bound: SocketAddr,
-    /// `(host, port)` to advertise; `None` means "the address the client connected to".
-    pub advertised: Option<(String, i32)>,
-    pub shutdown: CancellationToken,
-    /// Bytes of requests in memory at once, across connections.
-    pub request_memory: Semaphore,
-    /// One permit per open connection (`max.connections`).
-    pub connections: Arc<Semaphore>,
-    pub metrics: crate::metrics::Metrics,
-    pub txns: crate::transactions::TxnCoordinator,
-    /// Where `/metrics` and `/health` are served, when enabled and bound.
-    pub metrics_addr: Option<SocketAddr>,
-}
-
-impl BrokerState {
-    /// The `(host, port)` clients should use, given the local address of their connection.
-    pub fn advertised_for(&self, local: SocketAddr) -> (String, i32) {
-        match &self.advertised {
-            Some(a) => a.clone(),
-            None => (local.ip().to_string(), i32::from(local.port())),
-        }
-    }
-}
 
 /// Handle to a running broker.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use strom_storage::config::TOPIC_CONFIG_KEYS;
 use strom_storage::LogConfig;
 
-use crate::api::topic_configs::broker_synonym;
+use crate::api::config::topic_configs::broker_synonym;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {

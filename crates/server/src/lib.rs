@@ -8,13 +8,16 @@ pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod connection;
-pub mod dispatch;
+pub mod context;
 pub mod dynamic_config;
 pub mod error;
 pub mod group_coordinator;
+pub mod handlers;
 pub mod metrics;
+pub mod state;
 pub mod topics;
 pub mod transactions;
 
-pub use broker::{Broker, BrokerState};
+pub use broker::Broker;
 pub use config::Config;
+pub use state::BrokerState;

@@ -22,9 +22,9 @@ use strom_coordinator::records::partition_for;
 use strom_storage::meta::{MetaRecord, TxnOffset, TxnRecord, TxnState};
 use tokio::sync::Mutex;
 
-use crate::broker::BrokerState;
 use crate::clock::now_ms;
 use crate::group_coordinator::OFFSETS_TOPIC;
+use crate::state::BrokerState;
 
 /// Kafka's `transaction.max.timeout.ms` default.
 pub const TRANSACTION_TIMEOUT_MS_MAX: i32 = 900_000;
@@ -388,7 +388,7 @@ async fn join(
 
 async fn allocate_producer_id(state: &Arc<BrokerState>) -> Outcome<i64> {
     let state = Arc::clone(state);
-    tokio::task::spawn_blocking(move || crate::api::init_producer_id::allocate(&state))
+    tokio::task::spawn_blocking(move || crate::api::txn::init_producer_id::allocate(&state))
         .await
         .map_err(|_| ErrorCode::CoordinatorNotAvailable)?
         .map_err(|e| {

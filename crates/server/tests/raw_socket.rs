@@ -8,7 +8,7 @@ use strom_codec::kafka_protocol::messages::{
     RequestKind, ResponseHeader, TopicName,
 };
 use strom_codec::kafka_protocol::protocol::{Decodable, StrBytes};
-use strom_codec::versions::SUPPORTED;
+use strom_server::handlers::HANDLERS;
 use strom_server::Broker;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -124,7 +124,7 @@ async fn unknown_api_versions_version_gets_v0_with_unsupported_version() {
     assert_eq!(resp.get_i32(), 7);
     let body = ApiVersionsResponse::decode(&mut resp, 0).unwrap();
     assert_eq!(body.error_code, 35, "UNSUPPORTED_VERSION");
-    assert_eq!(body.api_keys.len(), SUPPORTED.len());
+    assert_eq!(body.api_keys.len(), HANDLERS.len());
     broker.shutdown().await;
 }
 
@@ -146,7 +146,7 @@ async fn api_versions_v3_has_a_v0_header_and_no_default_tagged_fields() {
     .unwrap();
     let resp = read_frame(&mut s).await.expect("answer");
     // correlation id (4) + error (2) + compact array (1 + 7 per api) + throttle (4) + no tags (1)
-    assert_eq!(resp.len(), 4 + 2 + 1 + 7 * SUPPORTED.len() + 4 + 1);
+    assert_eq!(resp.len(), 4 + 2 + 1 + 7 * HANDLERS.len() + 4 + 1);
     let mut r = resp.clone();
     assert_eq!(r.get_i32(), 5);
     assert_eq!(r.get_i16(), 0);
@@ -187,11 +187,8 @@ async fn pipelined_requests_are_answered_in_order() {
 #[tokio::test]
 async fn every_supported_api_is_dispatched_at_every_version() {
     let (broker, _dir) = broker().await;
-    for row in SUPPORTED {
-        for version in row.min..=row.max {
-            if !strom_codec::versions::is_served(row.api_key, version) {
-                continue;
-            }
+    for row in HANDLERS {
+        for version in row.served.clone() {
             let body = default_request(row.api_key);
             let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
             s.write_all(&frame(row.api_key, version, 42, &body))

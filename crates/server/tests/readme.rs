@@ -1,6 +1,6 @@
-//! The README's API table is the versions table, line for line.
+//! The README's API table is the handler table, line for line.
 
-use strom_codec::versions::SUPPORTED;
+use strom_server::handlers::api_versions;
 
 #[test]
 fn readme_api_table_matches_the_versions_table() {
@@ -21,22 +21,24 @@ fn readme_api_table_matches_the_versions_table() {
             )
         })
         .collect();
+    let table = api_versions();
     assert_eq!(
         rows.len(),
-        SUPPORTED.len(),
+        table.len(),
         "README lists {} APIs, the table {}",
         rows.len(),
-        SUPPORTED.len()
+        table.len()
     );
-    for (row, s) in rows.iter().zip(SUPPORTED) {
-        assert_eq!(row.0, format!("{:?}", s.api_key));
-        assert_eq!(row.1, s.api_key as i16);
-        let versions = if s.min == s.max {
-            s.min.to_string()
+    for (row, s) in rows.iter().zip(&table) {
+        let key = strom_codec::ApiKey::try_from(s.api_key).unwrap();
+        assert_eq!(row.0, format!("{key:?}"));
+        assert_eq!(row.1, s.api_key);
+        let versions = if s.min_version == s.max_version {
+            s.min_version.to_string()
         } else {
-            format!("{}–{}", s.min, s.max)
+            format!("{}–{}", s.min_version, s.max_version)
         };
         let stated = row.2.split_whitespace().next().unwrap_or_default();
-        assert_eq!(stated, versions, "{:?}: README says {}", s.api_key, row.2);
+        assert_eq!(stated, versions, "{key:?}: README says {}", row.2);
     }
 }

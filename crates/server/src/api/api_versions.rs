@@ -2,8 +2,15 @@
 //! The response header is always v0 and default-valued tagged fields are not written
 //! (librdkafka 2.0.2 mis-parses them); both are handled in the codec.
 
+use std::ops::RangeInclusive;
+use strom_codec::kafka_protocol::messages::api_versions_response::ApiVersion;
 use strom_codec::kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
-use strom_codec::{versions, ErrorCode};
+use strom_codec::ErrorCode;
+
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 /// KIP-511: `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`.
 fn valid_software_field(s: &str) -> bool {
@@ -16,8 +23,15 @@ fn valid_software_field(s: &str) -> bool {
     inner_ok && edges_ok
 }
 
-pub fn handle(version: i16, request: &ApiVersionsRequest) -> ApiVersionsResponse {
-    let response = ApiVersionsResponse::default().with_api_keys(versions::api_versions());
+/// Answers with `table`, the broker's handler table as ApiVersions rows (passed in so that
+/// this handler needs nothing from the table's module).
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: ApiVersionsRequest,
+    table: Vec<ApiVersion>,
+) -> ApiVersionsResponse {
+    let version = ctx.version;
+    let response = ApiVersionsResponse::default().with_api_keys(table);
     if version >= 3
         && (!valid_software_field(request.client_software_name.as_str())
             || !valid_software_field(request.client_software_version.as_str()))

@@ -2,6 +2,7 @@
 //! means the high watermark); consumers then start at the new low watermark. The new start
 //! is kept durably in the partition directory.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::delete_records_response::{
@@ -10,11 +11,14 @@ use strom_codec::kafka_protocol::messages::delete_records_response::{
 use strom_codec::kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use strom_codec::ErrorCode;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 use crate::error::storage_error_code;
 
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=2;
+
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let state = Arc::clone(&ctx.state);

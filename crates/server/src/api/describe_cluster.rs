@@ -2,6 +2,7 @@
 //! (itself). v1's endpoint type 1 (brokers) is the only one served; 2 (controllers) is
 //! refused with UNSUPPORTED_ENDPOINT_TYPE as Kafka does on a broker listener.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use strom_codec::kafka_protocol::messages::{
     BrokerId, DescribeClusterRequest, DescribeClusterResponse,
@@ -9,16 +10,19 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::ErrorCode;
 
 use super::metadata::{AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS_ALL};
-use super::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=1;
 
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
 
-pub fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
+    let version = ctx.version;
     let state = &ctx.state;
     if version >= 1 && request.endpoint_type != ENDPOINT_TYPE_BROKERS {
         return DescribeClusterResponse::default()

@@ -1,18 +1,25 @@
 //! DescribeLogDirs (API key 35, v1–v4): the one data directory with every (or the asked)
 //! partition's size on disk, and (v4) the volume's total and usable bytes.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 use strom_codec::kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 
-use super::{str_bytes, topic_name};
-use crate::connection::ConnectionContext;
+use crate::api::text::{str_bytes, topic_name};
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 1..=4;
 
 /// Kafka's "unknown" for the volume byte counts.
 const VOLUME_BYTES_UNKNOWN: i64 = -1;
 
-pub fn handle(ctx: &ConnectionContext, request: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DescribeLogDirsRequest,
+) -> DescribeLogDirsResponse {
     let topics = &ctx.state.topics;
     let wanted: Option<Vec<(String, Vec<i32>)>> = request.topics.map(|ts| {
         ts.into_iter()

@@ -2,6 +2,7 @@
 //! named partition, with epoch, last sequence and last timestamp. Transactions are not
 //! served yet, so `coordinator_epoch` and `current_txn_start_offset` are always -1.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::describe_producers_response::{
@@ -12,12 +13,15 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::ErrorCode;
 
-use super::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 use crate::error::storage_error_code;
 
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=0;
+
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let state = Arc::clone(&ctx.state);

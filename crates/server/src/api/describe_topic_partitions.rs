@@ -3,6 +3,7 @@
 //! with a cursor. No topics named: every topic, by name. On one broker each partition's
 //! leader, replicas, ISR and eligible leader replicas are this broker.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 };
@@ -12,14 +13,17 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::ErrorCode;
 
 use super::metadata::TOPIC_OPERATIONS_ALL;
-use super::topic_name;
-use crate::connection::ConnectionContext;
+use crate::api::text::topic_name;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=0;
 
 /// Kafka's `max.request.partition.size.limit` default.
 const PARTITION_LIMIT_MAX: i32 = 2000;
 
-pub fn handle(
-    ctx: &ConnectionContext,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
     let state = &ctx.state;

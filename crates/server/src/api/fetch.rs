@@ -9,6 +9,7 @@
 //! fetch needs per partition lives in a [`FetchScratch`] the connection keeps, so the steady
 //! path allocates nothing per request.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +21,14 @@ use strom_storage::FileSlice;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 use crate::error::storage_error_code;
 use crate::topics::Partition;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 4..=16;
+/// The versions ApiVersions lists.
+pub const ADVERTISED: RangeInclusive<i16> = VERSIONS;
 
 /// Longest a fetch may wait, whatever it asks: bounds parked requests.
 pub const FETCH_MAX_WAIT_MS_MAX: i32 = 300_000;
@@ -80,7 +86,7 @@ pub const SENDFILE_BYTES_MIN: u32 = 16 * 1024;
 /// connection wrote) and the record sets it leaves out into `scratch.external`. Returns
 /// the first error code in the response, for metrics.
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: &FetchRequestView,
     scratch: &mut FetchScratch,
     out: &mut BytesMut,

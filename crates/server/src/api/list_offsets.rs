@@ -3,15 +3,19 @@
 //! earliest local (-4), earliest pending upload (-5, no tiered storage: none), or the first
 //! offset whose timestamp is ≥ a given time, through the time index.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use strom_codec::kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use strom_codec::ErrorCode;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 use crate::error::storage_error_code;
 use crate::topics::Partition;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 1..=9;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -19,11 +23,8 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
-pub fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
-    request: ListOffsetsRequest,
-) -> ListOffsetsResponse {
+pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let version = ctx.version;
     let read_committed = request.isolation_level == 1;
     let topics = request
         .topics

@@ -3,6 +3,7 @@
 //! client allows it (always below v4, `allow_auto_topic_creation` from v4).
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::metadata_response::{
@@ -12,10 +13,13 @@ use strom_codec::kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataR
 use strom_codec::ErrorCode;
 use uuid::Uuid;
 
-use super::{str_bytes, topic_name};
-use crate::connection::ConnectionContext;
+use crate::api::text::{str_bytes, topic_name};
+use crate::context::RequestContext;
 use crate::error::topic_error_code;
 use crate::topics::{validate_name, Topic, TopicError};
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=12;
 
 /// "Authorized operations were not requested" (Kafka's `Integer.MIN_VALUE`).
 pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
@@ -35,11 +39,8 @@ pub const CLUSTER_OPERATIONS_ALL: i32 = (1 << 5)
     | (1 << 13)
     | (1 << 14);
 
-pub async fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
-    request: MetadataRequest,
-) -> MetadataResponse {
+pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataResponse {
+    let version = ctx.version;
     let state = &ctx.state;
     let node_id = state.config.node_id;
     let (host, port) = state.advertised_for(ctx.local);
@@ -98,7 +99,7 @@ pub async fn handle(
 }
 
 async fn lookup_or_create(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     name: &str,
     auto_create: bool,
 ) -> Result<Arc<Topic>, TopicError> {

@@ -3,6 +3,7 @@
 //! at the log end offset and any other epoch is undefined. `current_leader_epoch` fences
 //! clients that know a different epoch (KIP-320).
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
@@ -11,13 +12,16 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::ErrorCode;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 2..=4;
 
 /// The only leader epoch a single broker has.
 pub const LEADER_EPOCH: i32 = 0;
 
-pub fn handle(
-    ctx: &ConnectionContext,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
     let topics = request

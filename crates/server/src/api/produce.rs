@@ -3,11 +3,18 @@
 //! broker; acks=0 gets no response. Errors are per partition.
 
 use bytes::BytesMut;
+use std::ops::RangeInclusive;
 use strom_codec::produce::{PartitionResponse, ProduceRequestView, ProduceResponseWriter};
 use strom_codec::ErrorCode;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 use crate::error::storage_error_code;
+
+/// The versions answered: v0–v2 are advertised but refused, as Kafka 4 (see
+/// [`crate::handlers::Handler::served`]).
+pub const VERSIONS: RangeInclusive<i16> = 3..=11;
+/// The versions ApiVersions lists.
+pub const ADVERTISED: RangeInclusive<i16> = 0..=11;
 
 /// What the connection needs besides the bytes written.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +42,7 @@ const KEYLESS_MESSAGE: &str = "Compacted topic cannot accept message without key
 /// For a transactional batch: why the transaction coordinator refuses it (stale epoch,
 /// partition not added to the open transaction), if it does.
 async fn transactional_refusal(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     records: &[u8],
     topic: &str,
     partition: i32,
@@ -56,7 +63,7 @@ async fn transactional_refusal(
 /// Appends every partition's batches and writes the response body into `out` (after the
 /// header the caller wrote), one partition at a time, in request order.
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: &ProduceRequestView,
     out: &mut BytesMut,
 ) -> Outcome {

@@ -1,13 +1,20 @@
 //! DeleteGroups (API key 42, v0–v2): removes empty groups and their committed offsets
 //! (tombstones in `__consumer_offsets`); NON_EMPTY_GROUP while members remain.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use strom_codec::kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use strom_codec::ErrorCode;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 
-pub async fn handle(ctx: &ConnectionContext, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=2;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
     let mut results = Vec::new();
     for group in request.groups_names {
         let id = group.0.as_str().to_string();
@@ -23,7 +30,7 @@ pub async fn handle(ctx: &ConnectionContext, request: DeleteGroupsRequest) -> De
         results.push(
             DeletableGroupResult::default()
                 .with_group_id(group)
-                .with_error_code(super::code(error)),
+                .with_error_code(crate::error::code(error)),
         );
     }
     DeleteGroupsResponse::default().with_results(results)

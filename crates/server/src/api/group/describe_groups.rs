@@ -1,6 +1,7 @@
 //! DescribeGroups (API key 15, v0–v5): state, protocol, members with their metadata and
 //! assignment (in Stable), authorized operations (v3+). Unknown groups are "Dead".
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_groups_response::{
     DescribedGroup, DescribedGroupMember,
 };
@@ -10,14 +11,17 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::ErrorCode;
 
 use crate::api::metadata::AUTHORIZED_OPERATIONS_OMITTED;
-use crate::api::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
 
 /// Group operations allowed without ACLs: READ(3), DELETE(6), DESCRIBE(8).
 pub const GROUP_OPERATIONS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let ids: Vec<String> = request

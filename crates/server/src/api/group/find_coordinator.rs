@@ -1,6 +1,7 @@
 //! FindCoordinator (API key 10, v0–v6; batched keys from v4): this broker coordinates every
 //! group. Transaction coordinators do not exist yet: key type 1 gets COORDINATOR_NOT_AVAILABLE.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::find_coordinator_response::Coordinator;
 use strom_codec::kafka_protocol::messages::{
     BrokerId, FindCoordinatorRequest, FindCoordinatorResponse,
@@ -8,17 +9,20 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::kafka_protocol::protocol::StrBytes;
 use strom_codec::ErrorCode;
 
-use crate::api::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=6;
 
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
-pub fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
+    let version = ctx.version;
     let (host, port) = ctx.state.advertised_for(ctx.local);
     let node = ctx.state.config.node_id;
     let answer = |key: &StrBytes| -> (Option<ErrorCode>, Option<String>) {
@@ -47,7 +51,7 @@ pub fn handle(
                 let (error, message) = answer(key);
                 let c = Coordinator::default()
                     .with_key(key.clone())
-                    .with_error_code(super::code(error))
+                    .with_error_code(crate::error::code(error))
                     .with_error_message(message.map(str_bytes));
                 if error.is_some() {
                     c.with_node_id(BrokerId(-1))
@@ -64,7 +68,7 @@ pub fn handle(
     }
     let (error, message) = answer(&request.key);
     let response = FindCoordinatorResponse::default()
-        .with_error_code(super::code(error))
+        .with_error_code(crate::error::code(error))
         .with_error_message(message.map(str_bytes));
     if error.is_some() {
         response

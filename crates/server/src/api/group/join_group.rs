@@ -2,21 +2,22 @@
 //! `reason` from v8, `skip_assignment` from v9. The response may be parked until the
 //! rebalance completes.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use strom_codec::kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use strom_codec::ErrorCode;
 use strom_coordinator::groups::{JoinRequest, Reply};
 
-use super::opt_string;
-use crate::api::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::opt_string;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 
-pub async fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
-    client_id: &str,
-    request: JoinGroupRequest,
-) -> JoinGroupResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=9;
+
+pub async fn handle(ctx: &RequestContext<'_>, request: JoinGroupRequest) -> JoinGroupResponse {
+    let version = ctx.version;
+    let client_id = ctx.client_id;
     if let Some(reason) = &request.reason {
         tracing::debug!(
             group = request.group_id.0.as_str(),
@@ -63,7 +64,7 @@ pub async fn handle(
             .with_generation_id(-1);
     };
     JoinGroupResponse::default()
-        .with_error_code(super::code(j.error))
+        .with_error_code(crate::error::code(j.error))
         .with_generation_id(j.generation_id)
         .with_protocol_type(j.protocol_type.map(str_bytes))
         .with_protocol_name(if version >= 7 {

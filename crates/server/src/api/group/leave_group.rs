@@ -1,20 +1,21 @@
 //! LeaveGroup (API key 13, v0–v5): one member (v0–v2) or a batch by member or instance id
 //! (v3+, KIP-345).
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::leave_group_response::MemberResponse;
 use strom_codec::kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use strom_codec::ErrorCode;
 use strom_coordinator::groups::{LeaveRequest, Reply};
 
-use super::opt_string;
-use crate::api::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::opt_string;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 
-pub async fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
-    request: LeaveGroupRequest,
-) -> LeaveGroupResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
+
+pub async fn handle(ctx: &RequestContext<'_>, request: LeaveGroupRequest) -> LeaveGroupResponse {
+    let version = ctx.version;
     let members = if version >= 3 {
         request
             .members
@@ -52,11 +53,11 @@ pub async fn handle(
                 MemberResponse::default()
                     .with_member_id(str_bytes(m))
                     .with_group_instance_id(i.map(str_bytes))
-                    .with_error_code(super::code(e))
+                    .with_error_code(crate::error::code(e))
             })
             .collect();
         LeaveGroupResponse::default().with_members(members)
     } else {
-        LeaveGroupResponse::default().with_error_code(super::code(l.error))
+        LeaveGroupResponse::default().with_error_code(crate::error::code(l.error))
     }
 }

@@ -1,14 +1,18 @@
 //! ListGroups (API key 16, v0–v5): every group with its protocol type, state (v4+, with a
 //! state filter) and type (v5+, "classic").
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::list_groups_response::ListedGroup;
 use strom_codec::kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 use strom_codec::ErrorCode;
 
-use crate::api::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 
-pub async fn handle(ctx: &ConnectionContext, request: ListGroupsRequest) -> ListGroupsResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
+
+pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> ListGroupsResponse {
     let states: Vec<String> = request
         .states_filter
         .iter()

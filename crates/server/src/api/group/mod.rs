@@ -12,14 +12,3 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod sync_group;
-
-use strom_codec::kafka_protocol::protocol::StrBytes;
-use strom_codec::ErrorCode;
-
-pub(crate) fn opt_string(s: Option<&StrBytes>) -> Option<String> {
-    s.map(|s| s.as_str().to_string())
-}
-
-pub(crate) fn code(e: Option<ErrorCode>) -> i16 {
-    e.map_or(0, |e| e.code())
-}

@@ -4,6 +4,7 @@
 //! the answer.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 
 use strom_codec::kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -12,14 +13,20 @@ use strom_codec::kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitRes
 use strom_codec::ErrorCode;
 use strom_coordinator::groups::{CommitRequest, Reply};
 
-use super::opt_string;
-use crate::api::topic_name;
-use crate::connection::ConnectionContext;
+use crate::api::text::opt_string;
+use crate::api::text::topic_name;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 2..=9;
 
 /// Per topic, each partition's error decided before the coordinator is asked.
 type Prechecked = Vec<(String, Vec<(i32, Option<ErrorCode>)>)>;
 
-pub async fn handle(ctx: &ConnectionContext, request: OffsetCommitRequest) -> OffsetCommitResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
     let mut results: Prechecked = Vec::new();
     let mut offsets = Vec::new();
     for t in &request.topics {
@@ -88,7 +95,7 @@ pub async fn handle(ctx: &ConnectionContext, request: OffsetCommitRequest) -> Of
                         pre.or_else(|| outcome.get(&(name.clone(), index)).copied().flatten());
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(index)
-                        .with_error_code(super::code(error))
+                        .with_error_code(crate::error::code(error))
                 })
                 .collect();
             OffsetCommitResponseTopic::default()

@@ -3,14 +3,18 @@
 //! GROUP_SUBSCRIBED_TO_TOPIC; an unknown group is GROUP_ID_NOT_FOUND.
 
 use bytes::{Buf, Bytes};
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
 use strom_codec::kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 use strom_codec::ErrorCode;
 
-use crate::api::topic_name;
-use crate::connection::ConnectionContext;
+use crate::api::text::topic_name;
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=0;
 
 /// Whether a consumer-protocol subscription (`ConsumerProtocolSubscription`: version i16,
 /// then an array of topic names) names `topic`. Undecodable metadata counts as subscribed,
@@ -38,7 +42,10 @@ pub fn subscribes_to(metadata: &Bytes, topic: &str) -> bool {
     false
 }
 
-pub async fn handle(ctx: &ConnectionContext, request: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
     let group = request.group_id.0.as_str().to_string();
     let mut wanted = Vec::new();
     let mut unknown = Vec::new();
@@ -70,7 +77,7 @@ pub async fn handle(ctx: &ConnectionContext, request: OffsetDeleteRequest) -> Of
         None => (Some(ErrorCode::CoordinatorNotAvailable), Vec::new()),
     };
     if error.is_some() {
-        return OffsetDeleteResponse::default().with_error_code(super::code(error));
+        return OffsetDeleteResponse::default().with_error_code(crate::error::code(error));
     }
     results.extend(
         unknown
@@ -81,7 +88,7 @@ pub async fn handle(ctx: &ConnectionContext, request: OffsetDeleteRequest) -> Of
     for (t, p, e) in results {
         let partition = OffsetDeleteResponsePartition::default()
             .with_partition_index(p)
-            .with_error_code(super::code(e));
+            .with_error_code(crate::error::code(e));
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(partition),
             None => topics.push(

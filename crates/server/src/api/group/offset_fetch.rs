@@ -3,6 +3,7 @@
 //! metadata. With `require_stable` (v7+), a partition whose offset waits on an open
 //! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in KIP-447.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -11,11 +12,14 @@ use strom_codec::kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetF
 use strom_codec::ErrorCode;
 use strom_coordinator::groups::CommittedOffset;
 
-use crate::api::{str_bytes, topic_name};
-use crate::connection::ConnectionContext;
+use crate::api::text::{str_bytes, topic_name};
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 1..=9;
 
 async fn fetch(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     group: String,
     partitions: Option<Vec<(String, i32)>>,
 ) -> Option<Vec<CommittedOffset>> {
@@ -32,7 +36,7 @@ async fn fetch(
 
 /// Partitions of `group` whose offsets wait on an open transaction, when asked to care.
 async fn unstable(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     group: &str,
     require_stable: bool,
 ) -> std::collections::BTreeSet<(String, i32)> {
@@ -55,11 +59,8 @@ fn by_topic(offsets: Vec<CommittedOffset>) -> Vec<(String, Vec<CommittedOffset>)
     out
 }
 
-pub async fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
-    request: OffsetFetchRequest,
-) -> OffsetFetchResponse {
+pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse {
+    let version = ctx.version;
     if version >= 8 {
         let mut groups = Vec::new();
         for g in request.groups {

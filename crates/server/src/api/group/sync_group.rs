@@ -1,15 +1,19 @@
 //! SyncGroup (API key 14, v0–v5): the leader's assignment reaches every member; followers
 //! wait for it. v5 checks protocol type and name.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use strom_codec::ErrorCode;
 use strom_coordinator::groups::{Reply, SyncRequest};
 
-use super::opt_string;
-use crate::api::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::opt_string;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 
-pub async fn handle(ctx: &ConnectionContext, request: SyncGroupRequest) -> SyncGroupResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
+
+pub async fn handle(ctx: &RequestContext<'_>, request: SyncGroupRequest) -> SyncGroupResponse {
     let req = SyncRequest {
         group_id: request.group_id.0.as_str().to_string(),
         generation_id: request.generation_id,
@@ -43,7 +47,7 @@ pub async fn handle(ctx: &ConnectionContext, request: SyncGroupRequest) -> SyncG
     };
     // The assignment is always present (possibly empty): franz-go fails on a missing one.
     SyncGroupResponse::default()
-        .with_error_code(super::code(s.error))
+        .with_error_code(crate::error::code(s.error))
         .with_protocol_type(s.protocol_type.map(str_bytes))
         .with_protocol_name(s.protocol_name.map(str_bytes))
         .with_assignment(s.assignment)

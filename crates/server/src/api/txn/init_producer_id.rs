@@ -2,6 +2,7 @@
 //! producer, from blocks persisted in the metadata log before use; with a transactional id,
 //! the transaction coordinator's id and (bumped) epoch (see [`crate::transactions`]).
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::{
@@ -10,8 +11,11 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::ErrorCode;
 use strom_storage::meta::MetaRecord;
 
-use crate::broker::BrokerState;
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
+use crate::state::BrokerState;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
 
 fn failed(error: ErrorCode) -> InitProducerIdResponse {
     InitProducerIdResponse::default()
@@ -34,7 +38,7 @@ pub fn allocate(state: &BrokerState) -> Result<i64, crate::topics::TopicError> {
 }
 
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     if let Some(id) = &request.transactional_id {

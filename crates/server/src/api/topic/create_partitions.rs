@@ -1,18 +1,22 @@
 //! CreatePartitions (API key 37, v0–v3): grows topics; manual assignments must place each
 //! new partition on this broker alone; `validate_only` checks without changing anything.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use strom_codec::kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use strom_codec::ErrorCode;
 
-use super::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 use crate::error::topic_error_code;
 
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=3;
+
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let state = Arc::clone(&ctx.state);

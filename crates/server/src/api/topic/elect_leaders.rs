@@ -2,15 +2,22 @@
 //! leads, so each named partition answers ELECTION_NOT_NEEDED (as Kafka does for a partition
 //! whose preferred leader leads); a request for all partitions elects nothing.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::elect_leaders_response::{
     PartitionResult, ReplicaElectionResult,
 };
 use strom_codec::kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 use strom_codec::ErrorCode;
 
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 
-pub fn handle(ctx: &ConnectionContext, request: ElectLeadersRequest) -> ElectLeadersResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=2;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: ElectLeadersRequest,
+) -> ElectLeadersResponse {
     let results = request
         .topic_partitions
         .unwrap_or_default()

@@ -3,6 +3,7 @@
 //! config keys, `validate_only`. v5+ answers with the topic's full config.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -12,16 +13,20 @@ use strom_codec::kafka_protocol::messages::create_topics_response::{
 use strom_codec::kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use strom_codec::ErrorCode;
 
-use super::{str_bytes, topic_configs};
-use crate::broker::BrokerState;
-use crate::connection::ConnectionContext;
+use crate::api::config::topic_configs;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 use crate::error::topic_error_code;
+use crate::state::BrokerState;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 2..=7;
 
 pub async fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
+    ctx: &RequestContext<'_>,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    let version = ctx.version;
     let state = Arc::clone(&ctx.state);
     let validate_only = request.validate_only;
     let results = tokio::task::spawn_blocking(move || {

@@ -7,6 +7,7 @@
 //! resource's whole set of overrides.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
@@ -17,11 +18,14 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::ErrorCode;
 use strom_storage::meta::MetaRecord;
 
-use super::str_bytes;
-use crate::broker::BrokerState;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 use crate::dynamic_config;
 use crate::error::topic_error_code;
+use crate::state::BrokerState;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=1;
 
 /// `ConfigResource.Type` codes.
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -46,7 +50,7 @@ const LIST_CONFIGS: &[&str] = &[
 pub type Change = (String, i8, Option<String>);
 
 pub async fn handle(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let state = Arc::clone(&ctx.state);

@@ -1,5 +1,6 @@
 //! DeleteTopics (API key 20, v1–v6): by name, and from v6 by topic id.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -7,15 +8,18 @@ use strom_codec::kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsRes
 use strom_codec::ErrorCode;
 use uuid::Uuid;
 
-use super::{str_bytes, topic_name};
-use crate::connection::ConnectionContext;
+use crate::api::text::{str_bytes, topic_name};
+use crate::context::RequestContext;
 use crate::error::topic_error_code;
 
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 1..=6;
+
 pub async fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
+    ctx: &RequestContext<'_>,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
+    let version = ctx.version;
     let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
         request
             .topics

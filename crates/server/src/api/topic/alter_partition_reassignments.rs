@@ -3,6 +3,7 @@
 //! set is INVALID_REPLICA_ASSIGNMENT, and cancelling (null replicas) finds
 //! NO_REASSIGNMENT_IN_PROGRESS.
 
+use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
 };
@@ -11,11 +12,14 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::ErrorCode;
 
-use super::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 
-pub fn handle(
-    ctx: &ConnectionContext,
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=1;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: AlterPartitionReassignmentsRequest,
 ) -> AlterPartitionReassignmentsResponse {
     let node = ctx.state.config.node_id;

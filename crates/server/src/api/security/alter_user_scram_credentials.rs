@@ -1,108 +1,41 @@
-//! DescribeUserScramCredentials (API key 50, v0) and AlterUserScramCredentials (51, v0),
-//! KIP-554: SCRAM-SHA-256/512 credentials, salted by the client, stored durably in the
-//! metadata log, with Kafka's checks (4096–16384 iterations, known mechanisms, no user twice
-//! in one request, deleting or describing a missing credential -> RESOURCE_NOT_FOUND).
-//! They are not used for authentication yet: the only listener is PLAINTEXT.
+//! AlterUserScramCredentials (API key 51, v0), KIP-554: SCRAM-SHA-256/512 credentials, salted by
+//! the client, stored durably in the metadata log, with Kafka's checks (4096–16384 iterations,
+//! known mechanisms, no user twice in one request, deleting a missing credential ->
+//! RESOURCE_NOT_FOUND). Not used for authentication yet: the only listener is PLAINTEXT.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
-use strom_codec::kafka_protocol::messages::describe_user_scram_credentials_response::{
-    CredentialInfo, DescribeUserScramCredentialsResult,
-};
 use strom_codec::kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
-    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
 };
 use strom_codec::ErrorCode;
 use strom_storage::meta::{MetaRecord, ScramCredential};
 
-use super::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 use crate::error::topic_error_code;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=0;
 
 /// `ScramMechanism` codes: SCRAM-SHA-256 and SCRAM-SHA-512.
 const MECHANISMS: [i8; 2] = [1, 2];
 const ITERATIONS_MIN: i32 = 4096;
 const ITERATIONS_MAX: i32 = 16384;
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-
-pub fn describe(
-    ctx: &ConnectionContext,
-    request: DescribeUserScramCredentialsRequest,
-) -> DescribeUserScramCredentialsResponse {
-    let all = ctx.state.topics.read_meta(|m| m.scram.clone());
-    let info = |creds: &BTreeMap<i8, ScramCredential>| -> Vec<CredentialInfo> {
-        creds
-            .iter()
-            .map(|(m, c)| {
-                CredentialInfo::default()
-                    .with_mechanism(*m)
-                    .with_iterations(c.iterations)
-            })
-            .collect()
-    };
-    let users: Vec<String> = request
-        .users
-        .unwrap_or_default()
-        .iter()
-        .map(|u| u.name.as_str().to_string())
-        .collect();
-    let results = if users.is_empty() {
-        all.iter()
-            .map(|(user, creds)| {
-                DescribeUserScramCredentialsResult::default()
-                    .with_user(str_bytes(user.clone()))
-                    .with_credential_infos(info(creds))
-            })
-            .collect()
-    } else {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        for u in &users {
-            *counts.entry(u.as_str()).or_default() += 1;
-        }
-        let mut seen = std::collections::HashSet::new();
-        users
-            .iter()
-            .filter(|u| seen.insert(u.as_str()))
-            .map(|user| {
-                let result =
-                    DescribeUserScramCredentialsResult::default().with_user(str_bytes(user.clone()));
-                if counts[user.as_str()] > 1 {
-                    return result
-                        .with_error_code(ErrorCode::DuplicateResource.code())
-                        .with_error_message(Some(str_bytes(format!(
-                            "cannot describe SCRAM credentials for the same user twice in one request: {user}"
-                        ))));
-                }
-                match all.get(user) {
-                    Some(creds) => result.with_credential_infos(info(creds)),
-                    None => result
-                        .with_error_code(ErrorCode::ResourceNotFound.code())
-                        .with_error_message(Some(str_bytes(format!(
-                            "attempt to describe a user credential that does not exist: {user}"
-                        )))),
-                }
-            })
-            .collect()
-    };
-    DescribeUserScramCredentialsResponse::default().with_results(results)
-}
-
 /// Whether one user's changes are acceptable, and why not.
 type Verdict = Result<(), (ErrorCode, String)>;
-
 enum Change {
     Delete(i8),
     Upsert(i8, ScramCredential),
 }
-
-pub async fn alter(
-    ctx: &ConnectionContext,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: AlterUserScramCredentialsRequest,
 ) -> AlterUserScramCredentialsResponse {
     // Requested changes per user, in first-seen order.
@@ -186,7 +119,6 @@ pub async fn alter(
     .unwrap_or_default();
     AlterUserScramCredentialsResponse::default().with_results(results)
 }
-
 fn check(
     user: &str,
     changes: &[Change],

@@ -5,6 +5,7 @@
 //! `configuration_keys` narrows the answer; unknown keys are left out, as Kafka does.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use strom_codec::kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -13,13 +14,16 @@ use strom_codec::kafka_protocol::messages::{DescribeConfigsRequest, DescribeConf
 use strom_codec::ErrorCode;
 
 use super::incremental_alter_configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
-use super::str_bytes;
 use super::topic_configs::{
     self, SOURCE_DEFAULT_CONFIG, SOURCE_STATIC_BROKER_CONFIG, SOURCE_TOPIC_CONFIG,
 };
+use crate::api::text::str_bytes;
 use crate::config::Config;
-use crate::connection::ConnectionContext;
+use crate::context::RequestContext;
 use crate::dynamic_config;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 1..=4;
 
 /// `ConfigSource` values beyond the topic ones.
 const SOURCE_DYNAMIC_BROKER_CONFIG: i8 = 2;
@@ -36,11 +40,11 @@ struct Entry {
     synonyms: Vec<(String, String, i8)>,
 }
 
-pub fn handle(
-    ctx: &ConnectionContext,
-    version: i16,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
+    let version = ctx.version;
     let state = &ctx.state;
     let node = state.config.node_id.to_string();
     let (dynamic, group_configs) = state

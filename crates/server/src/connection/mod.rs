@@ -7,40 +7,52 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
+mod writer;
+
+use bytes::{Bytes, BytesMut};
 use strom_codec::fetch::FetchRequestView;
 use strom_codec::frame::{frame_bytes, PREFIX_BYTES};
+use strom_codec::header::peek_prefix;
 use strom_codec::produce::ProduceRequestView;
-use strom_codec::request::{decode_request, Body, DecodeError};
+use strom_codec::request::{decode_request, Body};
 use strom_codec::response::{
     begin_response, encode_response, end_response, end_response_with, unsupported_api_versions,
     Chunk,
 };
-use strom_codec::versions::advertised;
 use strom_codec::ApiKey;
-use strom_storage::FileSlice;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
 use crate::api;
 use crate::api::fetch::FetchScratch;
-use crate::broker::BrokerState;
-use crate::dispatch::dispatch;
+use crate::context::RequestContext;
+use crate::handlers;
+use crate::state::BrokerState;
+use writer::{write_chunks, Out};
 
 /// Most bytes reserved in the read buffer per read: a frame's buffer grows with the bytes
 /// that actually arrive, never to the size a client merely claims.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
-/// A piece of a response waiting to be written.
-type Out = Chunk<FileSlice>;
+/// The connection a task serves.
+#[derive(Debug)]
+struct Connection {
+    state: Arc<BrokerState>,
+    local: SocketAddr,
+    peer: SocketAddr,
+}
 
-/// What a handler knows about the connection it serves.
-#[derive(Debug, Clone)]
-pub struct ConnectionContext {
-    pub state: Arc<BrokerState>,
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
+impl Connection {
+    fn request<'a>(&'a self, version: i16, client_id: &'a str) -> RequestContext<'a> {
+        RequestContext {
+            state: &self.state,
+            peer: self.peer,
+            local: self.local,
+            version,
+            client_id,
+        }
+    }
 }
 
 enum Next<'a> {
@@ -54,7 +66,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
         tracing::debug!(%peer, error = %e, "set_nodelay failed");
     }
     let (mut reader, mut writer) = socket.into_split();
-    let ctx = ConnectionContext { state, local, peer };
+    let ctx = Connection { state, local, peer };
     ctx.state.metrics.connection_opened();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     // Responses are encoded into this one buffer and split off it; once they are written
@@ -89,7 +101,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
 
 /// Reads until one whole frame is buffered, flushing pending responses before any wait.
 async fn next_frame<'a>(
-    ctx: &'a ConnectionContext,
+    ctx: &'a Connection,
     reader: &mut tokio::net::tcp::OwnedReadHalf,
     writer: &mut OwnedWriteHalf,
     inbuf: &mut BytesMut,
@@ -169,57 +181,63 @@ struct Buffers<'a> {
 
 /// Decodes and answers one frame, appending the response (encoded in `bufs.encode`) to
 /// `bufs.out`. `false` closes the connection.
-async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, bufs: &mut Buffers<'_>) -> bool {
-    let request = match decode_request(frame) {
-        Ok(r) => r,
-        Err(DecodeError::UnsupportedVersion {
-            api_key: ApiKey::ApiVersions,
-            version,
-            correlation_id,
-        }) => {
+async fn handle_frame(ctx: &Connection, frame: Bytes, bufs: &mut Buffers<'_>) -> bool {
+    let prefix = match peek_prefix(&frame) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(peer = %ctx.peer, error = %e, "closing connection: frame too short for a header");
+            return false;
+        }
+    };
+    let Ok(api_key) = ApiKey::try_from(prefix.api_key) else {
+        tracing::info!(peer = %ctx.peer, api_key = prefix.api_key, "closing connection: unknown api key");
+        return false;
+    };
+    let version = prefix.api_version;
+    if !handlers::is_served(api_key, version) {
+        if api_key == ApiKey::ApiVersions {
             tracing::debug!(peer = %ctx.peer, version, "ApiVersions at an unknown version: answering v0");
             let mut buf = BytesMut::new();
-            unsupported_api_versions(correlation_id, &mut buf);
+            unsupported_api_versions(prefix.correlation_id, handlers::api_versions(), &mut buf);
             bufs.out.push(Chunk::Bytes(buf.freeze()));
             return true;
         }
-        Err(DecodeError::UnsupportedVersion {
-            api_key, version, ..
-        }) => {
-            let range = advertised(api_key).map_or("none".to_string(), |r| {
-                format!("v{}-v{}", r.start(), r.end())
-            });
-            tracing::info!(
-                peer = %ctx.peer, ?api_key, version,
-                "closing connection: {api_key:?} v{version} is not served (served: {range}); upgrade or configure the client's api version"
-            );
-            return false;
-        }
+        let served = handlers::handler(api_key).map_or("none".to_string(), |h| {
+            format!("v{}-v{}", h.served.start(), h.served.end())
+        });
+        tracing::info!(
+            peer = %ctx.peer, ?api_key, version,
+            "closing connection: {api_key:?} v{version} is not served (served: {served}); upgrade or configure the client's api version"
+        );
+        return false;
+    }
+    let request = match decode_request(frame) {
+        Ok(r) => r,
         Err(e) => {
             tracing::info!(peer = %ctx.peer, error = %e, "closing connection: undecodable request");
             return false;
         }
     };
-    let api_key = request.api_key;
-    let version = request.header.request_api_version;
     let correlation_id = request.header.correlation_id;
     tracing::trace!(peer = %ctx.peer, ?api_key, version, correlation_id, "request");
     let client_id = request.header.client_id.as_ref().map_or("", |c| c.as_str());
+    let rctx = ctx.request(version, client_id);
     let started = std::time::Instant::now();
     let body = match request.body {
         Body::Produce(produce) => {
-            return answer_produce(ctx, correlation_id, &produce, started, bufs).await
+            return answer_produce(&rctx, correlation_id, &produce, started, bufs).await
         }
         Body::Fetch(fetch) => {
-            return answer_fetch(ctx, correlation_id, &fetch, started, bufs).await
+            return answer_fetch(&rctx, correlation_id, &fetch, started, bufs).await
         }
         Body::Other(body) => body,
     };
-    let Some(reply) = dispatch(ctx, version, client_id, body).await else {
-        ctx.state
-            .metrics
-            .record_request(api_key as i16, 0, started.elapsed());
-        return true;
+    let reply = match handlers::dispatch(&rctx, api_key, body).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(peer = %ctx.peer, version, error = %e, "closing connection: a served API has no handler");
+            return false;
+        }
     };
     ctx.state.metrics.record_request(
         api_key as i16,
@@ -242,7 +260,7 @@ async fn handle_frame(ctx: &ConnectionContext, frame: Bytes, bufs: &mut Buffers<
 /// Produce: the handler writes the response body straight after the header in
 /// `encode_buf` (no response structs); acks=0 drops it.
 async fn answer_produce(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     correlation_id: i32,
     produce: &ProduceRequestView,
     started: std::time::Instant,
@@ -284,7 +302,7 @@ async fn answer_produce(
 /// response is queued as byte chunks with those record sets between them, which the writer
 /// sends from their segment files.
 async fn answer_fetch(
-    ctx: &ConnectionContext,
+    ctx: &RequestContext<'_>,
     correlation_id: i32,
     fetch: &FetchRequestView,
     started: std::time::Instant,
@@ -326,143 +344,4 @@ async fn answer_fetch(
     bufs.out.push(Chunk::Bytes(bufs.encode.split().freeze()));
     bufs.fetch.clear();
     true
-}
-
-/// Most slices handed to one `writev`.
-const IO_SLICES_MAX: usize = 64;
-/// Most bytes handed to one `sendfile`, so one large record set does not hold the worker
-/// thread for long.
-const SENDFILE_CHUNK_BYTES: usize = 4 << 20;
-
-/// Writes every chunk in order, byte chunks with vectored writes and record sets with
-/// `sendfile` from their segment file, then empties `out`.
-async fn write_chunks(writer: &mut OwnedWriteHalf, out: &mut Vec<Out>) -> std::io::Result<()> {
-    let mut index = 0;
-    while index < out.len() {
-        match out.get(index) {
-            Some(Chunk::External { source, len }) => {
-                send_file(writer, source, *len).await?;
-                index += 1;
-            }
-            Some(Chunk::Bytes(_)) => index = write_bytes_run(writer, out, index).await?,
-            None => break,
-        }
-    }
-    out.clear();
-    Ok(())
-}
-
-/// Writes the run of byte chunks starting at `index`; returns the index after it.
-async fn write_bytes_run(
-    writer: &mut OwnedWriteHalf,
-    out: &mut [Out],
-    mut index: usize,
-) -> std::io::Result<usize> {
-    loop {
-        let mut slots = [std::io::IoSlice::new(&[]); IO_SLICES_MAX];
-        let mut count = 0;
-        for (slot, chunk) in slots.iter_mut().zip(out.iter().skip(index)) {
-            match chunk {
-                Chunk::Bytes(b) => *slot = std::io::IoSlice::new(b),
-                Chunk::External { .. } => break,
-            }
-            count += 1;
-        }
-        let slices = slots.get(..count).unwrap_or_default();
-        if slices.is_empty() {
-            return Ok(index);
-        }
-        if slices.iter().all(|s| s.is_empty()) {
-            // Nothing to send (a response ending in a record set leaves an empty tail): a
-            // vectored write of nothing returns 0, which would read as a closed socket.
-            return Ok(index + count);
-        }
-        // Bytes just before a record set (a Fetch response's fields) go with MSG_MORE, so
-        // the kernel sends them in one segment with the file's first bytes instead of on
-        // their own. (TCP_CORK around the whole response did the same but, on 2026-12-03's
-        // machine, doubled the kernel time of sending it: 0.52-0.62 s/GB against 0.25-0.32.)
-        let before_record_set = matches!(out.get(index + count), Some(Chunk::External { .. }));
-        let mut written = if before_record_set {
-            send_more(writer, slices).await?
-        } else {
-            writer.write_vectored(slices).await?
-        };
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        while let Some(Chunk::Bytes(chunk)) = out.get_mut(index) {
-            let n = written.min(chunk.len());
-            chunk.advance(n);
-            written -= n;
-            if !chunk.is_empty() {
-                break;
-            }
-            index += 1;
-        }
-    }
-}
-
-/// Writes `slices` with `MSG_MORE`: the kernel holds a partial segment for the data that
-/// follows.
-async fn send_more(
-    writer: &OwnedWriteHalf,
-    slices: &[std::io::IoSlice<'_>],
-) -> std::io::Result<usize> {
-    let stream: &TcpStream = writer.as_ref();
-    write_when_ready(stream, || {
-        rustix::net::sendmsg(
-            stream,
-            slices,
-            &mut rustix::net::SendAncillaryBuffer::default(),
-            rustix::net::SendFlags::MORE,
-        )
-    })
-    .await
-}
-
-/// Runs a non-blocking write system call on `stream` once it is writable, again until it
-/// does not report `EAGAIN`.
-async fn write_when_ready(
-    stream: &TcpStream,
-    mut op: impl FnMut() -> rustix::io::Result<usize>,
-) -> std::io::Result<usize> {
-    loop {
-        stream.writable().await?;
-        match stream.try_io(Interest::WRITABLE, || op().map_err(std::io::Error::from)) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            done => return done,
-        }
-    }
-}
-
-/// Sends `len` bytes of a segment file with `sendfile`: from the page cache to the socket
-/// without passing through this process.
-async fn send_file(writer: &OwnedWriteHalf, slice: &FileSlice, len: usize) -> std::io::Result<()> {
-    let stream: &TcpStream = writer.as_ref();
-    let mut offset = slice.position;
-    let mut left = len;
-    while left > 0 {
-        let sent = write_when_ready(stream, || {
-            rustix::fs::sendfile(
-                stream,
-                &*slice.file,
-                Some(&mut offset),
-                left.min(SENDFILE_CHUNK_BYTES),
-            )
-        })
-        .await;
-        match sent {
-            Ok(0) => {
-                // The file is shorter than the slice (it was cut under us): the response
-                // cannot be completed, so the connection must close.
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("segment ended {left} bytes early"),
-                ));
-            }
-            Ok(n) => left = left.saturating_sub(n),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! their defaults), as in Kafka. Same validation, persistence and live effect as
 //! IncrementalAlterConfigs, whose engine it uses.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
@@ -10,10 +11,16 @@ use strom_codec::kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsRes
 use strom_codec::ErrorCode;
 
 use super::incremental_alter_configs::{alter_resource, Change, OP_SET};
-use super::str_bytes;
-use crate::connection::ConnectionContext;
+use crate::api::text::str_bytes;
+use crate::context::RequestContext;
 
-pub async fn handle(ctx: &ConnectionContext, request: AlterConfigsRequest) -> AlterConfigsResponse {
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=2;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let state = Arc::clone(&ctx.state);
     let validate_only = request.validate_only;
     let responses = tokio::task::spawn_blocking(move || {

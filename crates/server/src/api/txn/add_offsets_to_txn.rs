@@ -1,0 +1,28 @@
+//! AddOffsetsToTxn (API key 25, v0–v3): the group's `__consumer_offsets` partition joins the
+//! producer's open transaction, so TxnOffsetCommit may follow.
+
+use std::ops::RangeInclusive;
+use strom_codec::kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=3;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AddOffsetsToTxnRequest,
+) -> AddOffsetsToTxnResponse {
+    let result = ctx
+        .state
+        .txns
+        .add_offsets(
+            &ctx.state,
+            request.transactional_id.0.as_str(),
+            request.producer_id.0,
+            request.producer_epoch,
+            request.group_id.0.as_str(),
+        )
+        .await;
+    AddOffsetsToTxnResponse::default().with_error_code(crate::error::code(result.err()))
+}

@@ -1,0 +1,57 @@
+//! AddPartitionsToTxn (API key 24, v0–v3): partitions join the producer's open transaction
+//! (answered by the transaction coordinator). The KIP-890 forms (v4+, sent broker to
+//! coordinator) are not advertised.
+
+use std::ops::RangeInclusive;
+use strom_codec::kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use strom_codec::kafka_protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+};
+
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=3;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    let partitions: Vec<(String, i32)> = request
+        .v3_and_below_topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.0.as_str().to_string(), *p))
+        })
+        .collect();
+    let results = ctx
+        .state
+        .txns
+        .add_partitions(
+            &ctx.state,
+            request.v3_and_below_transactional_id.0.as_str(),
+            request.v3_and_below_producer_id.0,
+            request.v3_and_below_producer_epoch,
+            partitions,
+        )
+        .await;
+    let mut by_topic: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
+    for ((topic, partition), error) in results {
+        let result = AddPartitionsToTxnPartitionResult::default()
+            .with_partition_index(partition)
+            .with_partition_error_code(crate::error::code(error));
+        match by_topic.iter_mut().find(|t| t.name.0.as_str() == topic) {
+            Some(t) => t.results_by_partition.push(result),
+            None => by_topic.push(
+                AddPartitionsToTxnTopicResult::default()
+                    .with_name(crate::api::text::topic_name(topic))
+                    .with_results_by_partition(vec![result]),
+            ),
+        }
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(by_topic)
+}

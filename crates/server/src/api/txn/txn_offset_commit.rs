@@ -1,0 +1,102 @@
+//! TxnOffsetCommit (API key 28, v0–v4): offsets held with the open transaction, visible in
+//! the group once it commits.
+
+use std::ops::RangeInclusive;
+use strom_codec::kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use strom_codec::kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use strom_codec::ErrorCode;
+use strom_storage::meta::TxnOffset;
+
+use crate::context::RequestContext;
+
+/// The versions this handler answers.
+pub const VERSIONS: RangeInclusive<i16> = 0..=4;
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
+    let group = request.group_id.0.as_str().to_string();
+    let member = request.member_id.as_str().to_string();
+    let instance = request
+        .group_instance_id
+        .as_ref()
+        .map(|i| i.as_str().to_string());
+    let generation = request.generation_id;
+    let max_metadata = ctx.state.config.groups.offset_metadata_bytes_max;
+    let group_check = {
+        let group = group.clone();
+        ctx.state
+            .groups
+            .query(move |g| {
+                (
+                    g.validate_txn_commit(&group, generation, &member, instance.as_deref()),
+                    Vec::new(),
+                )
+            })
+            .await
+            .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable))
+    };
+    let too_large = request.topics.iter().any(|t| {
+        t.partitions.iter().any(|p| {
+            p.committed_metadata
+                .as_ref()
+                .is_some_and(|m| m.len() > max_metadata)
+        })
+    });
+    let error = match group_check {
+        Some(e) => Some(e),
+        None if too_large => Some(ErrorCode::OffsetMetadataTooLarge),
+        None => {
+            let offsets: Vec<TxnOffset> = request
+                .topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions.iter().map(move |p| TxnOffset {
+                        topic: t.name.0.as_str().to_string(),
+                        partition: p.partition_index,
+                        offset: p.committed_offset,
+                        leader_epoch: p.committed_leader_epoch,
+                        metadata: p
+                            .committed_metadata
+                            .as_ref()
+                            .map(|m| m.as_str().to_string()),
+                    })
+                })
+                .collect();
+            ctx.state
+                .txns
+                .add_offset_commits(
+                    &ctx.state,
+                    request.transactional_id.0.as_str(),
+                    request.producer_id.0,
+                    request.producer_epoch,
+                    &group,
+                    offsets,
+                )
+                .await
+                .err()
+        }
+    };
+    let topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            TxnOffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(crate::error::code(error))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}

@@ -1,0 +1,46 @@
+//! State shared by every connection of a running broker: config, topics, coordinators,
+//! limits, metrics and the shutdown signal. [`crate::broker`] builds it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use strom_coordinator::ProducerIds;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::group_coordinator::GroupCoordinator;
+use crate::topics::Topics;
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub struct BrokerState {
+    pub config: Config,
+    pub topics: Arc<Topics>,
+    pub groups: GroupCoordinator,
+    pub cluster_id: String,
+    pub producer_ids: Mutex<ProducerIds>,
+    /// The address actually bound (port 0 resolved).
+    pub bound: SocketAddr,
+    /// `(host, port)` to advertise; `None` means "the address the client connected to".
+    pub advertised: Option<(String, i32)>,
+    pub shutdown: CancellationToken,
+    /// Bytes of requests in memory at once, across connections.
+    pub request_memory: Semaphore,
+    /// One permit per open connection (`max.connections`).
+    pub connections: Arc<Semaphore>,
+    pub metrics: crate::metrics::Metrics,
+    pub txns: crate::transactions::TxnCoordinator,
+    /// Where `/metrics` and `/health` are served, when enabled and bound.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl BrokerState {
+    /// The `(host, port)` clients should use, given the local address of their connection.
+    pub fn advertised_for(&self, local: SocketAddr) -> (String, i32) {
+        match &self.advertised {
+            Some(a) => a.clone(),
+            None => (local.ip().to_string(), i32::from(local.port())),
+        }
+    }
+}
