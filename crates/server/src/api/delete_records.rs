@@ -21,7 +21,7 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let topics = tokio::task::spawn_blocking(move || {
         request
             .topics

@@ -24,7 +24,7 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     // Rebuilding producer state may read segment headers from disk.
     let topics = tokio::task::spawn_blocking(move || {
         request

@@ -110,7 +110,7 @@ async fn lookup_or_create(
     if !auto_create {
         return Err(TopicError::Unknown(name.into()));
     }
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let owned = name.to_string();
     let created = tokio::task::spawn_blocking(move || {
         let partitions = state.config.num_partitions;

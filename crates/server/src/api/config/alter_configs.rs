@@ -21,7 +21,7 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let validate_only = request.validate_only;
     let responses = tokio::task::spawn_blocking(move || {
         request

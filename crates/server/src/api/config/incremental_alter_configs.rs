@@ -53,7 +53,7 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let validate_only = request.validate_only;
     let responses = tokio::task::spawn_blocking(move || {
         request

@@ -63,7 +63,7 @@ pub async fn handle(
             ),
         );
     }
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let results = tokio::task::spawn_blocking(move || {
         let outcome = state.topics.commit_meta(|meta| {
             let mut records = Vec::new();

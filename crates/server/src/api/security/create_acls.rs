@@ -20,7 +20,7 @@ use crate::error::topic_error_code;
 pub const VERSIONS: RangeInclusive<i16> = 1..=3;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: CreateAclsRequest) -> CreateAclsResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let bindings: Vec<AclBinding> = request
         .creations
         .iter()

@@ -21,7 +21,7 @@ use crate::error::topic_error_code;
 pub const VERSIONS: RangeInclusive<i16> = 1..=3;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: DeleteAclsRequest) -> DeleteAclsResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let filters: Vec<AclFilter> = request
         .filters
         .iter()

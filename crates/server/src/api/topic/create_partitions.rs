@@ -19,7 +19,7 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let validate_only = request.validate_only;
     let results = tokio::task::spawn_blocking(move || {
         let node = state.config.node_id;

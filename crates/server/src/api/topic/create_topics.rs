@@ -27,7 +27,7 @@ pub async fn handle(
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
     let version = ctx.version;
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let validate_only = request.validate_only;
     let results = tokio::task::spawn_blocking(move || {
         let mut seen = std::collections::HashSet::new();

@@ -33,7 +33,7 @@ pub async fn handle(
             .map(|n| (Some(n.0.as_str().to_string()), Uuid::nil()))
             .collect()
     };
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let results = tokio::task::spawn_blocking(move || {
         wanted
             .into_iter()

@@ -17,7 +17,7 @@ pub async fn handle(
         .state
         .txns
         .add_offsets(
-            &ctx.state,
+            ctx.state,
             request.transactional_id.0.as_str(),
             request.producer_id.0,
             request.producer_epoch,

@@ -32,7 +32,7 @@ pub async fn handle(
         .state
         .txns
         .add_partitions(
-            &ctx.state,
+            ctx.state,
             request.v3_and_below_transactional_id.0.as_str(),
             request.v3_and_below_producer_id.0,
             request.v3_and_below_producer_epoch,

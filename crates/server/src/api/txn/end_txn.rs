@@ -14,7 +14,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: EndTxnRequest) -> EndTxnR
         .state
         .txns
         .end(
-            &ctx.state,
+            ctx.state,
             request.transactional_id.0.as_str(),
             request.producer_id.0,
             request.producer_epoch,

@@ -48,7 +48,7 @@ pub async fn handle(
             .state
             .txns
             .init_producer_id(
-                &ctx.state,
+                ctx.state,
                 id.as_str(),
                 request.transaction_timeout_ms,
                 expected,
@@ -64,7 +64,7 @@ pub async fn handle(
             }
         };
     }
-    let state = Arc::clone(&ctx.state);
+    let state = Arc::clone(ctx.state);
     let allocated = tokio::task::spawn_blocking(move || allocate(&state)).await;
     match allocated {
         Ok(Ok(id)) => InitProducerIdResponse::default()

@@ -69,7 +69,7 @@ pub async fn handle(
             ctx.state
                 .txns
                 .add_offset_commits(
-                    &ctx.state,
+                    ctx.state,
                     request.transactional_id.0.as_str(),
                     request.producer_id.0,
                     request.producer_epoch,
