@@ -7,6 +7,7 @@
 #
 #   scripts/bench.sh                      # defaults below
 #   COUNT=2000000 SIZE=1024 scripts/bench.sh
+#   STROM_BIN=/path/to/other/strom scripts/bench.sh   # another build, for before/after runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -17,10 +18,13 @@ MAX_S=${MAX_S:-60}
 
 . scripts/bench-lib.sh
 
-cargo build --release -q -p strom-server
+if [ -z "${STROM_BIN:-}" ]; then
+    cargo build --release -q -p strom-server
+    STROM_BIN=$ROOT/target/release/strom
+fi
 RDKPERF=$(build_rdkperf)
 BROKER_LOG=$(mktemp -t strom-bench-XXXX.log)
-"$ROOT/target/release/strom" --ephemeral --listen "127.0.0.1:$PORT" >"$BROKER_LOG" 2>&1 &
+"$STROM_BIN" --ephemeral --listen "127.0.0.1:$PORT" >"$BROKER_LOG" 2>&1 &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "strom listening" "$BROKER_LOG" && break; sleep 0.05; done

@@ -4,7 +4,7 @@
 # rdkafka_performance (built as in bench.sh) runs the same produce and consume loads as the
 # neutral harness (../shared/bench: 2 GB of 1 KiB messages, acks=all, linger 5 ms, batch 1 MiB;
 # consume from the start with librdkafka's defaults) against Strom and against
-# tools/ceiling-broker/src/main.rs, a broker that does the least work a broker can:
+# tools/bench/src/ceiling_broker.rs, a broker that does the least work a broker can:
 # `store` keeps batches unchecked in an in-memory file and answers a fetch with its fields
 # and then sendfile from that file, `discard` only counts what is produced. Runs alternate
 # between the brokers so that all see the same machine state. A figure that even the ceiling broker cannot reach is out of reach
@@ -24,7 +24,7 @@ MAX_S=${MAX_S:-60}
 
 . scripts/bench-lib.sh
 
-cargo build --release -q -p strom-server --bin strom -p strom-ceiling-broker
+cargo build --release -q -p strom-server --bin strom -p strom-bench-tools --bin ceiling_broker
 RDKPERF=$(build_rdkperf)
 CEILING=$ROOT/target/release/ceiling_broker
 STROM=127.0.0.1:$PORT

@@ -13,7 +13,7 @@
 //! first mention. Nothing is durable and nothing is bounded; do not serve anything with it.
 //!
 //! ```text
-//! cargo run --release -p strom-ceiling-broker -- 127.0.0.1:29500 [--discard]
+//! cargo run --release -p strom-bench-tools --bin ceiling_broker -- 127.0.0.1:29500 [--discard]
 //! ```
 
 use std::collections::HashMap;
