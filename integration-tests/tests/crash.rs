@@ -20,7 +20,11 @@ const PARTITIONS: i32 = 2;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let child = ChildBroker::spawn(dir.path(), 0, &[]);
+    let child = ChildBroker::spawn(
+        dir.path(),
+        0,
+        &["--set", "log.flush.offset.checkpoint.interval.ms=200"],
+    );
     let bootstrap = child.bootstrap();
     let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
     let topic = NewTopic::new("crash", PARTITIONS, TopicReplication::Fixed(1))
@@ -79,9 +83,14 @@ async fn acknowledged_records_survive_sigkill() {
         acked.len()
     );
 
-    // The background fsyncs of rolled segments moved the recovery points.
-    let point = std::fs::read_to_string(dir.path().join("crash-0").join("recovery-point"))
-        .expect("partition 0 has a recovery point after its rolls");
+    // The background fsyncs of rolled segments moved the recovery points, and the log
+    // directory's checkpoint (Kafka's file) has them.
+    let checkpoint =
+        std::fs::read_to_string(dir.path().join("recovery-point-offset-checkpoint")).unwrap();
+    let point = checkpoint
+        .lines()
+        .find_map(|l| l.strip_prefix("crash 0 "))
+        .unwrap_or_else(|| panic!("partition 0 is checkpointed: {checkpoint}"));
     assert!(
         point.trim().parse::<i64>().unwrap() > 0,
         "recovery point {point}"

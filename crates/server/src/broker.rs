@@ -152,7 +152,6 @@ impl Broker {
         let replay_topics = Arc::clone(&topics);
         let (groups, replayed) = tokio::task::spawn_blocking(move || {
             let counts = group_coordinator::replay(&replay_topics, &mut groups);
-            group_coordinator::compact_on_start(&replay_topics, &groups, &counts);
             (groups, counts.iter().sum::<usize>())
         })
         .await
@@ -177,8 +176,12 @@ impl Broker {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shutdown = CancellationToken::new();
-        let (group_coordinator, coordinator_task) =
-            GroupCoordinator::start(Arc::clone(&topics), groups, shutdown.clone());
+        let (group_coordinator, coordinator_task) = GroupCoordinator::start(
+            Arc::clone(&topics),
+            groups,
+            config.offsets_topic_segment_bytes,
+            shutdown.clone(),
+        );
         let state = Arc::new(BrokerState {
             producer_ids: Mutex::new(ProducerIds::new(meta.next_producer_id)),
             request_memory: Semaphore::new(
@@ -333,6 +336,15 @@ async fn background(state: Arc<BrokerState>) {
     cleaner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Every checkpoint file is written at the shorter of Kafka's two intervals (high
+    // watermarks every 5 s, recovery points every 60 s by default): four small files.
+    let mut checkpoint = tokio::time::interval(Duration::from_millis(
+        state
+            .config
+            .high_watermark_checkpoint_interval_ms
+            .min(state.config.recovery_checkpoint_interval_ms),
+    ));
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -348,6 +360,10 @@ async fn background(state: Arc<BrokerState>) {
             _ = flush.tick() => {
                 let s = Arc::clone(&state);
                 let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;
+            }
+            _ = checkpoint.tick() => {
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || s.topics.checkpoint()).await;
             }
         }
     }

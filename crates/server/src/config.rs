@@ -58,6 +58,13 @@ pub struct Config {
     pub cleaner_backoff_ms: u64,
     /// `log.cleaner.dedupe.buffer.size`: key-map memory of one pass.
     pub cleaner_dedupe_bytes: usize,
+    /// `offsets.topic.segment.bytes`: the segment size of `__consumer_offsets` (Kafka's key).
+    pub offsets_topic_segment_bytes: u64,
+    /// `log.flush.offset.checkpoint.interval.ms`: how often recovery points (and log starts)
+    /// go to the log directory's checkpoint files.
+    pub recovery_checkpoint_interval_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`: how often high watermarks do.
+    pub high_watermark_checkpoint_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -85,6 +92,9 @@ impl Default for Config {
             cleaner_enable: true,
             cleaner_backoff_ms: 15_000,
             cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
+            offsets_topic_segment_bytes: 100 * 1024 * 1024,
+            recovery_checkpoint_interval_ms: 60_000,
+            high_watermark_checkpoint_interval_ms: 5_000,
             delete_topic_enable: true,
             groups: strom_coordinator::groups::GroupConfig::default(),
         }
@@ -195,6 +205,8 @@ pub const BROKER_KEYS: &[&str] = &[
     "log.index.size.max.bytes",
     "log.flush.interval.messages",
     "log.flush.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
+    "replica.high.watermark.checkpoint.interval.ms",
     "log.cleanup.policy",
     "socket.request.max.bytes",
     "socket.send.buffer.bytes",
@@ -218,6 +230,7 @@ pub const BROKER_KEYS: &[&str] = &[
     "group.max.size",
     "offsets.retention.minutes",
     "offsets.topic.num.partitions",
+    "offsets.topic.segment.bytes",
     "offset.metadata.max.bytes",
 ];
 
@@ -332,6 +345,14 @@ impl Config {
             "log.flush.interval.messages" => log_key(&mut self.log, "flush.messages")?,
             "log.flush.interval.ms" => log_key(&mut self.log, "flush.ms")?,
             "log.cleanup.policy" => log_key(&mut self.log, "cleanup.policy")?,
+            "log.flush.offset.checkpoint.interval.ms" => {
+                let ms: u64 = parse(key, value)?;
+                self.recovery_checkpoint_interval_ms = ms.max(1);
+            }
+            "replica.high.watermark.checkpoint.interval.ms" => {
+                let ms: u64 = parse(key, value)?;
+                self.high_watermark_checkpoint_interval_ms = ms.max(1);
+            }
             "socket.request.max.bytes" => {
                 let n: u32 = parse(key, value)?;
                 if !(1024..=strom_codec::limits::FRAME_BYTES_MAX).contains(&n) {
@@ -411,6 +432,18 @@ impl Config {
                     return Err(invalid(key, value, "must be between 1 and 1000"));
                 }
                 self.groups.offsets_partitions = n;
+            }
+            "offsets.topic.segment.bytes" => {
+                let n: u64 = parse(key, value)?;
+                let max = strom_storage::limits::SEGMENT_BYTES_MAX;
+                if !(1024..=max).contains(&n) {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!("must be between 1024 and {max}"),
+                    ));
+                }
+                self.offsets_topic_segment_bytes = n;
             }
             "offset.metadata.max.bytes" => {
                 let n: usize = parse(key, value)?;
@@ -536,6 +569,14 @@ impl Config {
             ("log.flush.interval.ms", l.flush_ms.to_string()),
             ("log.cleanup.policy", l.cleanup_policy.clone()),
             (
+                "log.flush.offset.checkpoint.interval.ms",
+                self.recovery_checkpoint_interval_ms.to_string(),
+            ),
+            (
+                "replica.high.watermark.checkpoint.interval.ms",
+                self.high_watermark_checkpoint_interval_ms.to_string(),
+            ),
+            (
                 "socket.request.max.bytes",
                 self.socket_request_max_bytes.to_string(),
             ),
@@ -607,6 +648,10 @@ impl Config {
             (
                 "offsets.topic.num.partitions",
                 g.offsets_partitions.to_string(),
+            ),
+            (
+                "offsets.topic.segment.bytes",
+                self.offsets_topic_segment_bytes.to_string(),
             ),
             (
                 "offset.metadata.max.bytes",

@@ -8,9 +8,10 @@ use crate::topics::TopicError;
 pub fn storage_error_code(error: &strom_storage::Error) -> ErrorCode {
     use strom_storage::Error as E;
     match error {
-        E::Io { .. } | E::Poisoned { .. } | E::CorruptMetadata { .. } => {
-            ErrorCode::KafkaStorageError
-        }
+        E::Io { .. }
+        | E::Poisoned { .. }
+        | E::CorruptMetadata { .. }
+        | E::CorruptCheckpoint { .. } => ErrorCode::KafkaStorageError,
         E::CorruptBatch(_) => ErrorCode::CorruptMessage,
         E::InvalidBatch(_) | E::KeylessRecords { .. } => ErrorCode::InvalidRecord,
         E::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,

@@ -74,11 +74,16 @@ impl GroupCoordinator {
     pub fn start(
         topics: Arc<Topics>,
         groups: Groups,
+        segment_bytes: u64,
         shutdown: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(COORDINATOR_MAILBOX_MAX);
         let partitions = groups.config().offsets_partitions;
-        let store = Store { topics, partitions };
+        let store = Store {
+            topics,
+            partitions,
+            segment_bytes,
+        };
         let handle = tokio::spawn(run(store, groups, rx, shutdown));
         (
             Self {
@@ -134,15 +139,17 @@ impl GroupCoordinator {
 struct Store {
     topics: Arc<Topics>,
     partitions: i32,
+    /// `offsets.topic.segment.bytes`.
+    segment_bytes: u64,
 }
 
-fn offsets_topic(topics: &Topics, partitions: i32) -> Option<Arc<Topic>> {
+fn offsets_topic(topics: &Topics, partitions: i32, segment_bytes: u64) -> Option<Arc<Topic>> {
     if let Some(t) = topics.get(OFFSETS_TOPIC) {
         return Some(t);
     }
     let mut configs = BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
-    configs.insert("segment.bytes".to_string(), "104857600".to_string());
+    configs.insert("segment.bytes".to_string(), segment_bytes.to_string());
     match topics.create(OFFSETS_TOPIC, partitions, configs, true) {
         Ok(t) => Some(t),
         Err(crate::topics::TopicError::AlreadyExists(_)) => topics.get(OFFSETS_TOPIC),
@@ -158,7 +165,7 @@ fn persist(store: &Store, records: &[Record]) -> bool {
     if records.is_empty() {
         return true;
     }
-    let Some(topic) = offsets_topic(&store.topics, store.partitions) else {
+    let Some(topic) = offsets_topic(&store.topics, store.partitions, store.segment_bytes) else {
         return false;
     };
     let mut by_partition: BTreeMap<i32, Vec<batch::KeyValue<'_>>> = BTreeMap::new();
@@ -232,77 +239,6 @@ pub fn replay(topics: &Topics, groups: &mut Groups) -> Vec<usize> {
         counts.push(applied);
     }
     counts
-}
-
-/// Dead records allowed per offsets partition before start-up rewrites it.
-pub const REPLAY_GARBAGE_MAX: usize = 10_000;
-/// Largest batch written when rewriting (well under the topic's max.message.bytes).
-const REWRITE_BATCH_BYTES_MAX: usize = 512 * 1024;
-
-/// Until log compaction exists, keeps start-up replay proportional to live state: a
-/// partition holding more than twice its live records plus [`REPLAY_GARBAGE_MAX`] gets the
-/// live state appended to a fresh segment, then its older segments are deleted. A crash in
-/// between is harmless: replaying old records then the fresh copy gives the same state.
-pub fn compact_on_start(topics: &Topics, groups: &Groups, replayed: &[usize]) -> usize {
-    let Some(topic) = topics.get(OFFSETS_TOPIC) else {
-        return 0;
-    };
-    let partitions = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
-    let mut live: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
-    for r in groups.snapshot_records() {
-        live.entry(partition_for(&r.group_id, partitions))
-            .or_default()
-            .push(r);
-    }
-    let mut rewritten = 0;
-    for (index, count) in replayed.iter().enumerate() {
-        let index = i32::try_from(index).unwrap_or(i32::MAX);
-        let records = live.remove(&index).unwrap_or_default();
-        if *count <= 2 * records.len() + REPLAY_GARBAGE_MAX {
-            continue;
-        }
-        let Some(p) = topic.partition(index) else {
-            continue;
-        };
-        let result = (|| -> Result<(), strom_storage::Error> {
-            let base = {
-                let mut log = p.log();
-                log.roll()?;
-                log.active_segment_base()
-            };
-            let mut chunk: Vec<batch::KeyValue<'_>> = Vec::new();
-            let mut bytes = 0;
-            for r in &records {
-                chunk.push((Some(&r.key[..]), r.value.as_deref()));
-                bytes += r.key.len() + r.value.as_ref().map_or(0, |v| v.len()) + 32;
-                if bytes >= REWRITE_BATCH_BYTES_MAX {
-                    p.append(&batch::build_batch(&chunk, now_ms(), 0, None))?;
-                    chunk.clear();
-                    bytes = 0;
-                }
-            }
-            if !chunk.is_empty() {
-                p.append(&batch::build_batch(&chunk, now_ms(), 0, None))?;
-            }
-            p.log().delete_segments_before(base)?;
-            Ok(())
-        })();
-        match result {
-            Ok(()) => {
-                tracing::info!(
-                    partition = index,
-                    replayed = count,
-                    live = records.len(),
-                    "rewrote __consumer_offsets partition"
-                );
-                rewritten += 1;
-            }
-            Err(e) => {
-                tracing::warn!(partition = index, error = %e, "could not rewrite __consumer_offsets partition")
-            }
-        }
-    }
-    rewritten
 }
 
 /// Records waiting for `group.coordinator.append.linger.ms` to pass, with the replies and

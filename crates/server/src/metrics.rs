@@ -340,11 +340,11 @@ pub async fn render(state: &BrokerState) -> String {
     for topic in state.topics.all() {
         for p in &topic.partitions {
             let (bytes, log_start, log_end) = {
-                let log = p.log();
+                let state = p.read_state();
                 (
-                    log.size_bytes(),
-                    log.log_start_offset(),
-                    log.log_end_offset(),
+                    state.size_bytes(),
+                    state.log_start_offset,
+                    state.high_watermark,
                 )
             };
             ends.insert((topic.name.clone(), p.index), log_end);

@@ -1,6 +1,7 @@
 //! Topics and their partitions: creation, deletion, lookup by name and id, persisted in the
-//! metadata log. Each partition owns its [`Log`] behind its own lock (no lock spans
-//! partitions) and a `watch` of its log end offset that wakes long-polling fetches.
+//! metadata log. Each partition leads its [`Log`] (owned with every other log by the
+//! [`LogManager`]): appends go through it and move its high watermark, which a `watch` carries
+//! to long-polling fetches; reads take the log's published state and never its lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,13 +9,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 use strom_storage::meta::{MetaLog, MetaRecord, MetaState, TopicMeta};
-use strom_storage::{AppendInfo, FileSlice, Log, LogConfig};
+use strom_storage::{AppendInfo, FileSlice, Log, LogConfig, LogManager, Marker, TopicPartition};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use strom_codec::uuid_text::base64_url;
 
 use crate::clock::now_ms;
+
+/// The only leader epoch a single broker has (every batch it wrote carries it).
+pub const LEADER_EPOCH: i32 = 0;
 
 /// Longest topic name Kafka allows (`Topic.MAX_NAME_LENGTH`).
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
@@ -56,13 +60,16 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
     }
 }
 
-/// One partition of one topic.
+/// One partition of one topic, led by this broker.
 #[derive(Debug)]
 pub struct Partition {
     pub topic: String,
     pub index: i32,
-    log: Mutex<Log>,
-    end_offset: watch::Sender<i64>,
+    log: Arc<Log>,
+    /// This broker's leader epoch for the partition (Kafka's `leaderEpoch`).
+    leader_epoch: i32,
+    /// The high watermark, for fetches waiting for more.
+    high_watermark: watch::Sender<i64>,
 }
 
 /// What a fetch learns about a partition in one look.
@@ -77,60 +84,75 @@ pub struct ReadOutcome {
 }
 
 impl Partition {
-    fn new(topic: &str, index: i32, log: Log) -> Self {
-        let (end_offset, _) = watch::channel(log.log_end_offset());
-        Self {
+    /// Leads `log` in `leader_epoch`: with no other replica, the high watermark is the log end.
+    fn lead(topic: &str, index: i32, log: Arc<Log>, leader_epoch: i32) -> Result<Self, TopicError> {
+        log.become_leader(leader_epoch)?;
+        let high_watermark = log.update_high_watermark(i64::MAX);
+        let (high_watermark, _) = watch::channel(high_watermark);
+        Ok(Self {
             topic: topic.into(),
             index,
-            log: Mutex::new(log),
-            end_offset,
-        }
+            log,
+            leader_epoch,
+            high_watermark,
+        })
     }
 
-    /// The log, locked. A poisoned lock means a panic while appending: the log may be
-    /// inconsistent, but its on-disk state is still recoverable, so we keep serving.
-    pub fn log(&self) -> MutexGuard<'_, Log> {
-        self.log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The log (for what only a few admin paths do: producers, epochs).
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
     }
 
-    /// Appends and wakes waiting fetches.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch
+    }
+
+    /// The in-sync replicas are this broker alone: what it appended is replicated.
+    fn advance_high_watermark(&self) {
+        let hw = self.log.update_high_watermark(i64::MAX);
+        self.high_watermark.send_if_modified(|current| {
+            let moved = *current != hw;
+            *current = hw;
+            moved
+        });
+    }
+
+    /// Appends as the leader, moves the high watermark and wakes waiting fetches. May block
+    /// on the disk (an fsync with `flush.messages`).
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, strom_storage::Error> {
-        let (info, end) = {
-            let mut log = self.log();
-            let info = log.append(records, now_ms())?;
-            (info, log.log_end_offset())
-        };
-        self.end_offset.send_replace(end);
+        let info = self
+            .log
+            .append_as_leader(records, self.leader_epoch, now_ms())?;
+        self.advance_high_watermark();
         Ok(info)
     }
 
-    /// Plans a read; the bytes are read after the lock is released. `read_committed`
-    /// stops at the last stable offset and lists the aborted transactions in range.
+    /// Plans a read from the log's published state (no lock, no disk); the bytes are read
+    /// later. Consumers read up to the high watermark, `read_committed` ones up to the last
+    /// stable offset with the aborted transactions in range listed.
     pub fn read(
         &self,
         offset: i64,
         max_bytes: u32,
         read_committed: bool,
     ) -> Result<ReadOutcome, strom_storage::Error> {
-        let mut log = self.log();
-        let lso = log.last_stable_offset()?;
-        let (slice, aborted) = if read_committed {
-            let slice = log.read_upto(offset, max_bytes, lso)?;
-            let aborted = if slice.is_some() {
-                log.aborted_transactions(offset, lso)?
-            } else {
-                Vec::new()
-            };
-            (slice, aborted)
+        let state = self.log.read_state();
+        let lso = state.last_stable_offset;
+        let upto = if read_committed {
+            lso
         } else {
-            (log.read(offset, max_bytes)?, Vec::new())
+            state.high_watermark
+        };
+        let slice = state.read(offset, max_bytes, upto)?;
+        let aborted = if read_committed && slice.is_some() {
+            state.aborted_transactions(offset, lso)
+        } else {
+            Vec::new()
         };
         Ok(ReadOutcome {
             slice,
-            log_start_offset: log.log_start_offset(),
-            high_watermark: log.log_end_offset(),
+            log_start_offset: state.log_start_offset,
+            high_watermark: state.high_watermark,
             last_stable_offset: lso,
             aborted,
         })
@@ -143,40 +165,44 @@ impl Partition {
         epoch: i16,
         commit: bool,
     ) -> Result<i64, strom_storage::Error> {
-        let (offset, end) = {
-            let mut log = self.log();
-            let offset = log.append_marker(producer_id, epoch, commit, 0, now_ms())?;
-            (offset, log.log_end_offset())
+        let marker = Marker {
+            producer_id,
+            producer_epoch: epoch,
+            commit,
+            coordinator_epoch: 0,
         };
-        self.end_offset.send_replace(end);
+        let offset = self
+            .log
+            .append_marker(marker, self.leader_epoch, now_ms())?;
+        self.advance_high_watermark();
         Ok(offset)
     }
 
     /// DeleteRecords: moves the log start to `offset` (-1: the high watermark); returns the
-    /// new low watermark.
+    /// new low watermark. The caller makes it durable.
     pub fn delete_records(&self, offset: i64) -> Result<i64, strom_storage::Error> {
-        let mut log = self.log();
-        let target = if offset == -1 {
-            log.log_end_offset()
-        } else {
-            offset
-        };
-        log.delete_records_before(target)
+        self.log.delete_records_before(offset)
     }
 
     /// Bytes on disk.
     pub fn size_bytes(&self) -> u64 {
-        self.log().size_bytes()
+        self.log.read_state().size_bytes()
     }
 
+    /// `(log_start_offset, high_watermark)`.
     pub fn offsets(&self) -> (i64, i64) {
-        let log = self.log();
-        (log.log_start_offset(), log.log_end_offset())
+        let state = self.log.read_state();
+        (state.log_start_offset, state.high_watermark)
     }
 
-    /// A receiver that changes whenever the log end offset moves.
+    /// The log's state as readers see it.
+    pub fn read_state(&self) -> strom_storage::ReadState {
+        self.log.read_state()
+    }
+
+    /// A receiver that changes whenever the high watermark moves.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.end_offset.subscribe()
+        self.high_watermark.subscribe()
     }
 }
 
@@ -211,6 +237,8 @@ impl Topic {
 #[derive(Debug)]
 pub struct Topics {
     data_dir: PathBuf,
+    /// Every partition's log.
+    logs: Arc<LogManager>,
     /// Broker-level defaults under topic configs (static config plus dynamic broker configs).
     defaults: std::sync::RwLock<LogConfig>,
     by_name: DashMap<String, Arc<Topic>>,
@@ -219,15 +247,12 @@ pub struct Topics {
     meta: Mutex<(MetaLog, MetaState)>,
     /// Key-map memory of one compaction pass (`log.cleaner.dedupe.buffer.size`).
     pub cleaner_dedupe_bytes: usize,
-    /// Data must survive a power loss (not an ephemeral directory): a clean stop fsyncs.
-    durable: bool,
 }
 
-fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
-    data_dir.join(format!("{topic}-{index}"))
+/// Kafka's text form of a topic id, as `partition.metadata` holds it.
+fn topic_id_text(id: Uuid) -> String {
+    base64_url(id.as_bytes())
 }
-
-const CLEAN_SHUTDOWN_MARKER: &str = ".strom_clean_shutdown";
 
 impl Topics {
     /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
@@ -239,38 +264,51 @@ impl Topics {
         defaults: LogConfig,
         durable_meta: bool,
     ) -> Result<(Self, MetaState), TopicError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| strom_storage::Error::Io {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let marker = data_dir.join(CLEAN_SHUTDOWN_MARKER);
-        let clean = marker.exists();
-        let _ = std::fs::remove_file(&marker);
+        let logs = Arc::new(LogManager::open(data_dir, durable_meta)?);
         let (mut meta_log, state) = MetaLog::open(data_dir)?;
         if !durable_meta {
             meta_log.without_sync();
         }
-        remove_deleted_dirs(data_dir);
         let topics = Self {
             data_dir: data_dir.to_path_buf(),
+            logs,
             defaults: std::sync::RwLock::new(defaults),
             by_name: DashMap::new(),
             by_id: DashMap::new(),
             meta: Mutex::new((meta_log, state.clone())),
             cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
-            durable: durable_meta,
         };
-        if !clean && !state.topics.is_empty() {
-            tracing::warn!("previous shutdown was not clean: re-validating each partition from its recovery point");
-        }
         for meta in state.topics.values() {
-            let topic = topics.open_topic(meta, !clean)?;
+            let topic = topics.open_topic(meta)?;
             topics.insert(topic);
         }
+        topics.logs.set_aside_strays();
+        // Cuts made by recovery, and values read from an earlier Strom's per-partition files,
+        // are made durable before anything is appended.
+        topics.logs.checkpoint()?;
         Ok((topics, state))
     }
 
-    fn open_topic(&self, meta: &TopicMeta, recover: bool) -> Result<Arc<Topic>, TopicError> {
+    /// The log manager.
+    pub fn logs(&self) -> &Arc<LogManager> {
+        &self.logs
+    }
+
+    fn open_partition(
+        &self,
+        name: &str,
+        index: i32,
+        id: Uuid,
+        config: &LogConfig,
+    ) -> Result<Arc<Partition>, TopicError> {
+        let tp = TopicPartition::new(name, index);
+        let log = self
+            .logs
+            .open_log(&tp, &topic_id_text(id), config.clone(), now_ms())?;
+        Ok(Arc::new(Partition::lead(name, index, log, LEADER_EPOCH)?))
+    }
+
+    fn open_topic(&self, meta: &TopicMeta) -> Result<Arc<Topic>, TopicError> {
         let config = self
             .defaults()
             .with_overrides(&meta.configs)
@@ -278,10 +316,7 @@ impl Topics {
         let id = Uuid::parse_str(&meta.id).unwrap_or_else(|_| Uuid::new_v4());
         let mut partitions = Vec::new();
         for index in 0..meta.partitions {
-            let dir = partition_dir(&self.data_dir, &meta.name, index);
-            let log = Log::open(&dir, config.clone(), recover, now_ms())?;
-            write_partition_metadata(&dir, id);
-            partitions.push(Arc::new(Partition::new(&meta.name, index, log)));
+            partitions.push(self.open_partition(&meta.name, index, id, &config)?);
         }
         Ok(Arc::new(Topic {
             name: meta.name.clone(),
@@ -365,12 +400,9 @@ impl Topics {
         };
         // Leftovers of an earlier topic of the same name (a crash mid-delete) must not leak in.
         for index in 0..partitions {
-            let dir = partition_dir(&self.data_dir, name, index);
-            if dir.exists() {
-                let _ = strom_storage::reaper::remove_dir_all(&dir);
-            }
+            self.logs.delete_log(&TopicPartition::new(name, index))?;
         }
-        let topic = self.open_topic(&record, false)?;
+        let topic = self.open_topic(&record)?;
         let (log, state) = &mut *meta;
         log.append(&MetaRecord::Topic(record.clone()))?;
         state.topics.insert(record.name.clone(), record);
@@ -390,12 +422,10 @@ impl Topics {
         log.append(&MetaRecord::DeleteTopic { name: name.into() })?;
         state.topics.remove(name);
         for p in &topic.partitions {
-            p.log().retire();
             // Renamed now; the files go (and their blocks are freed) on the storage
             // reaper thread, not under the metadata lock.
-            let dir = partition_dir(&self.data_dir, name, p.index);
-            if let Err(e) = strom_storage::reaper::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "could not remove deleted partition");
+            if let Err(e) = self.logs.delete_log(&TopicPartition::new(name, p.index)) {
+                tracing::warn!(topic = name, partition = p.index, error = %e, "could not remove deleted partition");
             }
         }
         tracing::info!(topic = name, "deleted topic");
@@ -435,7 +465,7 @@ impl Topics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = configs;
         for p in &topic.partitions {
-            p.log().set_config(log_config.clone());
+            p.log.set_config(log_config.clone());
         }
         tracing::info!(topic = name, "topic configs altered");
         Ok(())
@@ -477,13 +507,8 @@ impl Topics {
             .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
         let mut partitions = topic.partitions.clone();
         for index in current..count {
-            let dir = partition_dir(&self.data_dir, name, index);
-            if dir.exists() {
-                let _ = strom_storage::reaper::remove_dir_all(&dir);
-            }
-            let log = Log::open(&dir, config.clone(), false, now_ms())?;
-            write_partition_metadata(&dir, topic.id);
-            partitions.push(Arc::new(Partition::new(name, index, log)));
+            self.logs.delete_log(&TopicPartition::new(name, index))?;
+            partitions.push(self.open_partition(name, index, topic.id, &config)?);
         }
         let (log, state) = &mut *meta;
         let mut record = state
@@ -531,7 +556,7 @@ impl Topics {
             match defaults.with_overrides(&topic.configs()) {
                 Ok(config) => {
                     for p in &topic.partitions {
-                        p.log().set_config(config.clone());
+                        p.log.set_config(config.clone());
                     }
                 }
                 Err(e) => {
@@ -571,117 +596,32 @@ impl Topics {
 
     /// Runs retention on every partition; returns segments deleted.
     pub fn enforce_retention(&self) -> usize {
-        let mut deleted = 0;
-        for topic in self.all() {
-            for p in &topic.partitions {
-                match p.log().enforce_retention(now_ms()) {
-                    Ok(n) => deleted += n,
-                    Err(e) => {
-                        tracing::warn!(topic = %topic.name, partition = p.index, error = %e, "retention failed")
-                    }
-                }
-            }
-        }
-        deleted
+        self.logs.retention_pass(now_ms()).segments_deleted
     }
 
     /// One compaction pass over every compacted partition that is dirty enough (see
-    /// `strom_storage::cleaner`): planned under the partition's lock, run without it,
-    /// installed under it. Returns partitions cleaned.
+    /// `strom_storage::cleaner`). Returns partitions cleaned.
     pub fn compact_due(&self) -> usize {
-        let mut cleaned = 0;
-        for topic in self.all() {
-            for p in &topic.partitions {
-                let Some(plan) = p.log().clean_plan(now_ms(), self.cleaner_dedupe_bytes) else {
-                    continue;
-                };
-                let result = strom_storage::cleaner::run(&plan).and_then(|out| {
-                    let stats = out.stats;
-                    p.log().install_cleaned(out).map(|()| stats)
-                });
-                match result {
-                    Ok(stats) => {
-                        cleaned += 1;
-                        tracing::info!(
-                            topic = %topic.name, partition = p.index,
-                            segments = stats.segments, bytes_before = stats.bytes_before,
-                            bytes_after = stats.bytes_after, records_removed = stats.records_removed,
-                            tombstones_removed = stats.tombstones_removed,
-                            "compacted"
-                        );
-                    }
-                    Err(e) => {
-                        tracing::warn!(topic = %topic.name, partition = p.index, error = %e, "compaction failed; will retry")
-                    }
-                }
-            }
-        }
-        cleaned
+        self.logs.clean_pass(now_ms(), self.cleaner_dedupe_bytes)
     }
 
     /// fsyncs partitions whose `flush.ms` has passed.
     pub fn flush_due(&self) {
-        let now = now_ms();
-        for topic in self.all() {
-            for p in &topic.partitions {
-                let mut log = p.log();
-                if log.flush_due(now) {
-                    if let Err(e) = log.flush(now) {
-                        tracing::error!(topic = %topic.name, partition = p.index, error = %e, "flush failed");
-                    }
-                }
-            }
+        self.logs.flush_pass(now_ms());
+    }
+
+    /// Writes the log directory's checkpoints (recovery points, high watermarks, log starts).
+    pub fn checkpoint(&self) {
+        if let Err(e) = self.logs.checkpoint() {
+            tracing::warn!(error = %e, "cannot write the log directory's checkpoints");
         }
     }
 
     /// Flushes index buffers, fsyncs what is not yet on disk (not for an ephemeral
-    /// directory) and writes the clean-shutdown marker. A failure leaves no marker, so the
-    /// next start recovers.
+    /// directory), writes the checkpoints and the clean-shutdown marker. A failure leaves no
+    /// marker, so the next start recovers.
     pub fn close(&self) {
-        for topic in self.all() {
-            for p in &topic.partitions {
-                if let Err(e) = p.log().close(self.durable) {
-                    tracing::error!(topic = %topic.name, partition = p.index, error = %e, "close failed; the next start recovers the logs");
-                    return;
-                }
-            }
-        }
-        let marker = self.data_dir.join(CLEAN_SHUTDOWN_MARKER);
-        let written = std::fs::File::create(&marker).and_then(|f| {
-            if self.durable {
-                f.sync_all()?;
-                std::fs::File::open(&self.data_dir)?.sync_all()?;
-            }
-            Ok(())
-        });
-        if let Err(e) = written {
-            tracing::error!(error = %e, "could not write the clean-shutdown marker; the next start recovers the logs");
-        }
-    }
-}
-
-/// Kafka writes `partition.metadata` (version and topic id) into each partition directory;
-/// tools read it, so we do too.
-fn write_partition_metadata(dir: &Path, id: Uuid) {
-    let path = dir.join("partition.metadata");
-    if !path.exists() {
-        let text = format!("version: 0\ntopic_id: {}\n", base64_url(id.as_bytes()));
-        if let Err(e) = std::fs::write(&path, text) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write partition.metadata");
-        }
-    }
-}
-
-fn remove_deleted_dirs(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(strom_storage::reaper::DOOMED_SUFFIX) || name.ends_with("-delete") {
-            strom_storage::reaper::remove_doomed(entry.path());
-        }
+        self.logs.shutdown(now_ms());
     }
 }
 

@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use strom_storage::batch::{build_uncompressed, check_framing, patched_header, split_and_validate};
-use strom_storage::{Log, LogConfig};
+use strom_storage::{Log, LogConfig, LogOptions, TopicPartition};
 
 /// A batch of `n` records of `size` bytes: what a producer with linger sends.
 fn batch(n: usize, size: usize) -> Vec<u8> {
@@ -28,12 +28,21 @@ fn validation(c: &mut Criterion) {
     }
     let b = batch(1000, 1024);
     group.bench_function("patch_header", |bench| {
-        bench.iter(|| patched_header(black_box(&b), 12345, None).unwrap())
+        bench.iter(|| patched_header(black_box(&b), 12345, 0, None).unwrap())
     });
     group.bench_function("patch_header_log_append_time", |bench| {
-        bench.iter(|| patched_header(black_box(&b), 12345, Some(1_700_000_000_000)).unwrap())
+        bench.iter(|| patched_header(black_box(&b), 12345, 0, Some(1_700_000_000_000)).unwrap())
     });
     group.finish();
+}
+
+fn open(dir: &std::path::Path, config: LogConfig) -> Log {
+    Log::open(
+        TopicPartition::new("bench", 0),
+        dir,
+        LogOptions::new(config, 0),
+    )
+    .unwrap()
 }
 
 fn append_and_read(c: &mut Criterion) {
@@ -50,12 +59,12 @@ fn append_and_read(c: &mut Criterion) {
         bench.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let log = Log::open(dir.path(), config.clone(), false, 0).unwrap();
+                let log = open(dir.path(), config.clone());
                 (dir, log)
             },
-            |(dir, mut log)| {
+            |(dir, log)| {
                 for _ in 0..16 {
-                    log.append(black_box(&b), 0).unwrap();
+                    log.append_as_leader(black_box(&b), 0, 0).unwrap();
                 }
                 (dir, log)
             },
@@ -63,17 +72,25 @@ fn append_and_read(c: &mut Criterion) {
         )
     });
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), config.clone(), false, 0).unwrap();
+    let log = open(dir.path(), config.clone());
     for _ in 0..64 {
-        log.append(&b, 0).unwrap();
+        log.append_as_leader(&b, 0, 0).unwrap();
     }
+    log.update_high_watermark(i64::MAX);
     group.throughput(Throughput::Bytes(1 << 20));
     group.bench_function("read_plan_1MiB", |bench| {
-        bench.iter(|| log.read(black_box(30_500), 1 << 20).unwrap())
+        bench.iter(|| {
+            let state = log.read_state();
+            state
+                .read(black_box(30_500), 1 << 20, state.high_watermark)
+                .unwrap()
+        })
     });
     group.bench_function("read_plan_and_copy_1MiB", |bench| {
         bench.iter(|| {
-            log.read(black_box(30_500), 1 << 20)
+            let state = log.read_state();
+            state
+                .read(black_box(30_500), 1 << 20, state.high_watermark)
                 .unwrap()
                 .unwrap()
                 .read()
@@ -89,17 +106,24 @@ fn append_and_read(c: &mut Criterion) {
             segment_bytes: 64 << 20,
             ..config
         };
-        let mut log = Log::open(sealed_dir.path(), config.clone(), false, 0).unwrap();
+        let log = open(sealed_dir.path(), config.clone());
         for _ in 0..40_000 {
-            log.append(&small, 0).unwrap();
+            log.append_as_leader(&small, 0, 0).unwrap();
         }
-        log.roll().unwrap();
-        log.close(true).unwrap();
+        log.close(true, 0).unwrap();
         drop(log);
-        let log = Log::open(sealed_dir.path(), config, false, 0).unwrap();
+        // Reopened: every segment but the (empty) active one opens sealed.
+        let log = open(sealed_dir.path(), config);
+        log.append_as_leader(&small, 0, 0).unwrap();
+        log.update_high_watermark(i64::MAX);
         group.throughput(Throughput::Bytes(1 << 20));
         group.bench_function("read_plan_1MiB_sealed_segment", |bench| {
-            bench.iter(|| log.read(black_box(77_777), 1 << 20).unwrap())
+            bench.iter(|| {
+                let state = log.read_state();
+                state
+                    .read(black_box(77_777), 1 << 20, state.high_watermark)
+                    .unwrap()
+            })
         });
     }
     group.finish();

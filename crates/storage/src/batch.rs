@@ -357,11 +357,13 @@ pub fn keyless_records(body: &[u8]) -> Option<Vec<i32>> {
     )
 }
 
-/// A batch header as it will be written: offsets assigned, and for `LogAppendTime` the
-/// timestamp type, max timestamp and CRC rewritten. Record bytes are not touched.
+/// A batch header as it will be written: offsets and the leader's epoch assigned (neither is
+/// covered by the CRC), and for `LogAppendTime` the timestamp type, max timestamp and CRC
+/// rewritten. Record bytes are not touched.
 pub fn patched_header(
     original: &[u8],
     base_offset: i64,
+    leader_epoch: i32,
     log_append_time: Option<i64>,
 ) -> Result<[u8; HEADER_BYTES], Error> {
     let mut h = [0u8; HEADER_BYTES];
@@ -371,7 +373,7 @@ pub fn patched_header(
             .ok_or_else(|| corrupt("short header"))?,
     );
     h[..8].copy_from_slice(&base_offset.to_be_bytes());
-    h[12..16].copy_from_slice(&0i32.to_be_bytes()); // single broker: leader epoch 0
+    h[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
         let attrs = be_i16(&h, 21) | ATTR_TIMESTAMP_TYPE_LOG_APPEND;
         h[21..23].copy_from_slice(&attrs.to_be_bytes());
@@ -614,7 +616,7 @@ pub(crate) mod tests {
     #[test]
     fn patching_offsets_keeps_crc_valid() {
         let b = batch(&[b"a", b"b"], 5, None);
-        let h = patched_header(&b, 1234, None).unwrap_or([0; HEADER_BYTES]);
+        let h = patched_header(&b, 1234, 0, None).unwrap_or([0; HEADER_BYTES]);
         let mut out = h.to_vec();
         out.extend_from_slice(&b[HEADER_BYTES..]);
         let parsed = check_framing(&out);
@@ -624,7 +626,7 @@ pub(crate) mod tests {
     #[test]
     fn log_append_time_rewrites_timestamp_and_crc() {
         let b = batch(&[b"a", b"b"], 5, None);
-        let h = patched_header(&b, 7, Some(99_999)).unwrap_or([0; HEADER_BYTES]);
+        let h = patched_header(&b, 7, 0, Some(99_999)).unwrap_or([0; HEADER_BYTES]);
         let mut out = h.to_vec();
         out.extend_from_slice(&b[HEADER_BYTES..]);
         let parsed = check_framing(&out);

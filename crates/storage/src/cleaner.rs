@@ -4,7 +4,7 @@
 //! 1. [`Log::clean_plan`] (under the log's lock, cheap): which closed segments are cleanable
 //!    (none newer than `min.compaction.lag.ms`, never the active one), and whether cleaning
 //!    is due: the dirty share of those bytes — what was written since the last pass, tracked
-//!    by the durable checkpoint file `cleaner-offset-checkpoint` — reaches
+//!    by the log directory's `cleaner-offset-checkpoint` (Kafka's file) — reaches
 //!    `min.cleanable.dirty.ratio`, or a dirty record is older than `max.compaction.lag.ms`.
 //! 2. [`run`] (no lock; closed segments never change): a map of each key's latest offset in
 //!    the dirty range, then every cleanable segment rewritten beside itself as
@@ -18,7 +18,8 @@
 //!    offset does not move).
 //! 3. [`Log::install_cleaned`] (under the lock): each cleaned file replaces its segment by
 //!    an atomic rename (stale index files are removed first and rebuilt from the new file),
-//!    then the checkpoint moves. A crash leaves either the old or the new segment; leftover
+//!    then the log's cleaner checkpoint moves (written to the log directory's file by the
+//!    log manager after the pass). A crash leaves either the old or the new segment; leftover
 //!    `.cleaned` files are deleted when the log opens.
 
 use std::collections::HashMap;
@@ -32,7 +33,6 @@ use crate::batch::{self, BatchHeader, HEADER_BYTES, LOG_OVERHEAD};
 use crate::compress;
 use crate::Error;
 
-pub const CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// Bytes of per-entry overhead counted against the dedupe budget besides the key itself.
 const MAP_ENTRY_OVERHEAD: usize = 48;
 
@@ -350,20 +350,11 @@ pub fn run(plan: &CleanPlan) -> Result<CleanOutput, Error> {
     })
 }
 
-/// Reads the checkpoint (0 when absent or unreadable: everything is dirty).
-pub(crate) fn read_checkpoint(dir: &Path) -> i64 {
-    crate::offset_file::read(dir, CHECKPOINT_FILE).unwrap_or(0)
-}
-
-/// Replaces the checkpoint, durably.
-pub(crate) fn write_checkpoint(dir: &Path, offset: i64) -> Result<(), Error> {
-    crate::offset_file::write(dir, CHECKPOINT_FILE, offset)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::batch::{build_batch, KeyValue};
+    use crate::log::testing::Ops;
     use crate::{Log, LogConfig};
 
     const DAY: i64 = 86_400_000;
@@ -412,7 +403,7 @@ mod tests {
         out
     }
 
-    fn put(log: &mut Log, kvs: &[(&str, Option<&str>)], ts: i64, codec: i16) {
+    fn put(log: &Log, kvs: &[(&str, Option<&str>)], ts: i64, codec: i16) {
         let kv: Vec<KeyValue<'_>> = kvs
             .iter()
             .map(|(k, v)| (Some(k.as_bytes()), v.map(str::as_bytes)))
@@ -432,7 +423,7 @@ mod tests {
         log.append(&b, ts).unwrap();
     }
 
-    fn clean(log: &mut Log, now: i64) -> Option<CleanStats> {
+    fn clean(log: &Log, now: i64) -> Option<CleanStats> {
         let plan = log.clean_plan(now, 1 << 20)?;
         let out = run(&plan).unwrap();
         let stats = out.stats;
@@ -450,11 +441,11 @@ mod tests {
             compress::SNAPPY,
         ] {
             let dir = tempfile::tempdir().unwrap();
-            let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+            let log = Log::open_with(dir.path(), compacted(), false, None);
             for round in 0..40 {
                 let v = format!("v{round}");
                 put(
-                    &mut log,
+                    &log,
                     &[("a", Some(&v)), ("b", Some(&v)), ("c", Some(&v))],
                     1000 + round,
                     codec,
@@ -462,7 +453,7 @@ mod tests {
             }
             let end = log.log_end_offset();
             assert_eq!(end, 120);
-            let stats = clean(&mut log, 2000).expect("dirty enough");
+            let stats = clean(&log, 2000).expect("dirty enough");
             assert!(stats.records_removed > 60, "{stats:?}");
             let left = records(&log);
             // Only the active segment may still hold older values; every key's latest is there.
@@ -479,9 +470,13 @@ mod tests {
             }
             assert!(left.windows(2).all(|w| w[0].0 < w[1].0), "offsets increase");
             assert_eq!(log.log_end_offset(), end, "offsets never change");
-            // Reopen: indexes rebuilt from the cleaned files, same records.
+            // Reopen (with the cleaner's checkpoint, as the log manager keeps it): indexes
+            // rebuilt from the cleaned files, same records.
+            let checkpoint = log.cleaner_checkpoint();
             drop(log);
-            let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+            let mut options = crate::LogOptions::new(compacted(), 0);
+            options.cleaner_checkpoint = Some(checkpoint);
+            let log = Log::open(crate::log::testing::tp(), dir.path(), options).unwrap();
             assert_eq!(records(&log), left);
             // Nothing dirty now: no second pass.
             assert!(log.clean_plan(2000, 1 << 20).is_none());
@@ -491,25 +486,25 @@ mod tests {
     #[test]
     fn tombstones_outlive_their_keys_for_delete_retention_then_go() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+        let log = Log::open_with(dir.path(), compacted(), false, None);
         for i in 0..20 {
             put(
-                &mut log,
+                &log,
                 &[("k", Some("value-value-value")), ("other", Some("x"))],
                 1000 + i,
                 0,
             );
         }
-        put(&mut log, &[("k", None)], 2000, 0);
+        put(&log, &[("k", None)], 2000, 0);
         for i in 0..20 {
             put(
-                &mut log,
+                &log,
                 &[("filler", Some("yyyyyyyyyyyyyyyyyyyyyyyy"))],
                 3000 + i,
                 0,
             );
         }
-        clean(&mut log, 3000).unwrap();
+        clean(&log, 3000).unwrap();
         let left = records(&log);
         let k: Vec<_> = left.iter().filter(|(_, key, _)| key == b"k").collect();
         assert_eq!(k.len(), 1, "only the tombstone is left of k");
@@ -517,7 +512,7 @@ mod tests {
         // A day later the tombstone itself is removed (once its segment is cleaned again).
         for i in 0..20 {
             put(
-                &mut log,
+                &log,
                 &[("filler", Some("zzzzzzzzzzzzzzzzzzzzzzzz"))],
                 4000 + i,
                 0,
@@ -547,8 +542,8 @@ mod tests {
     #[test]
     fn aborted_records_never_win_and_open_transactions_are_not_cleaned() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
-        put(&mut log, &[("k", Some("committed"))], 1000, 0);
+        let log = Log::open_with(dir.path(), compacted(), false, None);
+        put(&log, &[("k", Some("committed"))], 1000, 0);
         // An aborted transaction overwrites k, padded so it spans segments.
         for seq in 0..20 {
             log.append(
@@ -557,16 +552,16 @@ mod tests {
             )
             .unwrap();
         }
-        log.append_marker(9, 0, false, 0, 1002).unwrap();
+        log.append_marker_at(9, 0, false, 1002).unwrap();
         for i in 0..20 {
             put(
-                &mut log,
+                &log,
                 &[("filler", Some("yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"))],
                 1003 + i,
                 0,
             );
         }
-        clean(&mut log, 5000).expect("dirty enough");
+        clean(&log, 5000).expect("dirty enough");
         let left = records(&log);
         let k: Vec<_> = left.iter().filter(|(_, key, _)| key == b"k").collect();
         assert_eq!(k.len(), 1, "{k:?}");
@@ -578,7 +573,7 @@ mod tests {
             .unwrap();
         for i in 0..20 {
             put(
-                &mut log,
+                &log,
                 &[("k", Some(&format!("later-{i}-padding-padding-padding")))],
                 6001 + i,
                 0,
@@ -587,10 +582,10 @@ mod tests {
         if let Some(plan) = log.clean_plan(9000, 1 << 20) {
             assert!(plan.segments.iter().all(|s| s.next_offset <= open_from));
         }
-        log.append_marker(10, 0, true, 0, 9000).unwrap();
+        log.append_marker_at(10, 0, true, 9000).unwrap();
         for i in 0..20 {
             put(
-                &mut log,
+                &log,
                 &[("z", Some(&format!("after-{i}-padding-padding-padding")))],
                 9001 + i,
                 0,
@@ -605,14 +600,9 @@ mod tests {
     #[test]
     fn a_crash_mid_clean_leaves_the_old_segments_and_no_leftovers() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+        let log = Log::open_with(dir.path(), compacted(), false, None);
         for round in 0..30 {
-            put(
-                &mut log,
-                &[("a", Some(&format!("v{round}")))],
-                1000 + round,
-                0,
-            );
+            put(&log, &[("a", Some(&format!("v{round}")))], 1000 + round, 0);
         }
         let before = records(&log);
         let plan = log.clean_plan(2000, 1 << 20).unwrap();
@@ -620,7 +610,7 @@ mod tests {
         assert!(!out.cleaned.is_empty());
         // Crash: the cleaned files exist, nothing was installed.
         drop(log);
-        let log = Log::open(dir.path(), compacted(), true, 0).unwrap();
+        let log = Log::open_with(dir.path(), compacted(), true, None);
         assert_eq!(records(&log), before);
         let leftovers = std::fs::read_dir(dir.path())
             .unwrap()
@@ -638,19 +628,14 @@ mod tests {
     #[test]
     fn an_idempotent_producers_last_batch_stays_as_an_empty_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+        let log = Log::open_with(dir.path(), compacted(), false, None);
         let kv: Vec<KeyValue<'_>> = vec![(Some(b"p"), Some(b"1"))];
         log.append(&build_batch(&kv, 1000, 0, Some((7, 0, 0))), 1000)
             .unwrap();
         for round in 0..30 {
-            put(
-                &mut log,
-                &[("p", Some(&format!("v{round}")))],
-                1001 + round,
-                0,
-            );
+            put(&log, &[("p", Some(&format!("v{round}")))], 1001 + round, 0);
         }
-        clean(&mut log, 2000).unwrap();
+        clean(&log, 2000).unwrap();
         let producers = log.active_producers().unwrap();
         assert_eq!(producers.len(), 1);
         assert_eq!(
@@ -658,7 +643,7 @@ mod tests {
             (7, 0)
         );
         drop(log);
-        let mut log = Log::open(dir.path(), compacted(), false, 0).unwrap();
+        let log = Log::open_with(dir.path(), compacted(), false, None);
         // After a restart the producer state is rebuilt from headers: the next sequence fits.
         let kv: Vec<KeyValue<'_>> = vec![(Some(b"p"), Some(b"2"))];
         log.append(&build_batch(&kv, 3000, 0, Some((7, 0, 1))), 3000)

@@ -3,12 +3,13 @@
 //! A segment that stops being appended to (a roll) is fsynced in the background, as Kafka
 //! does, so that no producer waits for it. One thread does it for every partition, in the
 //! order the rolls happened; once a segment's files are on disk, the partition's
-//! [`RecoveryPoint`] moves to the segment's end and is written to the file
-//! `recovery-point` in the partition directory.
+//! [`RecoveryPoint`] moves to the segment's end. The log manager writes every partition's
+//! recovery point to the log directory's `recovery-point-offset-checkpoint` (Kafka's file)
+//! on a schedule and at a clean stop.
 //!
 //! After an unclean stop, only the segments at or after the recovery point are re-validated
 //! batch by batch ([`crate::Log::open`]); those wholly before it were on disk before the
-//! stop. This is Kafka's `recovery-point-offset-checkpoint`, kept per partition.
+//! stop. A checkpoint that lags the point in memory is safe: it only makes recovery check more.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,30 +17,30 @@ use std::sync::{Arc, Mutex};
 
 use crate::limits::FLUSH_QUEUE_MAX;
 use crate::worker::Worker;
-use crate::Error;
 
-/// File in the partition directory: every offset below the one it holds is on disk.
-pub const RECOVERY_POINT_FILE: &str = "recovery-point";
+/// The per-partition file that held the recovery point before the log-dir checkpoint
+/// (data directories written by Strom before the log manager); read once, then removed.
+pub const LEGACY_RECOVERY_POINT_FILE: &str = "recovery-point";
 
 /// The offset below which a partition's log is known to be on disk.
 #[derive(Debug)]
 pub struct RecoveryPoint {
-    dir: PathBuf,
-    /// `None` once the log is deleted: nothing is written into its directory any more.
+    /// `None` once the log is deleted: it no longer moves.
     offset: Mutex<Option<i64>>,
 }
 
 impl RecoveryPoint {
-    /// Reads the recovery point of the partition in `dir`; 0 (recover everything) when the
-    /// file is missing or unreadable.
-    pub fn load(dir: &Path) -> Arc<Self> {
-        let offset = crate::offset_file::read(dir, RECOVERY_POINT_FILE)
-            .filter(|o| *o >= 0)
-            .unwrap_or(0);
+    /// A recovery point at `offset` (0: recover everything).
+    pub fn new(offset: i64) -> Arc<Self> {
         Arc::new(Self {
-            dir: dir.to_path_buf(),
-            offset: Mutex::new(Some(offset)),
+            offset: Mutex::new(Some(offset.max(0))),
         })
+    }
+
+    /// The recovery point a partition directory written before the log-dir checkpoint kept
+    /// in its own file, if any.
+    pub fn read_legacy(dir: &Path) -> Option<i64> {
+        crate::offset_file::read(dir, LEGACY_RECOVERY_POINT_FILE).filter(|o| *o >= 0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<i64>> {
@@ -53,45 +54,28 @@ impl RecoveryPoint {
         self.lock().unwrap_or(0)
     }
 
-    /// Records that every offset below `offset` is on disk, and persists it (written aside,
-    /// fsynced, renamed) when it moves forward.
-    ///
-    /// # Errors
-    /// The file cannot be written; the recovery point in memory is unchanged.
-    pub fn advance(&self, offset: i64) -> Result<(), Error> {
+    /// Records that every offset below `offset` is on disk.
+    pub fn advance(&self, offset: i64) {
         let mut current = self.lock();
-        match *current {
-            Some(c) if offset > c => {
-                write_point(&self.dir, offset)?;
+        if let Some(c) = *current {
+            if offset > c {
                 *current = Some(offset);
-                Ok(())
             }
-            _ => Ok(()),
         }
     }
 
-    /// Moves the recovery point back to `offset` (the log was cut below it) and persists it.
-    ///
-    /// # Errors
-    /// The file cannot be written.
-    pub fn reset(&self, offset: i64) -> Result<(), Error> {
+    /// Moves the recovery point back to `offset` (the log was cut below it).
+    pub fn reset(&self, offset: i64) {
         let mut current = self.lock();
         if current.is_some() {
-            write_point(&self.dir, offset)?;
             *current = Some(offset);
         }
-        Ok(())
     }
 
-    /// The log is being deleted: no later [`advance`](Self::advance) writes into its
-    /// directory (which a new partition of the same name may soon occupy).
+    /// The log is being deleted: the point no longer moves.
     pub fn retire(&self) {
         *self.lock() = None;
     }
-}
-
-fn write_point(dir: &Path, offset: i64) -> Result<(), Error> {
-    crate::offset_file::write(dir, RECOVERY_POINT_FILE, offset)
 }
 
 /// One rolled segment to make durable.
@@ -112,9 +96,7 @@ fn perform(job: Job) {
             return;
         }
     }
-    if let Err(e) = job.point.advance(job.end_offset) {
-        tracing::warn!(error = %e, "cannot record the recovery point; an unclean stop re-validates more segments");
-    }
+    job.point.advance(job.end_offset);
 }
 
 static FLUSHER: Worker<Job> = Worker::new(
@@ -140,25 +122,24 @@ mod tests {
     use std::time::{Duration, Instant};
 
     #[test]
-    fn the_point_moves_forward_only_and_survives_a_reload() {
-        let dir = tempfile::tempdir().unwrap();
-        let point = RecoveryPoint::load(dir.path());
-        assert_eq!(point.get(), 0, "no file: recover everything");
-        point.advance(10).unwrap();
-        point.advance(5).unwrap();
+    fn the_point_moves_forward_only_until_retired() {
+        let point = RecoveryPoint::new(0);
+        point.advance(10);
+        point.advance(5);
         assert_eq!(point.get(), 10);
-        assert_eq!(RecoveryPoint::load(dir.path()).get(), 10);
-        point.reset(3).unwrap();
-        assert_eq!(RecoveryPoint::load(dir.path()).get(), 3);
+        point.reset(3);
+        assert_eq!(point.get(), 3);
+        point.retire();
+        point.advance(20);
+        assert_eq!(point.get(), 0);
     }
 
     #[test]
-    fn a_retired_point_writes_nothing() {
+    fn a_legacy_file_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        let point = RecoveryPoint::load(dir.path());
-        point.retire();
-        point.advance(10).unwrap();
-        assert!(!dir.path().join(RECOVERY_POINT_FILE).exists());
+        assert_eq!(RecoveryPoint::read_legacy(dir.path()), None);
+        std::fs::write(dir.path().join(LEGACY_RECOVERY_POINT_FILE), "42").unwrap();
+        assert_eq!(RecoveryPoint::read_legacy(dir.path()), Some(42));
     }
 
     #[test]
@@ -166,7 +147,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.log");
         std::fs::write(&path, b"data").unwrap();
-        let point = RecoveryPoint::load(dir.path());
+        let point = RecoveryPoint::new(0);
         sync_later(
             vec![(path.clone(), File::open(&path).unwrap())],
             42,
@@ -176,6 +157,6 @@ mod tests {
         while point.get() != 42 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(RecoveryPoint::load(dir.path()).get(), 42);
+        assert_eq!(point.get(), 42);
     }
 }

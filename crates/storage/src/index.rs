@@ -2,7 +2,9 @@
 //! file formats: offset entries are `(relative_offset u32, position u32)`, 8 bytes; time
 //! entries are `(timestamp i64, relative_offset u32)`, 12 bytes; all big-endian.
 //!
-//! Entries strictly increase. The active segment's index is kept in memory (at most
+//! An index is shared by its segment's writer and by readers (see [`crate::log::ReadState`]):
+//! its entries sit behind a read-write lock that the writer takes only to push one entry or to
+//! seal, so a lookup never waits for a write to the disk. Entries strictly increase. The active segment's index is kept in memory (at most
 //! `segment.index.bytes`, 10 MiB by default) and appended to its file as it grows. Once a
 //! segment is rolled, or when an older segment is found at start-up, its index is *sealed*:
 //! nothing is held in memory and lookups binary-search the file with positioned reads, as
@@ -10,11 +12,11 @@
 //! with the data kept, and a start-up reads no index entries. On an unclean start both
 //! indexes of the active segment are rebuilt from the log (as Kafka's `LogSegment.recover`).
 
-use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::Error;
 
@@ -40,7 +42,7 @@ pub struct TimeEntry {
 pub struct Index<E> {
     path: PathBuf,
     entries_max: usize,
-    store: Store<E>,
+    store: RwLock<Store<E>>,
 }
 
 #[derive(Debug)]
@@ -51,7 +53,7 @@ enum Store<E> {
         file: BufWriter<File>,
     },
     /// Entries only in the file, opened on first use.
-    Sealed { count: usize, file: OnceCell<File> },
+    Sealed { count: usize, file: OnceLock<File> },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -117,10 +119,10 @@ impl<E: Entry> Index<E> {
         Ok(Self {
             entries_max: (index_bytes_max / E::BYTES).max(1),
             path,
-            store: Store::Memory {
+            store: RwLock::new(Store::Memory {
                 entries: Vec::new(),
                 file: BufWriter::new(file),
-            },
+            }),
         })
     }
 
@@ -149,10 +151,10 @@ impl<E: Entry> Index<E> {
         Ok(Some(Self {
             entries_max: (index_bytes_max / E::BYTES).max(1),
             path,
-            store: Store::Memory {
+            store: RwLock::new(Store::Memory {
                 entries,
                 file: BufWriter::new(file),
-            },
+            }),
         }))
     }
 
@@ -171,10 +173,10 @@ impl<E: Entry> Index<E> {
         Ok(Some(Self {
             entries_max: (index_bytes_max / E::BYTES).max(1),
             path,
-            store: Store::Sealed {
+            store: RwLock::new(Store::Sealed {
                 count: usize::try_from(len / bytes).unwrap_or(usize::MAX),
-                file: OnceCell::new(),
-            },
+                file: OnceLock::new(),
+            }),
         }))
     }
 
@@ -192,26 +194,44 @@ impl<E: Entry> Index<E> {
         }
     }
 
+    fn read(&self) -> RwLockReadGuard<'_, Store<E>> {
+        // A panic while holding the lock leaves the entries as they were: still sorted.
+        self.store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Store<E>> {
+        self.store
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Writes what is buffered and drops the in-memory entries: lookups read the file from
     /// now on.
-    pub fn seal(&mut self) -> Result<(), Error> {
-        if let Store::Memory { entries, file } = &mut self.store {
+    pub fn seal(&self) -> Result<(), Error> {
+        let mut store = self.write();
+        if let Store::Memory { entries, file } = &mut *store {
             file.flush().map_err(io(&self.path))?;
-            self.store = Store::Sealed {
+            *store = Store::Sealed {
                 count: entries.len(),
-                file: OnceCell::new(),
+                file: OnceLock::new(),
             };
         }
         Ok(())
     }
 
     pub fn is_sealed(&self) -> bool {
-        matches!(self.store, Store::Sealed { .. })
+        matches!(*self.read(), Store::Sealed { .. })
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        match &self.store {
+        Self::count(&self.read())
+    }
+
+    fn count(store: &Store<E>) -> usize {
+        match store {
             Store::Memory { entries, .. } => entries.len(),
             Store::Sealed { count, .. } => *count,
         }
@@ -223,7 +243,11 @@ impl<E: Entry> Index<E> {
 
     /// Entry `i`; `None` past the end or when a sealed file cannot be read.
     pub fn get(&self, i: usize) -> Option<E> {
-        match &self.store {
+        self.get_in(&self.read(), i)
+    }
+
+    fn get_in(&self, store: &Store<E>, i: usize) -> Option<E> {
+        match store {
             Store::Memory { entries, .. } => entries.get(i).copied(),
             Store::Sealed { count, file } => {
                 if i >= *count {
@@ -252,44 +276,52 @@ impl<E: Entry> Index<E> {
 
     /// The last entry.
     pub fn last(&self) -> Option<E> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
+        let store = self.read();
+        Self::count(&store)
+            .checked_sub(1)
+            .and_then(|i| self.get_in(&store, i))
     }
 
-    /// The number of leading entries for which `below` holds (entries are sorted, so they
+    /// The last entry for which `below` holds (entries are sorted, so those for which it holds
     /// form a prefix): a binary search, in memory or over the file.
-    fn partition_point(&self, below: impl Fn(&E) -> bool) -> usize {
-        if let Store::Memory { entries, .. } = &self.store {
-            return entries.partition_point(below);
-        }
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.get(mid) {
-                Some(e) if below(&e) => lo = mid + 1,
-                Some(_) => hi = mid,
-                // Unreadable: act as if no entry qualified from here on.
-                None => hi = mid,
+    fn last_where(&self, below: impl Fn(&E) -> bool) -> Option<E> {
+        let store = self.read();
+        let point = match &*store {
+            Store::Memory { entries, .. } => entries.partition_point(&below),
+            Store::Sealed { count, .. } => {
+                let (mut lo, mut hi) = (0, *count);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    match self.get_in(&store, mid) {
+                        Some(e) if below(&e) => lo = mid + 1,
+                        Some(_) => hi = mid,
+                        // Unreadable: act as if no entry qualified from here on.
+                        None => hi = mid,
+                    }
+                }
+                lo
             }
-        }
-        lo
+        };
+        point.checked_sub(1).and_then(|i| self.get_in(&store, i))
     }
 
     pub fn is_full(&self) -> bool {
         self.len() >= self.entries_max
     }
 
-    fn push(&mut self, e: E) -> Result<(), Error> {
-        if self.is_full() {
-            return Ok(());
-        }
+    fn push(&self, e: E) -> Result<(), Error> {
         // The largest entry is a time entry.
         let mut buf = [0u8; TIME_ENTRY_BYTES];
         let bytes = buf.get_mut(..E::BYTES).unwrap_or_default();
         e.encode(bytes);
-        match &mut self.store {
+        let mut store = self.write();
+        if Self::count(&store) >= self.entries_max {
+            return Ok(());
+        }
+        match &mut *store {
             Store::Memory { entries, file } => {
-                entries.push(e);
                 file.write_all(bytes).map_err(io(&self.path))?;
+                entries.push(e);
             }
             Store::Sealed { count, .. } => {
                 // Rare (a sealed segment's tail scanned at start-up): write straight through.
@@ -305,24 +337,19 @@ impl<E: Entry> Index<E> {
     }
 
     /// Writes buffered entries to the file (not synced).
-    pub fn flush(&mut self) -> Result<(), Error> {
-        if let Store::Memory { file, .. } = &mut self.store {
+    pub fn flush(&self) -> Result<(), Error> {
+        if let Store::Memory { file, .. } = &mut *self.write() {
             file.flush().map_err(io(&self.path))?;
         }
         Ok(())
     }
 
     /// Writes buffered entries and fsyncs the file.
-    pub fn sync(&mut self) -> Result<(), Error> {
-        match &mut self.store {
-            Store::Memory { file, .. } => {
-                file.flush().map_err(io(&self.path))?;
-                file.get_ref().sync_data().map_err(io(&self.path))
-            }
-            Store::Sealed { .. } => File::open(&self.path)
-                .and_then(|f| f.sync_data())
-                .map_err(io(&self.path)),
-        }
+    pub fn sync(&self) -> Result<(), Error> {
+        self.flush()?;
+        File::open(&self.path)
+            .and_then(|f| f.sync_data())
+            .map_err(io(&self.path))
     }
 
     pub fn path(&self) -> &Path {
@@ -332,7 +359,7 @@ impl<E: Entry> Index<E> {
 
 impl Index<OffsetEntry> {
     /// Adds an entry; entries must strictly increase in both fields.
-    pub fn append(&mut self, relative_offset: u32, position: u32) -> Result<(), Error> {
+    pub fn append(&self, relative_offset: u32, position: u32) -> Result<(), Error> {
         if let Some(last) = self.last() {
             if relative_offset <= last.relative_offset || position <= last.position {
                 return Ok(());
@@ -346,14 +373,13 @@ impl Index<OffsetEntry> {
 
     /// The entry with the largest offset ≤ `relative_offset`, if any.
     pub fn lookup(&self, relative_offset: u32) -> Option<OffsetEntry> {
-        let i = self.partition_point(|e| e.relative_offset <= relative_offset);
-        i.checked_sub(1).and_then(|i| self.get(i))
+        self.last_where(|e| e.relative_offset <= relative_offset)
     }
 }
 
 impl Index<TimeEntry> {
     /// Adds an entry when `timestamp` is above the last one.
-    pub fn append(&mut self, timestamp: i64, relative_offset: u32) -> Result<(), Error> {
+    pub fn append(&self, timestamp: i64, relative_offset: u32) -> Result<(), Error> {
         if let Some(last) = self.last() {
             if timestamp <= last.timestamp || relative_offset < last.relative_offset {
                 return Ok(());
@@ -370,8 +396,13 @@ impl Index<TimeEntry> {
     /// which returns the largest timestamp ≤ target; strictly less is the safe bound when
     /// several batches share a max timestamp).
     pub fn lookup(&self, timestamp: i64) -> Option<TimeEntry> {
-        let i = self.partition_point(|e| e.timestamp < timestamp);
-        i.checked_sub(1).and_then(|i| self.get(i))
+        self.last_where(|e| e.timestamp < timestamp)
+    }
+
+    /// As [`Index::lookup`], among the entries below `relative_end` only (what a reader's view
+    /// of the segment holds; the writer may have added entries since).
+    pub fn lookup_below(&self, timestamp: i64, relative_end: u32) -> Option<TimeEntry> {
+        self.last_where(|e| e.timestamp < timestamp && e.relative_offset < relative_end)
     }
 }
 
@@ -380,7 +411,7 @@ mod tests {
     use super::*;
 
     fn offsets(dir: &Path) -> Index<OffsetEntry> {
-        let mut idx = Index::<OffsetEntry>::create(dir.join("0.index"), 1024).unwrap();
+        let idx = Index::<OffsetEntry>::create(dir.join("0.index"), 1024).unwrap();
         for (o, p) in [(10, 100), (20, 200), (30, 300)] {
             idx.append(o, p).unwrap();
         }
@@ -417,7 +448,7 @@ mod tests {
     #[test]
     fn non_increasing_entries_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let mut idx = offsets(dir.path());
+        let idx = offsets(dir.path());
         idx.append(30, 400).unwrap();
         idx.append(25, 500).unwrap();
         assert_eq!(idx.len(), 3);
@@ -426,7 +457,7 @@ mod tests {
     #[test]
     fn full_index_stops_growing() {
         let dir = tempfile::tempdir().unwrap();
-        let mut idx = Index::<OffsetEntry>::create(dir.path().join("0.index"), 16).unwrap();
+        let idx = Index::<OffsetEntry>::create(dir.path().join("0.index"), 16).unwrap();
         idx.append(1, 1).unwrap();
         assert!(!idx.is_full());
         idx.append(2, 2).unwrap();
@@ -438,7 +469,7 @@ mod tests {
     #[test]
     fn index_survives_reload_and_rejects_partial_entries() {
         let dir = tempfile::tempdir().unwrap();
-        let mut idx = offsets(dir.path());
+        let idx = offsets(dir.path());
         idx.flush().unwrap();
         let path = idx.path().to_path_buf();
         drop(idx);
@@ -455,7 +486,7 @@ mod tests {
     #[test]
     fn time_lookup_at_every_edge() {
         let dir = tempfile::tempdir().unwrap();
-        let mut idx = Index::<TimeEntry>::create(dir.path().join("0.timeindex"), 1024).unwrap();
+        let idx = Index::<TimeEntry>::create(dir.path().join("0.timeindex"), 1024).unwrap();
         for (t, o) in [(100, 1), (200, 5), (300, 9)] {
             idx.append(t, o).unwrap();
         }
@@ -471,7 +502,7 @@ mod tests {
     #[test]
     fn sealed_indexes_answer_like_loaded_ones_without_holding_entries() {
         let dir = tempfile::tempdir().unwrap();
-        let mut idx = Index::<OffsetEntry>::create(dir.path().join("0.index"), 1 << 20).unwrap();
+        let idx = Index::<OffsetEntry>::create(dir.path().join("0.index"), 1 << 20).unwrap();
         for i in 1..=1000u32 {
             idx.append(i * 10, i * 100).unwrap();
         }
@@ -488,7 +519,7 @@ mod tests {
         assert_eq!(again, answers);
         assert_eq!(reopened.last().map(|e| e.position), Some(100_000));
 
-        let mut time = Index::<TimeEntry>::create(dir.path().join("0.timeindex"), 1 << 20).unwrap();
+        let time = Index::<TimeEntry>::create(dir.path().join("0.timeindex"), 1 << 20).unwrap();
         for i in 1..=100i64 {
             time.append(i * 1000, u32::try_from(i).unwrap() * 10)
                 .unwrap();

@@ -15,14 +15,18 @@
 )]
 
 pub mod batch;
+pub mod checkpoint;
 pub mod cleaner;
 pub mod compress;
 pub mod config;
 pub mod flusher;
 pub mod index;
+pub mod leader_epoch;
 pub mod limits;
 pub mod log;
+pub mod manager;
 pub mod meta;
+pub mod meta_properties;
 mod offset_file;
 pub mod producer;
 pub mod reaper;
@@ -33,7 +37,8 @@ mod worker;
 use std::path::PathBuf;
 
 pub use config::{LogConfig, TimestampType};
-pub use log::{AppendInfo, Log};
+pub use log::{AppendInfo, Log, LogOptions, Marker, ReadState};
+pub use manager::LogManager;
 pub use segment::FileSlice;
 
 /// Everything that can go wrong in storage, with the context needed to act on it.
@@ -82,4 +87,42 @@ pub enum Error {
     Poisoned { path: PathBuf },
     #[error("corrupt metadata log {}: {reason}", path.display())]
     CorruptMetadata { path: PathBuf, reason: String },
+    #[error("malformed checkpoint file {}: {reason}", path.display())]
+    CorruptCheckpoint { path: PathBuf, reason: String },
+}
+
+/// A partition of a topic, by name (Kafka's `TopicPartition`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// The partition's directory name, `<topic>-<partition>` (Kafka's `Log.logDirName`).
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}", self.topic, self.partition)
+    }
+
+    /// The partition a directory named `<topic>-<partition>` holds, if that is its form.
+    pub fn from_dir_name(name: &str) -> Option<Self> {
+        let (topic, partition) = name.rsplit_once('-')?;
+        if topic.is_empty() || partition.is_empty() || partition.starts_with('+') {
+            return None;
+        }
+        Some(Self::new(topic, partition.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
 }

@@ -82,6 +82,11 @@ impl TxnIndex {
             .collect()
     }
 
+    /// Every aborted transaction known, in marker order.
+    pub fn aborted(&self) -> &[AbortedTxn] {
+        &self.aborted
+    }
+
     /// Forgets aborted transactions wholly below the log start.
     pub fn trim_before(&mut self, log_start: i64) {
         self.aborted.retain(|a| a.last_offset >= log_start);

@@ -73,20 +73,24 @@ fn lookup(
     } else {
         base
     };
-    let mut log = partition.log();
+    let state = partition.read_state();
+    // Consumers see up to the high watermark, read_committed ones up to the last stable
+    // offset (Kafka's `lastFetchableOffset`).
+    let fetchable = if read_committed {
+        state.last_stable_offset
+    } else {
+        state.high_watermark
+    };
     let found = match timestamp {
-        // read_committed consumers see up to the last stable offset.
-        LATEST if read_committed => log.last_stable_offset().map(|lso| Some((lso, -1))),
-        LATEST => Ok(Some((log.log_end_offset(), -1))),
-        EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
+        LATEST => Ok(Some((fetchable, -1))),
+        EARLIEST | EARLIEST_LOCAL => Ok(Some((state.log_start_offset, -1))),
         EARLIEST_PENDING_UPLOAD => Ok(None),
         MAX_TIMESTAMP => {
-            let (offset, ts) = log.max_timestamp();
-            Ok(if offset < 0 { None } else { Some((offset, ts)) })
+            let (offset, ts) = state.max_timestamp();
+            Ok((offset >= 0 && offset < fetchable).then_some((offset, ts)))
         }
-        t => log.offset_for_timestamp(t),
+        t => state.offset_for_timestamp(t, fetchable),
     };
-    drop(log);
     match found {
         Ok(Some((offset, ts))) => base.with_offset(offset).with_timestamp(ts),
         Ok(None) => base

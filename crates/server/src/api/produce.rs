@@ -1,20 +1,30 @@
 //! Produce (API key 0, v3–v11; v0–v2 advertised but refused, as Kafka 4): validate each
 //! partition's batches and append them. acks 0/1/-1 all mean "in the page cache" on one
 //! broker; acks=0 gets no response. Errors are per partition.
+//!
+//! The request is read in place and the response written straight into the connection's
+//! buffer. Appends (page-cache writes, and an fsync with `flush.messages`) run on the
+//! blocking pool, all of a request's partitions in one hand-off, never on an async worker.
 
-use bytes::BytesMut;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
 use strom_codec::produce::{PartitionResponse, ProduceRequestView, ProduceResponseWriter};
 use strom_codec::ErrorCode;
+use strom_storage::AppendInfo;
 
 use crate::context::RequestContext;
 use crate::error::storage_error_code;
+use crate::topics::Partition;
 
 /// The versions answered: v0–v2 are advertised but refused, as Kafka 4 (see
 /// [`crate::handlers::Handler::served`]).
 pub const VERSIONS: RangeInclusive<i16> = 3..=11;
 /// The versions ApiVersions lists.
 pub const ADVERTISED: RangeInclusive<i16> = 0..=11;
+/// Partitions' worth of scratch a connection keeps between produce requests.
+const SCRATCH_PARTITIONS_KEPT: usize = 1024;
 
 /// What the connection needs besides the bytes written.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +33,39 @@ pub struct Outcome {
     pub acks: i16,
     /// The first partition error, for the request metrics (0 if none).
     pub first_error: i16,
+}
+
+/// Memory a connection's produce requests reuse from one to the next.
+#[derive(Debug, Default)]
+pub struct ProduceScratch {
+    /// One entry per partition of the request, in request order.
+    planned: Vec<Planned>,
+    /// The appends to run, and then their results, in the order of `planned`'s appends.
+    appends: Vec<Append>,
+}
+
+impl ProduceScratch {
+    fn clear(&mut self) {
+        self.planned.clear();
+        self.appends.clear();
+        self.planned.shrink_to(SCRATCH_PARTITIONS_KEPT);
+        self.appends.shrink_to(SCRATCH_PARTITIONS_KEPT);
+    }
+}
+
+/// What was decided for one partition before anything was written.
+#[derive(Debug)]
+enum Planned {
+    Refused(ErrorCode, &'static str),
+    /// The index into `appends` of its append.
+    Append(usize),
+}
+
+#[derive(Debug)]
+struct Append {
+    partition: Arc<Partition>,
+    records: Bytes,
+    result: Option<Result<AppendInfo, strom_storage::Error>>,
 }
 
 fn failed<'a>(index: i32, error: ErrorCode, message: Option<&'a str>) -> PartitionResponse<'a> {
@@ -38,6 +81,7 @@ fn failed<'a>(index: i32, error: ErrorCode, message: Option<&'a str>) -> Partiti
 }
 
 const KEYLESS_MESSAGE: &str = "Compacted topic cannot accept message without key";
+const OUTSIDE_TRANSACTION: &str = "transactional batch outside the producer's open transaction";
 
 /// For a transactional batch: why the transaction coordinator refuses it (stale epoch,
 /// partition not added to the open transaction), if it does.
@@ -60,25 +104,87 @@ async fn transactional_refusal(
         .await
 }
 
+/// Decides, partition by partition in request order, what is refused and what is appended.
+async fn plan(
+    ctx: &RequestContext<'_>,
+    request: &ProduceRequestView,
+    scratch: &mut ProduceScratch,
+) {
+    let acks_valid = matches!(request.acks, -1..=1);
+    let by_id = request.version() >= 13;
+    for topic_data in request.topics() {
+        let topic = ctx
+            .state
+            .topics
+            .get_named(topic_data.name, topic_data.topic_id, by_id);
+        let name = topic.as_ref().map_or(topic_data.name, |t| t.name.as_str());
+        for data in topic_data.partitions {
+            let planned = if !acks_valid {
+                Planned::Refused(ErrorCode::InvalidRequiredAcks, "acks must be -1, 0 or 1")
+            } else if let Some(partition) = topic.as_ref().and_then(|t| t.partition(data.index)) {
+                match data.records.filter(|r| !r.is_empty()) {
+                    None => Planned::Refused(ErrorCode::InvalidRecord, "no records"),
+                    Some(records) => {
+                        match transactional_refusal(ctx, &records, name, data.index).await {
+                            Some(e) => Planned::Refused(e, OUTSIDE_TRANSACTION),
+                            None => {
+                                scratch.appends.push(Append {
+                                    partition: Arc::clone(partition),
+                                    records,
+                                    result: None,
+                                });
+                                Planned::Append(scratch.appends.len() - 1)
+                            }
+                        }
+                    }
+                }
+            } else {
+                Planned::Refused(ErrorCode::UnknownTopicOrPartition, "")
+            };
+            scratch.planned.push(planned);
+        }
+    }
+}
+
+/// Runs the appends on the blocking pool; their results land in `appends`.
+async fn append_all(appends: &mut Vec<Append>) {
+    if appends.is_empty() {
+        return;
+    }
+    let mut work = std::mem::take(appends);
+    let done = tokio::task::spawn_blocking(move || {
+        for a in &mut work {
+            a.result = Some(a.partition.append(&a.records));
+        }
+        work
+    })
+    .await;
+    match done {
+        Ok(work) => *appends = work,
+        Err(e) => {
+            // The blocking task panicked or was cancelled at shutdown: nothing is known of
+            // the appends, so none is acknowledged.
+            tracing::error!(error = %e, "append task failed");
+        }
+    }
+}
+
 /// Appends every partition's batches and writes the response body into `out` (after the
 /// header the caller wrote), one partition at a time, in request order.
 pub async fn handle(
     ctx: &RequestContext<'_>,
     request: &ProduceRequestView,
+    scratch: &mut ProduceScratch,
     out: &mut BytesMut,
 ) -> Outcome {
-    let acks = request.acks;
-    let acks_valid = matches!(acks, -1..=1);
+    scratch.clear();
+    plan(ctx, request, scratch).await;
+    append_all(&mut scratch.appends).await;
     let version = request.version();
     let mut first_error = 0;
+    let mut planned = scratch.planned.iter();
     let mut w = ProduceResponseWriter::new(out, version, request.topic_count());
     for topic_data in request.topics() {
-        let name = topic_data.name;
-        let topic = ctx
-            .state
-            .topics
-            .get_named(name, topic_data.topic_id, version >= 13);
-        let name = topic.as_ref().map_or(name, |t| t.name.as_str());
         w.topic(
             topic_data.name,
             topic_data.topic_id,
@@ -86,63 +192,58 @@ pub async fn handle(
         );
         for data in topic_data.partitions {
             let index = data.index;
-            let acks_message;
             let error_message;
             let record_errors: Vec<(i32, &str)>;
-            let response = if !acks_valid {
-                acks_message = format!("acks={acks} must be -1, 0 or 1");
-                failed(index, ErrorCode::InvalidRequiredAcks, Some(&acks_message))
-            } else if let Some(partition) = topic.as_ref().and_then(|t| t.partition(index)) {
-                match data.records.as_deref() {
-                    None | Some([]) => failed(index, ErrorCode::InvalidRecord, Some("no records")),
-                    Some(records) => match transactional_refusal(ctx, records, name, index).await {
-                        Some(e) => failed(
+            let response = match planned.next() {
+                None => failed(index, ErrorCode::UnknownServerError, None),
+                Some(Planned::Refused(e, "")) => failed(index, *e, None),
+                Some(Planned::Refused(e, message)) => failed(index, *e, Some(message)),
+                Some(Planned::Append(i)) => match scratch.appends.get(*i) {
+                    Some(Append {
+                        partition,
+                        records,
+                        result: Some(Ok(info)),
+                    }) => {
+                        if !info.duplicate {
+                            ctx.state.metrics.produced(
+                                &partition.topic,
+                                records.len() as u64,
+                                u64::try_from(info.last_offset - info.base_offset + 1).unwrap_or(0),
+                            );
+                        }
+                        PartitionResponse {
                             index,
-                            e,
-                            Some("transactional batch outside the producer's open transaction"),
-                        ),
-                        None => match partition.append(records) {
-                            Ok(info) => {
-                                if !info.duplicate {
-                                    ctx.state.metrics.produced(
-                                        name,
-                                        records.len() as u64,
-                                        u64::try_from(info.last_offset - info.base_offset + 1)
-                                            .unwrap_or(0),
-                                    );
-                                }
-                                PartitionResponse {
-                                    index,
-                                    error_code: 0,
-                                    base_offset: info.base_offset,
-                                    log_append_time_ms: info.log_append_time,
-                                    log_start_offset: info.log_start_offset,
-                                    record_errors: &[],
-                                    error_message: None,
-                                }
-                            }
-                            Err(e) => {
-                                tracing::debug!(peer = %ctx.peer, topic = %name, partition = index, error = %e, "produce refused");
-                                error_message = e.to_string();
-                                let mut response =
-                                    failed(index, storage_error_code(&e), Some(&error_message));
-                                if let strom_storage::Error::KeylessRecords { record_indexes } = &e
-                                {
-                                    // v8+: which records were bad; clients fail the others of
-                                    // the batch with INVALID_DIFFERENT_RECORD (KIP-467).
-                                    record_errors = record_indexes
-                                        .iter()
-                                        .map(|i| (*i, KEYLESS_MESSAGE))
-                                        .collect();
-                                    response.record_errors = &record_errors;
-                                }
-                                response
-                            }
-                        },
-                    },
-                }
-            } else {
-                failed(index, ErrorCode::UnknownTopicOrPartition, None)
+                            error_code: 0,
+                            base_offset: info.base_offset,
+                            log_append_time_ms: info.log_append_time,
+                            log_start_offset: info.log_start_offset,
+                            record_errors: &[],
+                            error_message: None,
+                        }
+                    }
+                    Some(Append {
+                        partition,
+                        result: Some(Err(e)),
+                        ..
+                    }) => {
+                        tracing::debug!(peer = %ctx.peer, topic = %partition.topic, partition = index, error = %e, "produce refused");
+                        error_message = e.to_string();
+                        let mut response =
+                            failed(index, storage_error_code(e), Some(&error_message));
+                        if let strom_storage::Error::KeylessRecords { record_indexes } = e {
+                            // v8+: which records were bad; clients fail the others of the
+                            // batch with INVALID_DIFFERENT_RECORD (KIP-467).
+                            record_errors = record_indexes
+                                .iter()
+                                .map(|i| (*i, KEYLESS_MESSAGE))
+                                .collect();
+                            response.record_errors = &record_errors;
+                        }
+                        response
+                    }
+                    // The append task failed: not written as far as anyone knows.
+                    _ => failed(index, ErrorCode::KafkaStorageError, None),
+                },
             };
             if first_error == 0 {
                 first_error = response.error_code;
@@ -151,5 +252,10 @@ pub async fn handle(
         }
     }
     w.finish(0);
-    Outcome { acks, first_error }
+    // Records and partitions are not held past the request.
+    scratch.clear();
+    Outcome {
+        acks: request.acks,
+        first_error,
+    }
 }

@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::api;
 use crate::api::fetch::FetchScratch;
+use crate::api::produce::ProduceScratch;
 use crate::context::RequestContext;
 use crate::handlers;
 use crate::state::BrokerState;
@@ -74,6 +75,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
     let mut encode_buf = BytesMut::new();
     let mut out: Vec<Out> = Vec::new();
     let mut scratch = FetchScratch::default();
+    let mut produce_scratch = ProduceScratch::default();
     tracing::debug!(%peer, "connection opened");
     loop {
         let next = next_frame(&ctx, &mut reader, &mut writer, &mut inbuf, &mut out).await;
@@ -84,6 +86,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, state: Arc<BrokerState>)
             encode: &mut encode_buf,
             out: &mut out,
             fetch: &mut scratch,
+            produce: &mut produce_scratch,
         };
         let keep_open = handle_frame(&ctx, frame.freeze(), &mut bufs).await;
         drop(permit);
@@ -177,6 +180,7 @@ struct Buffers<'a> {
     /// Responses waiting to be written.
     out: &'a mut Vec<Out>,
     fetch: &'a mut FetchScratch,
+    produce: &'a mut ProduceScratch,
 }
 
 /// Decodes and answers one frame, appending the response (encoded in `bufs.encode`) to
@@ -275,7 +279,7 @@ async fn answer_produce(
             return false;
         }
     };
-    let outcome = api::produce::handle(ctx, produce, encode_buf).await;
+    let outcome = api::produce::handle(ctx, produce, bufs.produce, encode_buf).await;
     ctx.state.metrics.record_request(
         ApiKey::Produce as i16,
         outcome.first_error,
