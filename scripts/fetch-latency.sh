@@ -16,6 +16,7 @@ SIZE=${SIZE:-1024}
 COUNT=${COUNT:-100000000}
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
+FLUSH_MESSAGES=${FLUSH_MESSAGES:-1}  # log.flush.interval.messages; 1: an fsync per append
 
 . scripts/bench-lib.sh
 
@@ -29,7 +30,7 @@ run() {
     local bin=$1 data="$WORK/fetch-latency-data" log
     rm -rf "$data"
     log=$(mktemp -t strom-fetch-latency-XXXX.log)
-    "$bin" --data-dir "$data" --listen "$B" --set log.flush.interval.messages=1 \
+    "$bin" --data-dir "$data" --listen "$B" --set log.flush.interval.messages="$FLUSH_MESSAGES" \
         --set strom.metrics.listen= >"$log" 2>&1 &
     local pid=$!
     for _ in $(seq 1 100); do grep -q "strom listening" "$log" && break; sleep 0.05; done
