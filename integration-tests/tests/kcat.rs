@@ -41,7 +41,7 @@ fn kcat_lists_produces_consumes_and_queries() {
     assert!(listing.contains("1 brokers:"), "{listing}");
     assert!(listing.contains(&format!("broker 1 at {b}")), "{listing}");
 
-    let before = strom_server::clock::now_ms();
+    let before = strom_server::clock::Clock::system().wall_ms();
     kcat(
         &bin,
         &["-b", &b, "-P", "-t", "kc", "-K:", "-z", "snappy"],

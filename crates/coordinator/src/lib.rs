@@ -1,7 +1,6 @@
 //! Sans-I/O coordinators: they take `(now, request)` and return what to reply and what to
-//! persist; the server performs the I/O. Consumer groups ([`groups`], [`group`]) and
-//! producer ids live here; the transaction coordinator is still in the server crate
-//! (`transactions.rs`).
+//! persist; the server performs the I/O and reads the clock. Consumer groups ([`groups`],
+//! [`group`]), transactions ([`transactions`]) and producer ids live here.
 #![cfg_attr(
     test,
     allow(
@@ -16,5 +15,9 @@ pub mod group;
 pub mod groups;
 pub mod producer_ids;
 pub mod records;
+pub mod transactions;
 
-pub use producer_ids::{Allocation, ProducerIds};
+pub use producer_ids::ProducerIds;
+
+/// Name of Kafka's internal offsets topic.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";

@@ -1,46 +1,72 @@
-//! Producer-id allocation for InitProducerId. Ids are handed out from blocks of
-//! [`BLOCK_SIZE`] whose end is persisted before the first id of the block is used (as Kafka's
-//! `ProducerIdManager` reserves blocks from the controller), so a restart never reuses an id.
+//! Producer ids for InitProducerId, handed out from blocks of [`BLOCK_SIZE`] that the
+//! controller reserves in the metadata log before any id of them is used (Kafka's
+//! `ProducerIdManager` and `AllocateProducerIds`), so a restart never hands an id out twice.
+//! The next block is asked for while the current one still has a tenth left, so that
+//! allocation does not wait for the metadata log in the steady state.
 
-/// Ids reserved per persisted block: Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`.
+use std::ops::Range;
+
+/// Ids reserved per block: Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`.
 pub const BLOCK_SIZE: i64 = 1000;
+/// Ids left in the current block when the next one is asked for (Kafka prefetches at 90 %).
+const PREFETCH_AT: i64 = BLOCK_SIZE / 10;
 
-/// The outcome of [`ProducerIds::allocate`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Allocation {
-    pub producer_id: i64,
-    /// When set, persist "next block starts at this id" BEFORE handing out `producer_id`.
-    pub persist_next_block: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ProducerIds {
-    next: i64,
-    block_end: i64,
+    /// Ids not handed out yet of the current block.
+    current: Range<i64>,
+    /// The block after it, when it arrived early.
+    next_block: Option<Range<i64>>,
+    /// A block was asked for and has not arrived.
+    requested: bool,
 }
 
 impl ProducerIds {
-    /// Starts from the persisted end of the last reserved block (0 on a new broker).
-    pub fn new(persisted_block_end: i64) -> Self {
-        let start = persisted_block_end.max(0);
-        Self {
-            next: start,
-            block_end: start,
-        }
+    /// No block yet: the first [`ProducerIds::next_id`] waits for one.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The next producer id. Ids exhaust at `i64::MAX`, which no broker reaches.
-    pub fn allocate(&mut self) -> Allocation {
-        let mut persist = None;
-        if self.next >= self.block_end {
-            self.block_end = self.next.saturating_add(BLOCK_SIZE);
-            persist = Some(self.block_end);
+    /// The next id, or `None` until a block arrives.
+    pub fn next_id(&mut self) -> Option<i64> {
+        if self.current.is_empty() {
+            self.current = self.next_block.take()?;
         }
-        let producer_id = self.next;
-        self.next = self.next.saturating_add(1);
-        Allocation {
-            producer_id,
-            persist_next_block: persist,
+        let id = self.current.start;
+        self.current.start += 1;
+        Some(id)
+    }
+
+    /// Whether an id can be handed out now.
+    pub fn has_id(&self) -> bool {
+        !self.current.is_empty() || self.next_block.is_some()
+    }
+
+    /// Whether a block should be asked for now.
+    pub fn wants_block(&self) -> bool {
+        !self.requested
+            && self.next_block.is_none()
+            && self.current.end - self.current.start <= PREFETCH_AT
+    }
+
+    /// A block was asked for.
+    pub fn block_requested(&mut self) {
+        self.requested = true;
+    }
+
+    /// The block asked for could not be reserved: it may be asked for again.
+    pub fn block_failed(&mut self) {
+        self.requested = false;
+    }
+
+    /// The controller reserved `start..start + len`.
+    pub fn add_block(&mut self, start: i64, len: i64) {
+        self.requested = false;
+        let block = start..start.saturating_add(len.max(0));
+        if self.current.is_empty() {
+            self.current = block;
+        } else {
+            self.next_block = Some(block);
         }
     }
 }
@@ -50,46 +76,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_id_reserves_a_block() {
-        let mut ids = ProducerIds::new(0);
-        assert_eq!(
-            ids.allocate(),
-            Allocation {
-                producer_id: 0,
-                persist_next_block: Some(1000)
-            }
-        );
-        assert_eq!(
-            ids.allocate(),
-            Allocation {
-                producer_id: 1,
-                persist_next_block: None
-            }
-        );
+    fn ids_come_from_blocks_in_order() {
+        let mut ids = ProducerIds::new();
+        assert_eq!(ids.next_id(), None, "no block yet");
+        assert!(ids.wants_block());
+        ids.block_requested();
+        assert!(!ids.wants_block(), "one request at a time");
+        ids.add_block(0, BLOCK_SIZE);
+        assert_eq!(ids.next_id(), Some(0));
+        assert_eq!(ids.next_id(), Some(1));
+        assert!(!ids.wants_block());
     }
 
     #[test]
-    fn restart_continues_after_the_persisted_block() {
-        let mut ids = ProducerIds::new(0);
-        for _ in 0..5 {
-            ids.allocate();
+    fn the_next_block_is_asked_for_early_and_used_after_the_current() {
+        let mut ids = ProducerIds::new();
+        ids.add_block(0, BLOCK_SIZE);
+        for _ in 0..(BLOCK_SIZE - PREFETCH_AT) {
+            ids.next_id();
         }
-        let mut again = ProducerIds::new(1000);
-        assert_eq!(again.allocate().producer_id, 1000);
+        assert!(ids.wants_block(), "a tenth left");
+        ids.block_requested();
+        ids.add_block(5000, BLOCK_SIZE);
+        for expected in (BLOCK_SIZE - PREFETCH_AT)..BLOCK_SIZE {
+            assert_eq!(ids.next_id(), Some(expected));
+        }
+        assert_eq!(ids.next_id(), Some(5000), "then the next block");
     }
 
     #[test]
-    fn block_boundary_persists_the_next_block() {
-        let mut ids = ProducerIds::new(0);
-        for _ in 0..BLOCK_SIZE {
-            ids.allocate();
-        }
-        assert_eq!(
-            ids.allocate(),
-            Allocation {
-                producer_id: 1000,
-                persist_next_block: Some(2000)
-            }
-        );
+    fn a_failed_request_may_be_made_again() {
+        let mut ids = ProducerIds::new();
+        ids.block_requested();
+        ids.block_failed();
+        assert!(ids.wants_block());
     }
 }

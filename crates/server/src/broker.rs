@@ -2,19 +2,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use strom_coordinator::ProducerIds;
 use strom_storage::meta::MetaRecord;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection;
-use crate::group_coordinator::{self, GroupCoordinator};
 use crate::state::BrokerState;
 use crate::topics::Topics;
 use strom_codec::uuid_text::base64_url;
@@ -90,8 +89,30 @@ impl Broker {
     /// # Errors
     /// The data directory cannot be opened.
     pub async fn start_on(
+        config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Self, StartError> {
+        Self::start_with(config, listener, Clock::system()).await
+    }
+
+    /// Like [`Broker::start`], with time read from `clock` (tests pass one that moves with
+    /// tokio's paused time).
+    ///
+    /// # Errors
+    /// The address cannot be bound or the data directory cannot be opened.
+    pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Self, StartError> {
+        let listener = Self::bind(&config)?;
+        Self::start_with(config, listener, clock).await
+    }
+
+    /// Like [`Broker::start_on`], with time read from `clock`.
+    ///
+    /// # Errors
+    /// The data directory cannot be opened.
+    pub async fn start_with(
         mut config: Config,
         listener: std::net::TcpListener,
+        clock: Clock,
     ) -> Result<Self, StartError> {
         let ephemeral = if config.ephemeral {
             let dir = tempfile::Builder::new()
@@ -116,11 +137,13 @@ impl Broker {
         let data_dir = config.data_dir.clone();
         let defaults = config.log.clone();
         let durable_meta = ephemeral.is_none();
-        let (topics, meta) =
-            tokio::task::spawn_blocking(move || Topics::open(&data_dir, defaults, durable_meta))
-                .await
-                .map_err(|e| storage_error(e.to_string()))?
-                .map_err(|e| storage_error(e.to_string()))?;
+        let topics_clock = clock.clone();
+        let (topics, meta) = tokio::task::spawn_blocking(move || {
+            Topics::open(&data_dir, defaults, durable_meta, topics_clock)
+        })
+        .await
+        .map_err(|e| storage_error(e.to_string()))?
+        .map_err(|e| storage_error(e.to_string()))?;
         if !meta.broker_configs.is_empty() {
             let node = config.node_id.to_string();
             match crate::dynamic_config::log_defaults(
@@ -148,21 +171,6 @@ impl Broker {
         let mut topics = topics;
         topics.cleaner_dedupe_bytes = config.cleaner_dedupe_bytes;
         let topics = Arc::new(topics);
-        let mut groups = strom_coordinator::groups::Groups::new(config.groups.clone());
-        let replay_topics = Arc::clone(&topics);
-        let (groups, replayed) = tokio::task::spawn_blocking(move || {
-            let counts = group_coordinator::replay(&replay_topics, &mut groups);
-            (groups, counts.iter().sum::<usize>())
-        })
-        .await
-        .map_err(|e| storage_error(e.to_string()))?;
-        if replayed > 0 {
-            tracing::info!(
-                records = replayed,
-                groups = groups.group_ids().len(),
-                "replayed __consumer_offsets"
-            );
-        }
         // The metrics endpoint is auxiliary: a port already taken costs a warning, not the broker.
         let metrics_listener = match &config.metrics_listen {
             Some(addr) => match TcpListener::bind(addr.as_str()).await {
@@ -176,33 +184,38 @@ impl Broker {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shutdown = CancellationToken::new();
-        let (group_coordinator, coordinator_task) = GroupCoordinator::start(
-            Arc::clone(&topics),
-            groups,
-            config.offsets_topic_segment_bytes,
-            shutdown.clone(),
-        );
+        let coordinators = crate::coordinators::start(
+            &topics,
+            &config,
+            meta.transactions.values().cloned().collect(),
+            &clock,
+            &shutdown,
+        )
+        .await
+        .map_err(storage_error)?;
         let state = Arc::new(BrokerState {
-            producer_ids: Mutex::new(ProducerIds::new(meta.next_producer_id)),
             request_memory: Semaphore::new(
                 usize::try_from(config.request_memory_bytes_max).unwrap_or(usize::MAX >> 4),
             ),
             connections: Arc::new(Semaphore::new(config.connections_max)),
             config,
             topics,
-            groups: group_coordinator,
+            groups: coordinators.groups,
+            txns: coordinators.txns,
             cluster_id,
+            clock,
             bound,
             advertised,
             shutdown,
             metrics: crate::metrics::Metrics::default(),
-            txns: crate::transactions::TxnCoordinator::new(meta.transactions.values().cloned()),
             metrics_addr,
         });
         let tracker = TaskTracker::new();
-        tracker.spawn(async move {
-            let _ = coordinator_task.await;
-        });
+        for task in coordinators.tasks {
+            tracker.spawn(async move {
+                let _ = task.await;
+            });
+        }
         tracker.spawn(accept_loop(listener, Arc::clone(&state), tracker.clone()));
         tracker.spawn(background(Arc::clone(&state)));
         if let Some(l) = metrics_listener {
@@ -327,9 +340,6 @@ async fn background(state: Arc<BrokerState>) {
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut retention = tokio::time::interval(retention_every);
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
-    // Transaction timeouts, and transactions a restart left half-ended.
-    let mut txn_timeouts = tokio::time::interval(Duration::from_millis(1000));
-    txn_timeouts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cleaner = tokio::time::interval(Duration::from_millis(
         state.config.cleaner_backoff_ms.max(1),
     ));
@@ -356,7 +366,7 @@ async fn background(state: Arc<BrokerState>) {
                 let s = Arc::clone(&state);
                 let _ = tokio::task::spawn_blocking(move || s.topics.compact_due()).await;
             }
-            _ = txn_timeouts.tick() => state.txns.tick(&state).await,
+
             _ = flush.tick() => {
                 let s = Arc::clone(&state);
                 let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;

@@ -65,6 +65,11 @@ pub struct Config {
     pub recovery_checkpoint_interval_ms: u64,
     /// `replica.high.watermark.checkpoint.interval.ms`: how often high watermarks do.
     pub high_watermark_checkpoint_interval_ms: u64,
+    /// `transaction.max.timeout.ms`, `transaction.state.log.num.partitions`,
+    /// `transactional.id.expiration.ms`.
+    pub txns: strom_coordinator::transactions::TxnConfig,
+    /// `transaction.state.log.segment.bytes`.
+    pub transaction_state_segment_bytes: u64,
 }
 
 impl Default for Config {
@@ -95,6 +100,8 @@ impl Default for Config {
             offsets_topic_segment_bytes: 100 * 1024 * 1024,
             recovery_checkpoint_interval_ms: 60_000,
             high_watermark_checkpoint_interval_ms: 5_000,
+            txns: strom_coordinator::transactions::TxnConfig::default(),
+            transaction_state_segment_bytes: 100 * 1024 * 1024,
             delete_topic_enable: true,
             groups: strom_coordinator::groups::GroupConfig::default(),
         }
@@ -232,6 +239,10 @@ pub const BROKER_KEYS: &[&str] = &[
     "offsets.topic.num.partitions",
     "offsets.topic.segment.bytes",
     "offset.metadata.max.bytes",
+    "transaction.max.timeout.ms",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.segment.bytes",
+    "transactional.id.expiration.ms",
 ];
 
 impl Config {
@@ -445,6 +456,39 @@ impl Config {
                 }
                 self.offsets_topic_segment_bytes = n;
             }
+            "transaction.max.timeout.ms" => {
+                let n: i32 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.txns.max_timeout_ms = n;
+            }
+            "transaction.state.log.num.partitions" => {
+                let n: i32 = parse(key, value)?;
+                if !(1..=1000).contains(&n) {
+                    return Err(invalid(key, value, "must be between 1 and 1000"));
+                }
+                self.txns.log_partitions = n;
+            }
+            "transaction.state.log.segment.bytes" => {
+                let n: u64 = parse(key, value)?;
+                let max = strom_storage::limits::SEGMENT_BYTES_MAX;
+                if !(1024..=max).contains(&n) {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!("must be between 1024 and {max}"),
+                    ));
+                }
+                self.transaction_state_segment_bytes = n;
+            }
+            "transactional.id.expiration.ms" => {
+                let n: i64 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.txns.id_expiration_ms = n;
+            }
             "offset.metadata.max.bytes" => {
                 let n: usize = parse(key, value)?;
                 self.groups.offset_metadata_bytes_max = n.min(1024 * 1024);
@@ -656,6 +700,22 @@ impl Config {
             (
                 "offset.metadata.max.bytes",
                 g.offset_metadata_bytes_max.to_string(),
+            ),
+            (
+                "transaction.max.timeout.ms",
+                self.txns.max_timeout_ms.to_string(),
+            ),
+            (
+                "transaction.state.log.num.partitions",
+                self.txns.log_partitions.to_string(),
+            ),
+            (
+                "transaction.state.log.segment.bytes",
+                self.transaction_state_segment_bytes.to_string(),
+            ),
+            (
+                "transactional.id.expiration.ms",
+                self.txns.id_expiration_ms.to_string(),
             ),
         ]
     }

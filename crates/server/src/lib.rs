@@ -9,14 +9,13 @@ pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod context;
+pub mod coordinators;
 pub mod dynamic_config;
 pub mod error;
-pub mod group_coordinator;
 pub mod handlers;
 pub mod metrics;
 pub mod state;
 pub mod topics;
-pub mod transactions;
 
 pub use broker::Broker;
 pub use config::Config;

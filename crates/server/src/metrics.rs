@@ -228,9 +228,6 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// A group's committed offsets: (group, [(topic, partition, offset)]).
-type GroupOffsets = (String, Vec<(String, i32, i64)>);
-
 /// The whole exposition, computed at scrape time.
 pub async fn render(state: &BrokerState) -> String {
     let m = &state.metrics;
@@ -359,28 +356,11 @@ pub async fn render(state: &BrokerState) -> String {
     let _ = write!(out, "# HELP strom_partition_log_start_offset First readable offset, by partition.\n# TYPE strom_partition_log_start_offset gauge\n{start}");
 
     // Consumer-group lag: log end minus committed offset, for every committed partition.
-    let committed = state
-        .groups
-        .query(|groups| {
-            let all: Vec<GroupOffsets> = groups
-                .list(&[], &[])
-                .into_iter()
-                .map(|g| {
-                    let offsets = groups
-                        .fetch_offsets(&g.group_id, None)
-                        .into_iter()
-                        .map(|c| (c.topic, c.partition, c.offset))
-                        .collect();
-                    (g.group_id, offsets)
-                })
-                .collect();
-            (all, Vec::new())
-        })
-        .await
-        .unwrap_or_default();
+    let committed = state.groups.all_offsets().await.unwrap_or_default();
     let _ = writeln!(out, "# HELP strom_consumer_group_lag Log end offset minus the group's committed offset.\n# TYPE strom_consumer_group_lag gauge");
     for (group, offsets) in committed {
-        for (topic, partition, offset) in offsets {
+        for c in offsets {
+            let (topic, partition, offset) = (c.topic, c.partition, c.offset);
             if let Some(log_end) = ends.get(&(topic.clone(), partition)) {
                 let _ = writeln!(
                     out,

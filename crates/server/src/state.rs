@@ -2,14 +2,15 @@
 //! limits, metrics and the shutdown signal. [`crate::broker`] builds it.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use strom_coordinator::ProducerIds;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::group_coordinator::GroupCoordinator;
+use crate::coordinators::groups::GroupCoordinator;
+use crate::coordinators::transactions::TxnCoordinator;
 use crate::topics::Topics;
 
 /// State shared by every connection.
@@ -18,8 +19,10 @@ pub struct BrokerState {
     pub config: Config,
     pub topics: Arc<Topics>,
     pub groups: GroupCoordinator,
+    pub txns: TxnCoordinator,
     pub cluster_id: String,
-    pub producer_ids: Mutex<ProducerIds>,
+    /// Where every decision by time reads it.
+    pub clock: Clock,
     /// The address actually bound (port 0 resolved).
     pub bound: SocketAddr,
     /// `(host, port)` to advertise; `None` means "the address the client connected to".
@@ -30,7 +33,6 @@ pub struct BrokerState {
     /// One permit per open connection (`max.connections`).
     pub connections: Arc<Semaphore>,
     pub metrics: crate::metrics::Metrics,
-    pub txns: crate::transactions::TxnCoordinator,
     /// Where `/metrics` and `/health` are served, when enabled and bound.
     pub metrics_addr: Option<SocketAddr>,
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use strom_codec::uuid_text::base64_url;
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 
 /// The only leader epoch a single broker has (every batch it wrote carries it).
 pub const LEADER_EPOCH: i32 = 0;
@@ -70,6 +70,8 @@ pub struct Partition {
     leader_epoch: i32,
     /// The high watermark, for fetches waiting for more.
     high_watermark: watch::Sender<i64>,
+    /// Where append timestamps (`LogAppendTime`, timestamp checks) come from.
+    clock: Clock,
 }
 
 /// What a fetch learns about a partition in one look.
@@ -85,7 +87,13 @@ pub struct ReadOutcome {
 
 impl Partition {
     /// Leads `log` in `leader_epoch`: with no other replica, the high watermark is the log end.
-    fn lead(topic: &str, index: i32, log: Arc<Log>, leader_epoch: i32) -> Result<Self, TopicError> {
+    fn lead(
+        topic: &str,
+        index: i32,
+        log: Arc<Log>,
+        leader_epoch: i32,
+        clock: Clock,
+    ) -> Result<Self, TopicError> {
         log.become_leader(leader_epoch)?;
         let high_watermark = log.update_high_watermark(i64::MAX);
         let (high_watermark, _) = watch::channel(high_watermark);
@@ -95,6 +103,7 @@ impl Partition {
             log,
             leader_epoch,
             high_watermark,
+            clock,
         })
     }
 
@@ -122,7 +131,7 @@ impl Partition {
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, strom_storage::Error> {
         let info = self
             .log
-            .append_as_leader(records, self.leader_epoch, now_ms())?;
+            .append_as_leader(records, self.leader_epoch, self.clock.wall_ms())?;
         self.advance_high_watermark();
         Ok(info)
     }
@@ -173,7 +182,7 @@ impl Partition {
         };
         let offset = self
             .log
-            .append_marker(marker, self.leader_epoch, now_ms())?;
+            .append_marker(marker, self.leader_epoch, self.clock.wall_ms())?;
         self.advance_high_watermark();
         Ok(offset)
     }
@@ -247,6 +256,7 @@ pub struct Topics {
     meta: Mutex<(MetaLog, MetaState)>,
     /// Key-map memory of one compaction pass (`log.cleaner.dedupe.buffer.size`).
     pub cleaner_dedupe_bytes: usize,
+    clock: Clock,
 }
 
 /// Kafka's text form of a topic id, as `partition.metadata` holds it.
@@ -263,6 +273,7 @@ impl Topics {
         data_dir: &Path,
         defaults: LogConfig,
         durable_meta: bool,
+        clock: Clock,
     ) -> Result<(Self, MetaState), TopicError> {
         let logs = Arc::new(LogManager::open(data_dir, durable_meta)?);
         let (mut meta_log, state) = MetaLog::open(data_dir)?;
@@ -277,6 +288,7 @@ impl Topics {
             by_id: DashMap::new(),
             meta: Mutex::new((meta_log, state.clone())),
             cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
+            clock,
         };
         for meta in state.topics.values() {
             let topic = topics.open_topic(meta)?;
@@ -302,10 +314,19 @@ impl Topics {
         config: &LogConfig,
     ) -> Result<Arc<Partition>, TopicError> {
         let tp = TopicPartition::new(name, index);
-        let log = self
-            .logs
-            .open_log(&tp, &topic_id_text(id), config.clone(), now_ms())?;
-        Ok(Arc::new(Partition::lead(name, index, log, LEADER_EPOCH)?))
+        let log = self.logs.open_log(
+            &tp,
+            &topic_id_text(id),
+            config.clone(),
+            self.clock.wall_ms(),
+        )?;
+        Ok(Arc::new(Partition::lead(
+            name,
+            index,
+            log,
+            LEADER_EPOCH,
+            self.clock.clone(),
+        )?))
     }
 
     fn open_topic(&self, meta: &TopicMeta) -> Result<Arc<Topic>, TopicError> {
@@ -596,18 +617,21 @@ impl Topics {
 
     /// Runs retention on every partition; returns segments deleted.
     pub fn enforce_retention(&self) -> usize {
-        self.logs.retention_pass(now_ms()).segments_deleted
+        self.logs
+            .retention_pass(self.clock.wall_ms())
+            .segments_deleted
     }
 
     /// One compaction pass over every compacted partition that is dirty enough (see
     /// `strom_storage::cleaner`). Returns partitions cleaned.
     pub fn compact_due(&self) -> usize {
-        self.logs.clean_pass(now_ms(), self.cleaner_dedupe_bytes)
+        self.logs
+            .clean_pass(self.clock.wall_ms(), self.cleaner_dedupe_bytes)
     }
 
     /// fsyncs partitions whose `flush.ms` has passed.
     pub fn flush_due(&self) {
-        self.logs.flush_pass(now_ms());
+        self.logs.flush_pass(self.clock.wall_ms());
     }
 
     /// Writes the log directory's checkpoints (recovery points, high watermarks, log starts).
@@ -621,7 +645,7 @@ impl Topics {
     /// directory), writes the checkpoints and the clean-shutdown marker. A failure leaves no
     /// marker, so the next start recovers.
     pub fn close(&self) {
-        self.logs.shutdown(now_ms());
+        self.logs.shutdown(self.clock.wall_ms());
     }
 }
 
@@ -643,7 +667,8 @@ mod tests {
     fn topics_survive_reopen_and_deletion_is_durable() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (topics, _) = Topics::open(dir.path(), LogConfig::default(), true).unwrap();
+            let (topics, _) =
+                Topics::open(dir.path(), LogConfig::default(), true, Clock::system()).unwrap();
             topics.create("a", 2, BTreeMap::new(), false).unwrap();
             topics.create("b", 1, BTreeMap::new(), false).unwrap();
             assert!(matches!(
@@ -653,7 +678,8 @@ mod tests {
             topics.delete("b").unwrap();
             topics.close();
         }
-        let (topics, _) = Topics::open(dir.path(), LogConfig::default(), true).unwrap();
+        let (topics, _) =
+            Topics::open(dir.path(), LogConfig::default(), true, Clock::system()).unwrap();
         assert_eq!(
             topics
                 .all()

@@ -58,7 +58,7 @@ async fn alter(
 fn keyless() -> Vec<u8> {
     strom_storage::batch::build_uncompressed(
         &[b"a", b"b", b"c"],
-        strom_server::clock::now_ms(),
+        strom_server::clock::Clock::system().wall_ms(),
         None,
     )
 }

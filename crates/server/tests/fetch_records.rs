@@ -35,7 +35,7 @@ async fn produce_to(
         .map(|i| vec![u8::try_from(i % 251).unwrap(); size])
         .collect();
     let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-    let batch = build_uncompressed(&refs, strom_server::clock::now_ms(), None);
+    let batch = build_uncompressed(&refs, strom_server::clock::Clock::system().wall_ms(), None);
     let request = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(5000)

@@ -36,7 +36,7 @@ async fn metrics_and_health() {
     create_topic(&mut conn, "m.t", 1).await;
     let batch = strom_storage::batch::build_uncompressed(
         &[b"a", b"b", b"c"],
-        strom_server::clock::now_ms(),
+        strom_server::clock::Clock::system().wall_ms(),
         None,
     );
     let batch_len = batch.len();

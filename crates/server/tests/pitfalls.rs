@@ -98,8 +98,11 @@ async fn long_poll_wakes_on_the_append() {
         r
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let batch =
-        strom_storage::batch::build_uncompressed(&[b"ping"], strom_server::clock::now_ms(), None);
+    let batch = strom_storage::batch::build_uncompressed(
+        &[b"ping"],
+        strom_server::clock::Clock::system().wall_ms(),
+        None,
+    );
     assert_eq!(produce(&mut conn, "wake", batch, 1).await.0, 0);
     let r = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await

@@ -303,7 +303,11 @@ async fn produce_errors_and_idempotent_duplicates() {
     read_frame(&mut s).await.expect("created");
 
     let batch = |values: &[&[u8]], producer| {
-        strom_storage::batch::build_uncompressed(values, strom_server::clock::now_ms(), producer)
+        strom_storage::batch::build_uncompressed(
+            values,
+            strom_server::clock::Clock::system().wall_ms(),
+            producer,
+        )
     };
     assert_eq!(
         produce(&mut s, "raw", batch(&[b"a", b"b"], None), 2).await,
@@ -348,7 +352,7 @@ async fn produce_errors_and_idempotent_duplicates() {
     // Timestamp far in the future (message.timestamp.after.max.ms = 1 h).
     let future = strom_storage::batch::build_uncompressed(
         &[b"x"],
-        strom_server::clock::now_ms() + 10 * 3_600_000,
+        strom_server::clock::Clock::system().wall_ms() + 10 * 3_600_000,
         None,
     );
     assert_eq!(

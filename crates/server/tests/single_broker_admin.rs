@@ -45,7 +45,7 @@ async fn single_broker_answers() {
     assert_eq!(r.topics[0].error_code, 0);
     let batch = strom_storage::batch::build_uncompressed(
         &[b"a", b"b", b"c"],
-        strom_server::clock::now_ms(),
+        strom_server::clock::Clock::system().wall_ms(),
         None,
     );
     assert_eq!(produce(&mut conn, "sb", batch, 1).await.0, 0);
@@ -180,7 +180,7 @@ async fn describe_producers_and_topic_partitions_paging() {
         create_topic(&mut conn, topic, partitions).await;
     }
     // An idempotent producer (id 42, epoch 3) writes two batches to dtp-a/0.
-    let now = strom_server::clock::now_ms();
+    let now = strom_server::clock::Clock::system().wall_ms();
     for (seq, ts) in [(0, now), (2, now + 1000)] {
         let batch = strom_storage::batch::build_uncompressed(&[b"x", b"y"], ts, Some((42, 3, seq)));
         assert_eq!(produce(&mut conn, "dtp-a", batch, 1).await.0, 0);
@@ -267,7 +267,7 @@ async fn list_offsets_answers_at_every_version() {
     let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
     create_topic(&mut conn, "lo", 1).await;
     // Current timestamps: records from 1970 would be due for retention at once.
-    let now = strom_server::clock::now_ms();
+    let now = strom_server::clock::Clock::system().wall_ms();
     let batch = strom_storage::batch::build_uncompressed(&[b"a", b"b"], now, None);
     assert_eq!(produce(&mut conn, "lo", batch, 1).await.0, 0);
     for version in 1..=9 {

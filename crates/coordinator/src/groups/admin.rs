@@ -95,7 +95,6 @@ impl Groups {
         &mut self,
         group_id: &str,
         partitions: &[(String, i32)],
-        subscribed: impl Fn(&Bytes, &str) -> bool,
     ) -> (Option<ErrorCode>, PartitionErrors, Vec<Record>) {
         let Some(g) = self.groups.get_mut(group_id) else {
             return (Some(ErrorCode::GroupIdNotFound), Vec::new(), Vec::new());
@@ -107,7 +106,7 @@ impl Groups {
             let in_use = g.state != GroupState::Empty
                 && g.members
                     .iter()
-                    .any(|m| subscribed(&m.metadata_for(&protocol), topic));
+                    .any(|m| subscribes_to(&m.metadata_for(&protocol), topic));
             if in_use {
                 results.push((
                     topic.clone(),

@@ -15,6 +15,7 @@ mod join;
 mod leave;
 mod offsets;
 mod replay;
+mod subscription;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use crate::group::Group;
 use crate::records::{self, GroupValue, MemberValue, Record};
 
 pub use api::*;
+pub use subscription::subscribes_to;
 
 /// Most members one group may hold (`group.max.size`; Kafka's default is unbounded).
 pub const GROUP_MEMBERS_MAX: usize = 1000;

@@ -16,7 +16,10 @@ impl Groups {
         let out = self.tick_unchecked(now, wall);
         if cfg!(debug_assertions) {
             let checked = self.check_invariants();
-            debug_assert!(checked.is_ok(), "group invariant broken by a tick: {checked:?}");
+            debug_assert!(
+                checked.is_ok(),
+                "group invariant broken by a tick: {checked:?}"
+            );
         }
         out
     }

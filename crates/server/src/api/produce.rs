@@ -85,7 +85,7 @@ const OUTSIDE_TRANSACTION: &str = "transactional batch outside the producer's op
 
 /// For a transactional batch: why the transaction coordinator refuses it (stale epoch,
 /// partition not added to the open transaction), if it does.
-async fn transactional_refusal(
+fn transactional_refusal(
     ctx: &RequestContext<'_>,
     records: &[u8],
     topic: &str,
@@ -101,15 +101,10 @@ async fn transactional_refusal(
     ctx.state
         .txns
         .check_produce(header.producer_id, header.producer_epoch, topic, partition)
-        .await
 }
 
 /// Decides, partition by partition in request order, what is refused and what is appended.
-async fn plan(
-    ctx: &RequestContext<'_>,
-    request: &ProduceRequestView,
-    scratch: &mut ProduceScratch,
-) {
+fn plan(ctx: &RequestContext<'_>, request: &ProduceRequestView, scratch: &mut ProduceScratch) {
     let acks_valid = matches!(request.acks, -1..=1);
     let by_id = request.version() >= 13;
     for topic_data in request.topics() {
@@ -124,19 +119,17 @@ async fn plan(
             } else if let Some(partition) = topic.as_ref().and_then(|t| t.partition(data.index)) {
                 match data.records.filter(|r| !r.is_empty()) {
                     None => Planned::Refused(ErrorCode::InvalidRecord, "no records"),
-                    Some(records) => {
-                        match transactional_refusal(ctx, &records, name, data.index).await {
-                            Some(e) => Planned::Refused(e, OUTSIDE_TRANSACTION),
-                            None => {
-                                scratch.appends.push(Append {
-                                    partition: Arc::clone(partition),
-                                    records,
-                                    result: None,
-                                });
-                                Planned::Append(scratch.appends.len() - 1)
-                            }
+                    Some(records) => match transactional_refusal(ctx, &records, name, data.index) {
+                        Some(e) => Planned::Refused(e, OUTSIDE_TRANSACTION),
+                        None => {
+                            scratch.appends.push(Append {
+                                partition: Arc::clone(partition),
+                                records,
+                                result: None,
+                            });
+                            Planned::Append(scratch.appends.len() - 1)
                         }
-                    }
+                    },
                 }
             } else {
                 Planned::Refused(ErrorCode::UnknownTopicOrPartition, "")
@@ -178,7 +171,7 @@ pub async fn handle(
     out: &mut BytesMut,
 ) -> Outcome {
     scratch.clear();
-    plan(ctx, request, scratch).await;
+    plan(ctx, request, scratch);
     append_all(&mut scratch.appends).await;
     let version = request.version();
     let mut first_error = 0;

@@ -3,9 +3,10 @@
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
-use strom_codec::kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
+use strom_codec::kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse, GroupId};
 use strom_codec::ErrorCode;
 
+use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
@@ -15,23 +16,25 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let mut results = Vec::new();
-    for group in request.groups_names {
-        let id = group.0.as_str().to_string();
-        let outcome = ctx
-            .state
-            .groups
-            .query(move |groups| groups.delete(&id))
-            .await;
-        let error = match outcome {
-            Some(e) => e,
-            None => Some(ErrorCode::CoordinatorNotAvailable),
-        };
-        results.push(
+    let ids: Vec<String> = request
+        .groups_names
+        .iter()
+        .map(|g| g.0.as_str().to_string())
+        .collect();
+    let outcome = match ctx.state.groups.delete(ids.clone()).await {
+        Some(results) => results,
+        None => ids
+            .into_iter()
+            .map(|id| (id, Some(ErrorCode::CoordinatorNotAvailable)))
+            .collect(),
+    };
+    let results = outcome
+        .into_iter()
+        .map(|(id, error)| {
             DeletableGroupResult::default()
-                .with_group_id(group)
-                .with_error_code(crate::error::code(error)),
-        );
-    }
+                .with_group_id(GroupId(str_bytes(id)))
+                .with_error_code(crate::error::code(error))
+        })
+        .collect();
     DeleteGroupsResponse::default().with_results(results)
 }

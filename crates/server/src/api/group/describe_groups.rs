@@ -35,19 +35,7 @@ pub async fn handle(
         AUTHORIZED_OPERATIONS_OMITTED
     };
     let wanted = ids.clone();
-    let described = ctx
-        .state
-        .groups
-        .query(move |groups| {
-            (
-                wanted
-                    .iter()
-                    .map(|id| groups.describe(id))
-                    .collect::<Vec<_>>(),
-                Vec::new(),
-            )
-        })
-        .await;
+    let described = ctx.state.groups.describe(wanted).await;
     let groups = match described {
         Some(list) => list
             .into_iter()

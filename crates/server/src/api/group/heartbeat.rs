@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 use strom_codec::ErrorCode;
-use strom_coordinator::groups::{HeartbeatRequest as Beat, Reply};
+use strom_coordinator::groups::HeartbeatRequest as Beat;
 
 use crate::api::text::opt_string;
 use crate::context::RequestContext;
@@ -18,15 +18,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> Hear
         member_id: request.member_id.as_str().to_string(),
         group_instance_id: opt_string(request.group_instance_id.as_ref()),
     };
-    let reply = ctx
+    let error = ctx
         .state
         .groups
-        .call(move |groups, now, _, token| groups.heartbeat(now, token, req))
-        .await;
-    let error = match reply {
-        Some(Reply::Heartbeat(e)) => e,
-        _ => Some(ErrorCode::CoordinatorNotAvailable),
-    };
+        .heartbeat(req)
+        .await
+        .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable));
     if error.is_some() {
         tracing::debug!(?error, "Heartbeat refused");
     }

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use strom_codec::kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use strom_codec::ErrorCode;
-use strom_coordinator::groups::{JoinRequest, Reply};
+use strom_coordinator::groups::JoinRequest;
 
 use crate::api::text::opt_string;
 use crate::api::text::str_bytes;
@@ -49,16 +49,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: JoinGroupRequest) -> Join
         supports_skip_assignment: version >= 9,
     };
     let (group_id, member_id) = (req.group_id.clone(), req.member_id.clone());
-    let reply = ctx
-        .state
-        .groups
-        .call(move |groups, now, wall, token| groups.join(now, wall, token, req))
-        .await;
-    if let Some(Reply::Join(j)) = &reply {
+    let reply = ctx.state.groups.join(req).await;
+    if let Some(j) = &reply {
         tracing::debug!(group = %group_id, member = %member_id, error = ?j.error, generation = j.generation_id,
             assigned_id = %j.member_id, leader = %j.leader, members = j.members.len(), "JoinGroup");
     }
-    let Some(Reply::Join(j)) = reply else {
+    let Some(j) = reply else {
         return JoinGroupResponse::default()
             .with_error_code(ErrorCode::CoordinatorNotAvailable.code())
             .with_generation_id(-1);

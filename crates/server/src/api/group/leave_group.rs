@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::leave_group_response::MemberResponse;
 use strom_codec::kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use strom_codec::ErrorCode;
-use strom_coordinator::groups::{LeaveRequest, Reply};
+use strom_coordinator::groups::LeaveRequest;
 
 use crate::api::text::opt_string;
 use crate::api::text::str_bytes;
@@ -35,12 +35,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: LeaveGroupRequest) -> Lea
         group_id: request.group_id.0.as_str().to_string(),
         members,
     };
-    let reply = ctx
-        .state
-        .groups
-        .call(move |groups, now, wall, token| groups.leave(now, wall, token, req))
-        .await;
-    let Some(Reply::Leave(l)) = reply else {
+    let Some(l) = ctx.state.groups.leave(req).await else {
         return LeaveGroupResponse::default()
             .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
     };

@@ -23,12 +23,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> Lis
         .iter()
         .map(|s| s.as_str().to_string())
         .collect();
-    let Some(listing) = ctx
-        .state
-        .groups
-        .query(move |groups| (groups.list(&states, &types), Vec::new()))
-        .await
-    else {
+    let Some(listing) = ctx.state.groups.list(states, types).await else {
         return ListGroupsResponse::default()
             .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
     };

@@ -11,7 +11,7 @@ use strom_codec::kafka_protocol::messages::offset_commit_response::{
 };
 use strom_codec::kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use strom_codec::ErrorCode;
-use strom_coordinator::groups::{CommitRequest, Reply};
+use strom_coordinator::groups::CommitRequest;
 
 use crate::api::text::opt_string;
 use crate::api::text::topic_name;
@@ -67,18 +67,13 @@ pub async fn handle(
             .iter()
             .map(|(t, p, ..)| (t.clone(), *p))
             .collect();
-        match ctx
-            .state
-            .groups
-            .call(move |groups, now, wall, token| groups.commit(now, wall, token, req))
-            .await
-        {
-            Some(Reply::Commit(c)) => {
+        match ctx.state.groups.commit(req).await {
+            Some(c) => {
                 for (t, p, e) in c.errors {
                     outcome.insert((t, p), e);
                 }
             }
-            _ => {
+            None => {
                 for k in keys {
                     outcome.insert(k, Some(ErrorCode::CoordinatorNotAvailable));
                 }

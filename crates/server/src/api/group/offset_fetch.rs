@@ -23,15 +23,7 @@ async fn fetch(
     group: String,
     partitions: Option<Vec<(String, i32)>>,
 ) -> Option<Vec<CommittedOffset>> {
-    ctx.state
-        .groups
-        .query(move |groups| {
-            (
-                groups.fetch_offsets(&group, partitions.as_deref()),
-                Vec::new(),
-            )
-        })
-        .await
+    ctx.state.groups.fetch_offsets(group, partitions).await
 }
 
 /// Partitions of `group` whose offsets wait on an open transaction, when asked to care.
@@ -41,7 +33,7 @@ async fn unstable(
     require_stable: bool,
 ) -> std::collections::BTreeSet<(String, i32)> {
     if require_stable {
-        ctx.state.txns.pending_offsets(group).await
+        ctx.state.txns.pending_offsets(group.to_string()).await
     } else {
         std::collections::BTreeSet::new()
     }

@@ -4,7 +4,7 @@
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use strom_codec::ErrorCode;
-use strom_coordinator::groups::{Reply, SyncRequest};
+use strom_coordinator::groups::SyncRequest;
 
 use crate::api::text::opt_string;
 use crate::api::text::str_bytes;
@@ -32,16 +32,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: SyncGroupRequest) -> Sync
         req.member_id.clone(),
         req.generation_id,
     );
-    let reply = ctx
-        .state
-        .groups
-        .call(move |groups, now, _wall, token| groups.sync(now, token, req))
-        .await;
-    if let Some(Reply::Sync(s)) = &reply {
+    let reply = ctx.state.groups.sync(req).await;
+    if let Some(s) = &reply {
         tracing::debug!(group = %group_id, member = %member_id, generation, error = ?s.error,
             assignment_bytes = s.assignment.len(), "SyncGroup");
     }
-    let Some(Reply::Sync(s)) = reply else {
+    let Some(s) = reply else {
         return SyncGroupResponse::default()
             .with_error_code(ErrorCode::CoordinatorNotAvailable.code());
     };

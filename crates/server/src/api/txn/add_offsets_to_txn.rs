@@ -3,6 +3,7 @@
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+use strom_coordinator::transactions::AddOffsets;
 
 use crate::context::RequestContext;
 
@@ -16,13 +17,12 @@ pub async fn handle(
     let result = ctx
         .state
         .txns
-        .add_offsets(
-            ctx.state,
-            request.transactional_id.0.as_str(),
-            request.producer_id.0,
-            request.producer_epoch,
-            request.group_id.0.as_str(),
-        )
+        .add_offsets(AddOffsets {
+            transactional_id: request.transactional_id.0.as_str().to_string(),
+            producer_id: request.producer_id.0,
+            producer_epoch: request.producer_epoch,
+            group_id: request.group_id.0.as_str().to_string(),
+        })
         .await;
     AddOffsetsToTxnResponse::default().with_error_code(crate::error::code(result.err()))
 }

@@ -3,6 +3,7 @@
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
+use strom_coordinator::transactions::EndTxn;
 
 use crate::context::RequestContext;
 
@@ -13,13 +14,12 @@ pub async fn handle(ctx: &RequestContext<'_>, request: EndTxnRequest) -> EndTxnR
     let result = ctx
         .state
         .txns
-        .end(
-            ctx.state,
-            request.transactional_id.0.as_str(),
-            request.producer_id.0,
-            request.producer_epoch,
-            request.committed,
-        )
+        .end_txn(EndTxn {
+            transactional_id: request.transactional_id.0.as_str().to_string(),
+            producer_id: request.producer_id.0,
+            producer_epoch: request.producer_epoch,
+            commit: request.committed,
+        })
         .await;
     if let Err(e) = result {
         tracing::debug!(peer = %ctx.peer, transactional_id = %request.transactional_id.0.as_str(), error = ?e, "EndTxn refused");

@@ -7,7 +7,7 @@ use strom_codec::kafka_protocol::messages::txn_offset_commit_response::{
 };
 use strom_codec::kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use strom_codec::ErrorCode;
-use strom_storage::meta::TxnOffset;
+use strom_coordinator::transactions::{TxnOffset, TxnOffsetCommit};
 
 use crate::context::RequestContext;
 
@@ -26,19 +26,12 @@ pub async fn handle(
         .map(|i| i.as_str().to_string());
     let generation = request.generation_id;
     let max_metadata = ctx.state.config.groups.offset_metadata_bytes_max;
-    let group_check = {
-        let group = group.clone();
-        ctx.state
-            .groups
-            .query(move |g| {
-                (
-                    g.validate_txn_commit(&group, generation, &member, instance.as_deref()),
-                    Vec::new(),
-                )
-            })
-            .await
-            .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable))
-    };
+    let group_check = ctx
+        .state
+        .groups
+        .validate_txn_commit(group.clone(), generation, member, instance)
+        .await
+        .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable));
     let too_large = request.topics.iter().any(|t| {
         t.partitions.iter().any(|p| {
             p.committed_metadata
@@ -68,14 +61,13 @@ pub async fn handle(
                 .collect();
             ctx.state
                 .txns
-                .add_offset_commits(
-                    ctx.state,
-                    request.transactional_id.0.as_str(),
-                    request.producer_id.0,
-                    request.producer_epoch,
-                    &group,
+                .txn_offset_commit(TxnOffsetCommit {
+                    transactional_id: request.transactional_id.0.as_str().to_string(),
+                    producer_id: request.producer_id.0,
+                    producer_epoch: request.producer_epoch,
+                    group_id: group,
                     offsets,
-                )
+                })
                 .await
                 .err()
         }
