@@ -146,7 +146,7 @@ impl Broker {
         .map_err(|e| storage_error(e.to_string()))?;
         if !meta.broker_configs.is_empty() {
             let node = config.node_id.to_string();
-            match crate::dynamic_config::log_defaults(
+            match crate::config::dynamic::log_defaults(
                 &config.log,
                 meta.broker_configs.get(""),
                 meta.broker_configs.get(&node),

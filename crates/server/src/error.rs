@@ -19,7 +19,6 @@ pub fn storage_error_code(error: &strom_storage::Error) -> ErrorCode {
         E::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         E::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequenceNumber,
         E::InvalidProducerEpoch { .. } => ErrorCode::InvalidProducerEpoch,
-        E::InvalidConfig { .. } => ErrorCode::InvalidConfig,
     }
 }
 

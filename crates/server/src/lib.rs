@@ -10,7 +10,6 @@ pub mod config;
 pub mod connection;
 pub mod context;
 pub mod coordinators;
-pub mod dynamic_config;
 pub mod error;
 pub mod handlers;
 pub mod metrics;

@@ -330,10 +330,8 @@ impl Topics {
     }
 
     fn open_topic(&self, meta: &TopicMeta) -> Result<Arc<Topic>, TopicError> {
-        let config = self
-            .defaults()
-            .with_overrides(&meta.configs)
-            .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        let config = crate::config::topic_keys::log_config(&self.defaults(), &meta.configs)
+            .map_err(TopicError::InvalidConfig)?;
         let id = Uuid::parse_str(&meta.id).unwrap_or_else(|_| Uuid::new_v4());
         let mut partitions = Vec::new();
         for index in 0..meta.partitions {
@@ -397,9 +395,8 @@ impl Topics {
         if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
             return Err(TopicError::InvalidPartitions(partitions));
         }
-        self.defaults()
-            .with_overrides(configs)
-            .map_err(|e| TopicError::InvalidConfig(e.to_string()))
+        crate::config::topic_keys::log_config(&self.defaults(), configs)
+            .map_err(TopicError::InvalidConfig)
     }
 
     /// Creates a topic durably: the metadata record is fsynced before the topic is visible.
@@ -465,10 +462,8 @@ impl Topics {
         let topic = self
             .get(name)
             .ok_or_else(|| TopicError::Unknown(name.into()))?;
-        let log_config = self
-            .defaults()
-            .with_overrides(&configs)
-            .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        let log_config = crate::config::topic_keys::log_config(&self.defaults(), &configs)
+            .map_err(TopicError::InvalidConfig)?;
         if validate_only {
             return Ok(());
         }
@@ -522,10 +517,8 @@ impl Topics {
             return Ok(());
         }
         let configs = topic.configs();
-        let config = self
-            .defaults()
-            .with_overrides(&configs)
-            .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        let config = crate::config::topic_keys::log_config(&self.defaults(), &configs)
+            .map_err(TopicError::InvalidConfig)?;
         let mut partitions = topic.partitions.clone();
         for index in current..count {
             self.logs.delete_log(&TopicPartition::new(name, index))?;
@@ -574,7 +567,7 @@ impl Topics {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = defaults.clone();
         for topic in self.all() {
-            match defaults.with_overrides(&topic.configs()) {
+            match crate::config::topic_keys::log_config(&defaults, &topic.configs()) {
                 Ok(config) => {
                     for p in &topic.partitions {
                         p.log.set_config(config.clone());

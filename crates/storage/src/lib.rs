@@ -77,12 +77,6 @@ pub enum Error {
     },
     #[error("compacted topic cannot accept records without a key (records {record_indexes:?} of the batch)")]
     KeylessRecords { record_indexes: Vec<i32> },
-    #[error("invalid config {key}={value}: {reason}")]
-    InvalidConfig {
-        key: String,
-        value: String,
-        reason: String,
-    },
     #[error("log {} refuses writes after a failed fsync; restart the broker", path.display())]
     Poisoned { path: PathBuf },
     #[error("corrupt metadata log {}: {reason}", path.display())]

@@ -15,22 +15,20 @@ use strom_codec::ErrorCode;
 
 use super::incremental_alter_configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
 use super::topic_configs::{
-    self, SOURCE_DEFAULT_CONFIG, SOURCE_STATIC_BROKER_CONFIG, SOURCE_TOPIC_CONFIG,
+    self, SOURCE_DEFAULT_CONFIG, SOURCE_DYNAMIC_BROKER_CONFIG,
+    SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG, SOURCE_GROUP_CONFIG, SOURCE_STATIC_BROKER_CONFIG,
+    SOURCE_TOPIC_CONFIG,
 };
 use crate::api::text::str_bytes;
+use crate::config::broker_keys::{broker_key, BrokerEffect, BROKER_KEYS};
+use crate::config::group_keys::GROUP_KEYS;
 use crate::config::Config;
 use crate::context::RequestContext;
-use crate::dynamic_config;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 1..=4;
 
-/// `ConfigSource` values beyond the topic ones.
-const SOURCE_DYNAMIC_BROKER_CONFIG: i8 = 2;
-const SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
-const SOURCE_GROUP_CONFIG: i8 = 8;
-
-type Dynamic = BTreeMap<String, BTreeMap<String, String>>;
+pub type Dynamic = BTreeMap<String, BTreeMap<String, String>>;
 
 struct Entry {
     name: String,
@@ -61,6 +59,7 @@ pub async fn handle(
             let entries = match r.resource_type {
                 RESOURCE_TOPIC => match state.topics.get(name) {
                     Some(topic) => Ok(topic_entries(
+                        &state.config,
                         &state.topics.defaults(),
                         &topic.configs(),
                         &dynamic,
@@ -153,21 +152,45 @@ fn dynamic_value(dynamic: &Dynamic, node: &str, broker_key: &str) -> Option<(Str
         .map(|v| (v.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG))
 }
 
+/// A broker key's value where a topic falls back to it: its dynamic value; for a key the log
+/// does not act on, its static value too (those of the log's keys are in the log defaults).
+pub fn broker_value(
+    config: &Config,
+    dynamic: &Dynamic,
+    node: &str,
+    key: &str,
+) -> Option<(String, i8)> {
+    if let Some(found) = dynamic_value(dynamic, node, key) {
+        return Some(found);
+    }
+    let BrokerEffect::Stored { default } = broker_key(key)?.effect else {
+        return None;
+    };
+    let value = config.value_of(key)?;
+    let source = if value == default {
+        SOURCE_DEFAULT_CONFIG
+    } else {
+        SOURCE_STATIC_BROKER_CONFIG
+    };
+    Some((value, source))
+}
+
 fn topic_entries(
+    config: &Config,
     defaults: &strom_storage::LogConfig,
     overrides: &BTreeMap<String, String>,
     dynamic: &Dynamic,
     node: &str,
 ) -> Vec<Entry> {
-    topic_configs::entries(defaults, overrides)
+    let fallback = |key: &str| broker_value(config, dynamic, node, key);
+    topic_configs::entries(defaults, overrides, &fallback)
         .into_iter()
         .map(|e| {
             let mut synonyms = Vec::new();
             if e.source == SOURCE_TOPIC_CONFIG {
-                synonyms.push((e.name.to_string(), e.value.clone(), SOURCE_TOPIC_CONFIG));
+                synonyms.push((e.key.name.to_string(), e.value.clone(), SOURCE_TOPIC_CONFIG));
             }
-            let mut source = e.source;
-            if let Some(broker_key) = topic_configs::broker_synonym(e.name) {
+            if let Some(broker_key) = e.key.broker_key {
                 for (entity, s) in [
                     (node, SOURCE_DYNAMIC_BROKER_CONFIG),
                     ("", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
@@ -176,20 +199,15 @@ fn topic_entries(
                         synonyms.push((broker_key.to_string(), v.clone(), s));
                     }
                 }
-                if source != SOURCE_TOPIC_CONFIG {
-                    if let Some((_, s)) = dynamic_value(dynamic, node, broker_key) {
-                        source = s;
-                    }
-                }
-                let (value, s) = topic_configs::default_value(e.name, defaults);
                 if synonyms.iter().all(|(k, _, _)| k != broker_key) {
+                    let (value, s) = topic_configs::default_value(e.key, &config.log, &|_| None);
                     synonyms.push((broker_key.to_string(), value, s));
                 }
             }
             Entry {
-                name: e.name.to_string(),
+                name: e.key.name.to_string(),
                 value: e.value,
-                source,
+                source: e.source,
                 read_only: false,
                 synonyms,
             }
@@ -198,12 +216,12 @@ fn topic_entries(
 }
 
 fn broker_entries(config: &Config, dynamic: &Dynamic, node: &str) -> Vec<Entry> {
-    let defaults: BTreeMap<&str, String> = Config::default().describe().into_iter().collect();
-    let described = config.describe();
-    let mut entries: Vec<Entry> = described
+    let defaults = Config::default();
+    BROKER_KEYS
         .iter()
-        .map(|(name, value)| {
-            let static_source = if defaults.get(name) == Some(value) {
+        .filter_map(|k| {
+            let value = config.value_of(k.name)?;
+            let static_source = if defaults.value_of(k.name).as_ref() == Some(&value) {
                 SOURCE_DEFAULT_CONFIG
             } else {
                 SOURCE_STATIC_BROKER_CONFIG
@@ -213,44 +231,24 @@ fn broker_entries(config: &Config, dynamic: &Dynamic, node: &str) -> Vec<Entry> 
                 (node, SOURCE_DYNAMIC_BROKER_CONFIG),
                 ("", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
             ] {
-                if let Some(v) = dynamic.get(entity).and_then(|m| m.get(*name)) {
-                    synonyms.push((name.to_string(), v.clone(), s));
+                if let Some(v) = dynamic.get(entity).and_then(|m| m.get(k.name)) {
+                    synonyms.push((k.name.to_string(), v.clone(), s));
                 }
             }
-            synonyms.push((name.to_string(), value.clone(), static_source));
+            synonyms.push((k.name.to_string(), value.clone(), static_source));
             let (value, source) = synonyms
                 .first()
                 .map(|(_, v, s)| (v.clone(), *s))
-                .unwrap_or((value.clone(), static_source));
-            Entry {
-                name: name.to_string(),
+                .unwrap_or((value, static_source));
+            Some(Entry {
+                name: k.name.to_string(),
                 synonyms,
                 value,
                 source,
-                read_only: !dynamic_config::is_dynamic_broker_key(name),
-            }
+                read_only: !k.dynamic,
+            })
         })
-        .collect();
-    // Dynamic keys set at runtime that the static description does not list.
-    let mut extra: BTreeMap<String, (String, i8)> = BTreeMap::new();
-    for (entity, s) in [
-        ("", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
-        (node, SOURCE_DYNAMIC_BROKER_CONFIG),
-    ] {
-        for (k, v) in dynamic.get(entity).into_iter().flatten() {
-            if !described.iter().any(|(n, _)| n == k) {
-                extra.insert(k.clone(), (v.clone(), s));
-            }
-        }
-    }
-    entries.extend(extra.into_iter().map(|(name, (value, source))| Entry {
-        synonyms: vec![(name.clone(), value.clone(), source)],
-        name,
-        value,
-        source,
-        read_only: false,
-    }));
-    entries
+        .collect()
 }
 
 /// The cluster-wide default entity (broker resource with an empty name): its dynamic configs.
@@ -271,15 +269,16 @@ fn cluster_default_entries(dynamic: &Dynamic) -> Vec<Entry> {
 
 /// Every group config, with the group's overrides (a group need not exist, as in Kafka).
 fn group_entries(overrides: Option<&BTreeMap<String, String>>) -> Vec<Entry> {
-    dynamic_config::group_defaults()
-        .map(|(name, default)| {
-            let (value, source) = match overrides.and_then(|o| o.get(name)) {
+    GROUP_KEYS
+        .iter()
+        .map(|k| {
+            let (value, source) = match overrides.and_then(|o| o.get(k.name)) {
                 Some(v) => (v.clone(), SOURCE_GROUP_CONFIG),
-                None => (default.to_string(), SOURCE_DEFAULT_CONFIG),
+                None => (k.default.to_string(), SOURCE_DEFAULT_CONFIG),
             };
             Entry {
-                name: name.to_string(),
-                synonyms: vec![(name.to_string(), value.clone(), source)],
+                name: k.name.to_string(),
+                synonyms: vec![(k.name.to_string(), value.clone(), source)],
                 value,
                 source,
                 read_only: false,

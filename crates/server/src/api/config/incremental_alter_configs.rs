@@ -1,7 +1,7 @@
 //! IncrementalAlterConfigs (API key 44, v0–v1, KIP-339): SET, DELETE, APPEND and SUBTRACT
 //! on topic, broker and group configs. Topic configs are validated against Kafka's topic
 //! config keys; broker configs against the keys Kafka can change at runtime (see
-//! [`crate::dynamic_config`]); group configs against Kafka's group config ranges. Changes
+//! [`crate::config::dynamic`]); group configs against Kafka's group config ranges. Changes
 //! are persisted in the metadata log and applied at once (a retention change needs no
 //! restart). The engine here also serves the legacy AlterConfigs, which replaces a
 //! resource's whole set of overrides.
@@ -19,8 +19,10 @@ use strom_codec::ErrorCode;
 use strom_storage::meta::MetaRecord;
 
 use crate::api::text::str_bytes;
+use crate::config::dynamic;
+use crate::config::group_keys::check_group_value;
+use crate::config::topic_keys::{topic_key, TopicKey};
 use crate::context::RequestContext;
-use crate::dynamic_config;
 use crate::error::topic_error_code;
 use crate::state::BrokerState;
 
@@ -38,13 +40,6 @@ pub const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
-
-/// Topic configs whose values are comma-separated lists (APPEND/SUBTRACT apply).
-const LIST_CONFIGS: &[&str] = &[
-    "cleanup.policy",
-    "leader.replication.throttled.replicas",
-    "follower.replication.throttled.replicas",
-];
 
 /// One requested change: key, operation, value.
 pub type Change = (String, i8, Option<String>);
@@ -157,11 +152,10 @@ fn alter_topic(
     };
     let defaults = state.topics.defaults();
     for (key, op, value) in changes {
+        let known = topic_key(key);
         let fallback = || {
-            super::topic_configs::entries(&defaults, &BTreeMap::new())
-                .into_iter()
-                .find(|e| e.name == key)
-                .map(|e| e.value)
+            known
+                .map(|k| super::topic_configs::default_value(k, &defaults, &|_| None).0)
                 .unwrap_or_default()
         };
         apply(
@@ -169,7 +163,7 @@ fn alter_topic(
             key,
             *op,
             value.as_deref(),
-            LIST_CONFIGS.contains(&key.as_str()),
+            known.is_some_and(TopicKey::is_list),
             fallback,
         )
         .map_err(|m| (ErrorCode::InvalidConfig, m))?;
@@ -200,33 +194,31 @@ fn alter_broker(
     } else {
         all.get(name).cloned().unwrap_or_default()
     };
-    let statics: BTreeMap<&str, String> = state.config.describe().into_iter().collect();
     for (key, op, value) in changes {
-        if !dynamic_config::is_dynamic_broker_key(key) {
+        if !dynamic::is_dynamic(key) {
             return Err((
                 ErrorCode::InvalidRequest,
                 format!("cannot update {key} dynamically; set it in strom.toml or with --set"),
             ));
         }
-        let fallback = || statics.get(key.as_str()).cloned().unwrap_or_default();
+        let fallback = || state.config.value_of(key).unwrap_or_default();
         apply(
             &mut configs,
             key,
             *op,
             value.as_deref(),
-            dynamic_config::BROKER_LIST_KEYS.contains(&key.as_str()),
+            dynamic::is_list(key),
             fallback,
         )
         .map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
     for (k, v) in &configs {
-        dynamic_config::validate_broker_value(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+        dynamic::check_value(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
     let mut layers = all;
     layers.insert(name.to_string(), configs.clone());
-    let defaults =
-        dynamic_config::log_defaults(&state.config.log, layers.get(""), layers.get(&node))
-            .map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    let defaults = dynamic::log_defaults(&state.config.log, layers.get(""), layers.get(&node))
+        .map_err(|m| (ErrorCode::InvalidConfig, m))?;
     if validate_only {
         return Ok(());
     }
@@ -267,7 +259,7 @@ fn alter_group(
             .map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
     for (k, v) in &configs {
-        dynamic_config::validate_group_value(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+        check_group_value(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
     if validate_only {
         return Ok(());

@@ -155,11 +155,23 @@ fn create_one(
                 result = result.with_topic_id(topic.id);
             }
             if version >= 5 {
-                let entries = topic_configs::entries(&state.topics.defaults(), &configs)
+                let (dynamic, node) = (
+                    state.topics.read_meta(|m| m.broker_configs.clone()),
+                    state.config.node_id.to_string(),
+                );
+                let fallback = |key: &str| {
+                    crate::api::config::describe_configs::broker_value(
+                        &state.config,
+                        &dynamic,
+                        &node,
+                        key,
+                    )
+                };
+                let entries = topic_configs::entries(&state.topics.defaults(), &configs, &fallback)
                     .into_iter()
                     .map(|e| {
                         CreatableTopicConfigs::default()
-                            .with_name(str_bytes(e.name))
+                            .with_name(str_bytes(e.key.name))
                             .with_value(Some(str_bytes(e.value)))
                             .with_config_source(e.source)
                     })
