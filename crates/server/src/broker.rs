@@ -114,6 +114,10 @@ impl Broker {
         listener: std::net::TcpListener,
         clock: Clock,
     ) -> Result<Self, StartError> {
+        let ineffective = config.ineffective_keys();
+        if !ineffective.is_empty() {
+            tracing::warn!(keys = ?ineffective, "these Kafka keys are accepted but have no effect on this broker");
+        }
         let ephemeral = if config.ephemeral {
             let dir = tempfile::Builder::new()
                 .prefix("strom-")
