@@ -95,7 +95,7 @@ fn write_entries(path: &Path, lines: &[String]) -> Result<(), Error> {
 
 /// Writes `bytes` to `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the
 /// directory (Kafka's `Utils.atomicMoveWithFallback`).
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

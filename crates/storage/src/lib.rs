@@ -37,7 +37,7 @@ mod worker;
 use std::path::PathBuf;
 
 pub use config::{LogConfig, TimestampType};
-pub use log::{AppendInfo, Log, LogOptions, Marker, ReadState};
+pub use log::{AppendInfo, Log, LogOptions, Marker, ReadState, StoredRecord};
 pub use manager::LogManager;
 pub use segment::FileSlice;
 

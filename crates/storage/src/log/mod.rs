@@ -29,7 +29,7 @@ use crate::{Error, TopicPartition};
 pub(crate) use local::LocalLog;
 pub use local::{AppendInfo, Marker};
 pub use open::LogOptions;
-pub use read::ReadState;
+pub use read::{ReadState, StoredRecord};
 
 /// One partition's log, shared by the replica that serves it and the log manager.
 #[derive(Debug)]

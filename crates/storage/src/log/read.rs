@@ -4,9 +4,21 @@
 
 use std::sync::Arc;
 
+use crate::batch;
 use crate::segment::{FileSlice, SegmentView};
 use crate::txn::AbortedTxn;
 use crate::Error;
+
+/// One record as [`ReadState::visit_records`] hands it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRecord<'a> {
+    pub offset: i64,
+    /// The leader epoch of its batch.
+    pub leader_epoch: i32,
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+}
 
 /// A log as it was when published. Offsets hold `log_start_offset <= last_stable_offset <=
 /// high_watermark <= log_end_offset`.
@@ -88,6 +100,80 @@ impl ReadState {
             return Ok((slice.len > 0).then_some(slice));
         }
         Ok(None)
+    }
+
+    /// Calls `visit` with every record of `[from, upto)` in offset order, as
+    /// [`StoredRecord`]s: the logs this broker writes for itself (the metadata log, the
+    /// coordinators' internal topics) read back in process. Control batches are skipped;
+    /// so, with a warning, are compressed ones, which these logs never hold. Reads at most
+    /// `chunk_bytes` at a time (one batch at least). Blocks on the disk.
+    ///
+    /// # Errors
+    /// A segment cannot be read, or holds a malformed batch.
+    pub fn visit_records(
+        &self,
+        from: i64,
+        upto: i64,
+        chunk_bytes: u32,
+        visit: &mut dyn FnMut(StoredRecord<'_>),
+    ) -> Result<(), Error> {
+        let mut offset = from.max(self.log_start_offset);
+        while offset < upto {
+            let Some(slice) = self.read(offset, chunk_bytes, upto)? else {
+                break;
+            };
+            let bytes = slice.read().map_err(|source| Error::Io {
+                path: std::path::PathBuf::from(format!("segment at offset {offset}")),
+                source,
+            })?;
+            let before = offset;
+            let mut at = 0usize;
+            while at < bytes.len() {
+                let header = batch::check_framing(bytes.get(at..).unwrap_or_default())?;
+                let len = usize::try_from(header.total_bytes()).unwrap_or(usize::MAX);
+                let body = bytes
+                    .get(at + batch::HEADER_BYTES..at.saturating_add(len))
+                    .ok_or_else(|| {
+                        Error::CorruptBatch(format!(
+                            "batch at offset {} is cut",
+                            header.base_offset
+                        ))
+                    })?;
+                if header.is_control() {
+                    // Transaction markers carry no data.
+                } else if header.compression() != 0 {
+                    tracing::warn!(
+                        offset = header.base_offset,
+                        "a compressed batch in a log this broker writes; skipped"
+                    );
+                } else {
+                    let records = batch::parse_records(body).ok_or_else(|| {
+                        Error::CorruptBatch(format!(
+                            "batch at offset {} has malformed records",
+                            header.base_offset
+                        ))
+                    })?;
+                    for r in records {
+                        let record_offset = header.base_offset + r.offset_delta;
+                        if record_offset >= offset && record_offset < upto {
+                            visit(StoredRecord {
+                                offset: record_offset,
+                                leader_epoch: header.partition_leader_epoch,
+                                timestamp: header.base_timestamp + r.timestamp_delta,
+                                key: r.key,
+                                value: r.value,
+                            });
+                        }
+                    }
+                }
+                offset = header.last_offset() + 1;
+                at += len;
+            }
+            if offset == before {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Aborted transactions overlapping `[from, to)`, as a `read_committed` fetch lists them.
