@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strom_storage::meta::MetaRecord;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -14,9 +13,10 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection;
+use crate::metadata::schema::BrokerSchema;
 use crate::state::BrokerState;
 use crate::topics::Topics;
-use strom_codec::uuid_text::base64_url;
+use strom_cluster::controller::{Controller, ControllerConfig};
 
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -138,40 +138,35 @@ impl Broker {
             path: config.data_dir.clone(),
             reason,
         };
-        let data_dir = config.data_dir.clone();
-        let defaults = config.log.clone();
-        let durable_meta = ephemeral.is_none();
-        let topics_clock = clock.clone();
-        let (topics, meta) = tokio::task::spawn_blocking(move || {
-            Topics::open(&data_dir, defaults, durable_meta, topics_clock)
-        })
-        .await
-        .map_err(|e| storage_error(e.to_string()))?
-        .map_err(|e| storage_error(e.to_string()))?;
-        if !meta.broker_configs.is_empty() {
-            let node = config.node_id.to_string();
-            match crate::config::dynamic::log_defaults(
-                &config.log,
-                meta.broker_configs.get(""),
-                meta.broker_configs.get(&node),
-            ) {
-                Ok(d) => topics.set_defaults(d),
-                Err(e) => {
-                    tracing::warn!(error = %e, "stored dynamic broker configs are invalid; using the static ones")
-                }
-            }
-        }
-        let cluster_id = match meta.cluster_id {
-            Some(id) => id,
-            None => {
-                let id = base64_url(uuid::Uuid::new_v4().as_bytes());
-                topics
-                    .persist(MetaRecord::ClusterId { id: id.clone() })
-                    .map_err(|e| storage_error(e.to_string()))?;
-                id
-            }
+        let durable = ephemeral.is_none();
+        let topics = {
+            let (dir, node, defaults, clock) = (
+                config.data_dir.clone(),
+                config.node_id,
+                config.log.clone(),
+                clock.clone(),
+            );
+            tokio::task::spawn_blocking(move || Topics::open(&dir, node, defaults, durable, clock))
+                .await
+                .map_err(|e| storage_error(e.to_string()))?
+                .map_err(|e| storage_error(e.to_string()))?
         };
         let advertised = advertised(&config, bound);
+        let controller = Controller::new(
+            ControllerConfig {
+                default_partitions: config.num_partitions,
+                default_replication_factor: config.default_replication_factor,
+                unclean_leader_election: false,
+            },
+            Arc::new(BrokerSchema::new(config.clone())),
+        );
+        let endpoint = advertised
+            .clone()
+            .unwrap_or_else(|| (bound.ip().to_string(), i32::from(bound.port())));
+        let opened =
+            crate::metadata::startup::open(&config, &controller, &clock, durable, endpoint)
+                .await
+                .map_err(storage_error)?;
         let mut topics = topics;
         topics.cleaner_dedupe_bytes = config.cleaner_dedupe_bytes;
         let topics = Arc::new(topics);
@@ -188,15 +183,34 @@ impl Broker {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shutdown = CancellationToken::new();
+        let metadata = crate::metadata::start(
+            Arc::clone(&opened.quorum),
+            controller,
+            Arc::clone(&topics),
+            shutdown.clone(),
+        )
+        .await;
+        {
+            let topics = Arc::clone(&topics);
+            tokio::task::spawn_blocking(move || topics.finish_start())
+                .await
+                .map_err(|e| storage_error(e.to_string()))?
+                .map_err(|e| storage_error(e.to_string()))?;
+        }
         let coordinators = crate::coordinators::start(
             &topics,
+            &metadata.metadata,
             &config,
-            meta.transactions.values().cloned().collect(),
+            opened.legacy_transactions,
             &clock,
             &shutdown,
         )
         .await
         .map_err(storage_error)?;
+        if opened.legacy_found {
+            strom_cluster::legacy::retire(&config.data_dir)
+                .map_err(|e| storage_error(e.to_string()))?;
+        }
         let state = Arc::new(BrokerState {
             request_memory: Semaphore::new(
                 usize::try_from(config.request_memory_bytes_max).unwrap_or(usize::MAX >> 4),
@@ -204,9 +218,10 @@ impl Broker {
             connections: Arc::new(Semaphore::new(config.connections_max)),
             config,
             topics,
+            metadata: Arc::clone(&metadata.metadata),
             groups: coordinators.groups,
             txns: coordinators.txns,
-            cluster_id,
+            cluster_id: opened.cluster_id,
             clock,
             bound,
             advertised,
@@ -215,7 +230,7 @@ impl Broker {
             metrics_addr,
         });
         let tracker = TaskTracker::new();
-        for task in coordinators.tasks {
+        for task in coordinators.tasks.into_iter().chain(metadata.tasks) {
             tracker.spawn(async move {
                 let _ = task.await;
             });
@@ -265,6 +280,7 @@ impl Broker {
         {
             tracing::warn!("connections did not finish within {SHUTDOWN_GRACE:?}; closing anyway");
         }
+        self.state.metadata.shutdown().await;
         let state = Arc::clone(&self.state);
         let _ = tokio::task::spawn_blocking(move || state.topics.close()).await;
         tracing::info!("strom broker stopped");

@@ -24,12 +24,7 @@ pub fn storage_error_code(error: &strom_storage::Error) -> ErrorCode {
 
 pub fn topic_error_code(error: &TopicError) -> ErrorCode {
     match error {
-        TopicError::InvalidName(_) => ErrorCode::InvalidTopicException,
-        TopicError::AlreadyExists(_) => ErrorCode::TopicAlreadyExists,
         TopicError::Unknown(_) => ErrorCode::UnknownTopicOrPartition,
-        TopicError::InvalidPartitions(_) | TopicError::InvalidPartitionCount(_) => {
-            ErrorCode::InvalidPartitions
-        }
         TopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
         TopicError::Storage(e) => storage_error_code(e),
     }

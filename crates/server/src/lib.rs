@@ -2,7 +2,6 @@
 //! per Kafka API. [`Broker::start`] runs a broker in-process (tests embed it this way); the
 //! `strom` binary wraps it.
 
-pub mod acl;
 pub mod api;
 pub mod broker;
 pub mod clock;
@@ -12,6 +11,7 @@ pub mod context;
 pub mod coordinators;
 pub mod error;
 pub mod handlers;
+pub mod metadata;
 pub mod metrics;
 pub mod state;
 pub mod topics;

@@ -18,6 +18,8 @@ use crate::topics::Topics;
 pub struct BrokerState {
     pub config: Config,
     pub topics: Arc<Topics>,
+    /// The metadata image and the controller.
+    pub metadata: Arc<crate::metadata::Metadata>,
     pub groups: GroupCoordinator,
     pub txns: TxnCoordinator,
     pub cluster_id: String,

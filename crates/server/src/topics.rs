@@ -1,14 +1,18 @@
-//! Topics and their partitions: creation, deletion, lookup by name and id, persisted in the
-//! metadata log. Each partition leads its [`Log`] (owned with every other log by the
-//! [`LogManager`]): appends go through it and move its high watermark, which a `watch` carries
-//! to long-polling fetches; reads take the log's published state and never its lock.
+//! The topics this broker serves and their partitions, as the metadata image has them:
+//! [`Topics::reconcile`] opens the logs of topics and partitions the image adds (through the
+//! [`LogManager`], which owns every log), deletes those it removes and applies config
+//! changes, and is the only thing that changes the set. Each partition leads its [`Log`]:
+//! appends go through it and move its high watermark, which a `watch` carries to
+//! long-polling fetches; reads take the log's published state and never its lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
-use strom_storage::meta::{MetaLog, MetaRecord, MetaState, TopicMeta};
+use strom_cluster::image::{MetadataImage, TopicImage};
+use strom_cluster::records::{CONFIG_BROKER, CONFIG_TOPIC};
 use strom_storage::{AppendInfo, FileSlice, Log, LogConfig, LogManager, Marker, TopicPartition};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -17,47 +21,15 @@ use strom_codec::uuid_text::base64_url;
 
 use crate::clock::Clock;
 
-/// The only leader epoch a single broker has (every batch it wrote carries it).
-pub const LEADER_EPOCH: i32 = 0;
-
-/// Longest topic name Kafka allows (`Topic.MAX_NAME_LENGTH`).
-pub const TOPIC_NAME_BYTES_MAX: usize = 249;
-/// Most partitions one topic may have.
-pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
-
 /// Why a topic operation failed; mapped to Kafka error codes by the handlers.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
-    #[error("topic name {0:?} is illegal: names are 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'")]
-    InvalidName(String),
-    #[error("topic '{0}' already exists")]
-    AlreadyExists(String),
     #[error("topic '{0}' does not exist")]
     Unknown(String),
-    #[error("number of partitions {0} must be between 1 and {PARTITIONS_PER_TOPIC_MAX}")]
-    InvalidPartitions(i32),
-    #[error("{0}")]
-    InvalidPartitionCount(String),
     #[error("{0}")]
     InvalidConfig(String),
     #[error("storage error: {0}")]
     Storage(#[from] strom_storage::Error),
-}
-
-/// Kafka's `Topic.validate`.
-pub fn validate_name(name: &str) -> Result<(), TopicError> {
-    let ok = !name.is_empty()
-        && name.len() <= TOPIC_NAME_BYTES_MAX
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(TopicError::InvalidName(name.into()))
-    }
 }
 
 /// One partition of one topic, led by this broker.
@@ -66,8 +38,8 @@ pub struct Partition {
     pub topic: String,
     pub index: i32,
     log: Arc<Log>,
-    /// This broker's leader epoch for the partition (Kafka's `leaderEpoch`).
-    leader_epoch: i32,
+    /// This broker's leader epoch for the partition (Kafka's `leaderEpoch`), from the image.
+    leader_epoch: AtomicI32,
     /// The high watermark, for fetches waiting for more.
     high_watermark: watch::Sender<i64>,
     /// Where append timestamps (`LogAppendTime`, timestamp checks) come from.
@@ -101,7 +73,7 @@ impl Partition {
             topic: topic.into(),
             index,
             log,
-            leader_epoch,
+            leader_epoch: AtomicI32::new(leader_epoch),
             high_watermark,
             clock,
         })
@@ -113,7 +85,16 @@ impl Partition {
     }
 
     pub fn leader_epoch(&self) -> i32 {
-        self.leader_epoch
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// Leads from `epoch` on (the image moved the partition's leader epoch).
+    fn set_leader_epoch(&self, epoch: i32) -> Result<(), strom_storage::Error> {
+        if self.leader_epoch() != epoch {
+            self.log.become_leader(epoch)?;
+            self.leader_epoch.store(epoch, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// The in-sync replicas are this broker alone: what it appended is replicated.
@@ -131,7 +112,7 @@ impl Partition {
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, strom_storage::Error> {
         let info = self
             .log
-            .append_as_leader(records, self.leader_epoch, self.clock.wall_ms())?;
+            .append_as_leader(records, self.leader_epoch(), self.clock.wall_ms())?;
         self.advance_high_watermark();
         Ok(info)
     }
@@ -182,7 +163,7 @@ impl Partition {
         };
         let offset = self
             .log
-            .append_marker(marker, self.leader_epoch, self.clock.wall_ms())?;
+            .append_marker(marker, self.leader_epoch(), self.clock.wall_ms())?;
         self.advance_high_watermark();
         Ok(offset)
     }
@@ -220,8 +201,7 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<Arc<Partition>>,
-    /// Topic-level config overrides; changed by the Alter*Configs APIs under the metadata
-    /// lock, read by describe paths.
+    /// Topic-level config overrides, as the image last had them.
     configs: Mutex<BTreeMap<String, String>>,
     pub internal: bool,
 }
@@ -246,14 +226,16 @@ impl Topic {
 #[derive(Debug)]
 pub struct Topics {
     data_dir: PathBuf,
+    node_id: i32,
     /// Every partition's log.
     logs: Arc<LogManager>,
-    /// Broker-level defaults under topic configs (static config plus dynamic broker configs).
+    /// Topic-config defaults from the broker's static config.
+    static_defaults: LogConfig,
+    /// Broker-level defaults under topic configs: the static ones under the image's dynamic
+    /// broker configs.
     defaults: std::sync::RwLock<LogConfig>,
     by_name: DashMap<String, Arc<Topic>>,
     by_id: DashMap<Uuid, Arc<Topic>>,
-    /// Serialises creations and deletions and owns the metadata log.
-    meta: Mutex<(MetaLog, MetaState)>,
     /// Key-map memory of one compaction pass (`log.cleaner.dedupe.buffer.size`).
     pub cleaner_dedupe_bytes: usize,
     clock: Clock,
@@ -264,41 +246,53 @@ fn topic_id_text(id: Uuid) -> String {
     base64_url(id.as_bytes())
 }
 
+/// What a reconciliation changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub created: Vec<String>,
+    pub deleted: Vec<String>,
+    /// Topics whose configs (or whose defaults) changed.
+    pub reconfigured: usize,
+}
+
 impl Topics {
-    /// Opens every topic in the metadata log. After an unclean stop (no clean-shutdown
-    /// marker), each partition is re-validated from its recovery point (see
-    /// [`Log::open`]). `durable_meta: false` (an ephemeral directory) skips the fsync of
-    /// metadata records and of the data at a clean stop.
+    /// Opens the log directory (see [`LogManager::open`]); no topic is served until
+    /// [`Topics::reconcile`] brings in the image. `durable: false` (an ephemeral directory)
+    /// skips the fsyncs of a clean stop.
+    ///
+    /// # Errors
+    /// The directory cannot be opened or is locked by another broker.
     pub fn open(
         data_dir: &Path,
-        defaults: LogConfig,
-        durable_meta: bool,
+        node_id: i32,
+        static_defaults: LogConfig,
+        durable: bool,
         clock: Clock,
-    ) -> Result<(Self, MetaState), TopicError> {
-        let logs = Arc::new(LogManager::open(data_dir, durable_meta)?);
-        let (mut meta_log, state) = MetaLog::open(data_dir)?;
-        if !durable_meta {
-            meta_log.without_sync();
-        }
-        let topics = Self {
+    ) -> Result<Self, TopicError> {
+        let logs = Arc::new(LogManager::open(data_dir, durable)?);
+        Ok(Self {
             data_dir: data_dir.to_path_buf(),
+            node_id,
             logs,
-            defaults: std::sync::RwLock::new(defaults),
+            defaults: std::sync::RwLock::new(static_defaults.clone()),
+            static_defaults,
             by_name: DashMap::new(),
             by_id: DashMap::new(),
-            meta: Mutex::new((meta_log, state.clone())),
             cleaner_dedupe_bytes: strom_storage::limits::CLEANER_DEDUPE_BYTES_MAX,
             clock,
-        };
-        for meta in state.topics.values() {
-            let topic = topics.open_topic(meta)?;
-            topics.insert(topic);
-        }
-        topics.logs.set_aside_strays();
-        // Cuts made by recovery, and values read from an earlier Strom's per-partition files,
-        // are made durable before anything is appended.
-        topics.logs.checkpoint()?;
-        Ok((topics, state))
+        })
+    }
+
+    /// After the first reconciliation: partition directories no topic claimed are set aside,
+    /// and what recovery cut (and values read from an earlier Strom's per-partition files)
+    /// is made durable before anything is appended.
+    ///
+    /// # Errors
+    /// The checkpoints cannot be written.
+    pub fn finish_start(&self) -> Result<(), TopicError> {
+        self.logs.set_aside_strays();
+        self.logs.checkpoint()?;
+        Ok(())
     }
 
     /// The log manager.
@@ -311,6 +305,7 @@ impl Topics {
         name: &str,
         index: i32,
         id: Uuid,
+        leader_epoch: i32,
         config: &LogConfig,
     ) -> Result<Arc<Partition>, TopicError> {
         let tp = TopicPartition::new(name, index);
@@ -324,37 +319,14 @@ impl Topics {
             name,
             index,
             log,
-            LEADER_EPOCH,
+            leader_epoch,
             self.clock.clone(),
         )?))
-    }
-
-    fn open_topic(&self, meta: &TopicMeta) -> Result<Arc<Topic>, TopicError> {
-        let config = crate::config::topic_keys::log_config(&self.defaults(), &meta.configs)
-            .map_err(TopicError::InvalidConfig)?;
-        let id = Uuid::parse_str(&meta.id).unwrap_or_else(|_| Uuid::new_v4());
-        let mut partitions = Vec::new();
-        for index in 0..meta.partitions {
-            partitions.push(self.open_partition(&meta.name, index, id, &config)?);
-        }
-        Ok(Arc::new(Topic {
-            name: meta.name.clone(),
-            id,
-            partitions,
-            configs: Mutex::new(meta.configs.clone()),
-            internal: meta.internal,
-        }))
     }
 
     fn insert(&self, topic: Arc<Topic>) {
         self.by_id.insert(topic.id, Arc::clone(&topic));
         self.by_name.insert(topic.name.clone(), topic);
-    }
-
-    fn meta(&self) -> MutexGuard<'_, (MetaLog, MetaState)> {
-        self.meta
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -381,168 +353,157 @@ impl Topics {
         v
     }
 
-    /// Checks a creation without performing it: the effective log config on success.
-    pub fn validate_create(
-        &self,
-        name: &str,
-        partitions: i32,
-        configs: &BTreeMap<String, String>,
-    ) -> Result<LogConfig, TopicError> {
-        validate_name(name)?;
-        if self.by_name.contains_key(name) {
-            return Err(TopicError::AlreadyExists(name.into()));
-        }
-        if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
-            return Err(TopicError::InvalidPartitions(partitions));
-        }
-        crate::config::topic_keys::log_config(&self.defaults(), configs)
-            .map_err(TopicError::InvalidConfig)
-    }
-
-    /// Creates a topic durably: the metadata record is fsynced before the topic is visible.
-    pub fn create(
-        &self,
-        name: &str,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
-        internal: bool,
-    ) -> Result<Arc<Topic>, TopicError> {
-        let mut meta = self.meta();
-        self.validate_create(name, partitions, &configs)?;
-        let record = TopicMeta {
-            name: name.into(),
-            id: Uuid::new_v4().simple().to_string(),
-            partitions,
-            configs,
-            internal,
+    /// Makes the served topics what `image` says: opens the logs of new topics and
+    /// partitions, deletes those of removed topics (a topic whose id changed was deleted and
+    /// created again), applies changed topic configs and broker defaults to the logs at
+    /// once, and moves leader epochs. Blocks on the disk; one caller at a time (the
+    /// metadata publisher, and start-up before it).
+    ///
+    /// # Errors
+    /// A log cannot be opened; what was reconciled before stays.
+    pub fn reconcile(&self, image: &MetadataImage) -> Result<Reconciled, TopicError> {
+        let mut outcome = Reconciled::default();
+        let node = self.node_id.to_string();
+        let defaults = match crate::config::dynamic::log_defaults(
+            &self.static_defaults,
+            image.configs.get(&(CONFIG_BROKER, String::new())),
+            image.configs.get(&(CONFIG_BROKER, node)),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "stored dynamic broker configs are invalid; using the static ones");
+                self.static_defaults.clone()
+            }
         };
-        // Leftovers of an earlier topic of the same name (a crash mid-delete) must not leak in.
-        for index in 0..partitions {
-            self.logs.delete_log(&TopicPartition::new(name, index))?;
-        }
-        let topic = self.open_topic(&record)?;
-        let (log, state) = &mut *meta;
-        log.append(&MetaRecord::Topic(record.clone()))?;
-        state.topics.insert(record.name.clone(), record);
-        self.insert(Arc::clone(&topic));
-        tracing::info!(topic = name, partitions, "created topic");
-        Ok(topic)
-    }
-
-    /// Deletes a topic: forgotten durably first, then its directories are removed.
-    pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
-        let mut meta = self.meta();
-        let Some((_, topic)) = self.by_name.remove(name) else {
-            return Err(TopicError::Unknown(name.into()));
-        };
-        self.by_id.remove(&topic.id);
-        let (log, state) = &mut *meta;
-        log.append(&MetaRecord::DeleteTopic { name: name.into() })?;
-        state.topics.remove(name);
-        for p in &topic.partitions {
-            // Renamed now; the files go (and their blocks are freed) on the storage
-            // reaper thread, not under the metadata lock.
-            if let Err(e) = self.logs.delete_log(&TopicPartition::new(name, p.index)) {
-                tracing::warn!(topic = name, partition = p.index, error = %e, "could not remove deleted partition");
+        let defaults_changed = defaults != self.defaults();
+        *self
+            .defaults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = defaults.clone();
+        for topic in self.all() {
+            let keep = image
+                .topics
+                .get(&topic.name)
+                .is_some_and(|t| t.id.0 == *topic.id.as_bytes());
+            if !keep {
+                self.remove(&topic);
+                outcome.deleted.push(topic.name.clone());
             }
         }
-        tracing::info!(topic = name, "deleted topic");
-        Ok(topic.id)
+        for wanted in image.topics.iter() {
+            let overrides = image.configs_of(CONFIG_TOPIC, &wanted.name);
+            let config = match crate::config::topic_keys::log_config(&defaults, &overrides) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(topic = %wanted.name, error = %e, "topic overrides not valid under the broker defaults; the defaults apply");
+                    defaults.clone()
+                }
+            };
+            match self.get(&wanted.name) {
+                None => {
+                    self.add(wanted, overrides, &config)?;
+                    outcome.created.push(wanted.name.clone());
+                }
+                Some(topic) => {
+                    let changed = topic.configs() != overrides;
+                    if changed || defaults_changed {
+                        for p in &topic.partitions {
+                            p.log.set_config(config.clone());
+                        }
+                        *topic
+                            .configs
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = overrides;
+                        outcome.reconfigured += 1;
+                    }
+                    self.update(&topic, wanted, &config)?;
+                }
+            }
+        }
+        Ok(outcome)
     }
 
-    /// Replaces a topic's config overrides: validated, persisted, then applied to every
-    /// partition without a restart. With `validate_only` nothing changes.
-    pub fn alter_configs(
+    /// Opens a topic the image added.
+    fn add(
         &self,
-        name: &str,
-        configs: BTreeMap<String, String>,
-        validate_only: bool,
+        wanted: &TopicImage,
+        overrides: BTreeMap<String, String>,
+        config: &LogConfig,
     ) -> Result<(), TopicError> {
-        let mut meta = self.meta();
-        let topic = self
-            .get(name)
-            .ok_or_else(|| TopicError::Unknown(name.into()))?;
-        let log_config = crate::config::topic_keys::log_config(&self.defaults(), &configs)
-            .map_err(TopicError::InvalidConfig)?;
-        if validate_only {
-            return Ok(());
+        let id = Uuid::from_bytes(wanted.id.0);
+        let mut partitions = Vec::with_capacity(wanted.partitions.len());
+        for (index, p) in &wanted.partitions {
+            partitions.push(self.open_partition(
+                &wanted.name,
+                *index,
+                id,
+                p.leader_epoch,
+                config,
+            )?);
         }
-        let (log, state) = &mut *meta;
-        let mut record = state
-            .topics
-            .get(name)
-            .cloned()
-            .ok_or_else(|| TopicError::Unknown(name.into()))?;
-        record.configs = configs.clone();
-        log.append(&MetaRecord::Topic(record.clone()))?;
-        state.topics.insert(name.into(), record);
-        *topic
-            .configs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = configs;
-        for p in &topic.partitions {
-            p.log.set_config(log_config.clone());
-        }
-        tracing::info!(topic = name, "topic configs altered");
+        self.insert(Arc::new(Topic {
+            name: wanted.name.clone(),
+            id,
+            partitions,
+            configs: Mutex::new(overrides),
+            internal: wanted.internal,
+        }));
+        tracing::info!(topic = %wanted.name, partitions = wanted.partitions.len(), "serving topic");
         Ok(())
     }
 
-    /// Grows a topic to `count` partitions (never shrinks, as Kafka). Producers and consumers
-    /// see the new partitions on their next metadata refresh.
-    pub fn create_partitions(
+    /// Brings a served topic to the image's partitions and leader epochs.
+    fn update(
         &self,
-        name: &str,
-        count: i32,
-        validate_only: bool,
+        topic: &Arc<Topic>,
+        wanted: &TopicImage,
+        config: &LogConfig,
     ) -> Result<(), TopicError> {
-        let mut meta = self.meta();
-        let topic = self
-            .get(name)
-            .ok_or_else(|| TopicError::Unknown(name.into()))?;
-        let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
-        if topic.internal {
-            return Err(TopicError::InvalidPartitionCount(format!(
-                "the internal topic {name} cannot get more partitions"
-            )));
+        for (index, p) in &wanted.partitions {
+            if let Some(served) = topic.partition(*index) {
+                served.set_leader_epoch(p.leader_epoch)?;
+            }
         }
-        if count <= current {
-            return Err(TopicError::InvalidPartitionCount(format!(
-                "topic currently has {current} partitions, which is higher than or equal to the requested {count}"
-            )));
-        }
-        if count > PARTITIONS_PER_TOPIC_MAX {
-            return Err(TopicError::InvalidPartitions(count));
-        }
-        if validate_only {
+        let current = topic.partitions.len();
+        if wanted.partitions.len() <= current {
             return Ok(());
         }
-        let configs = topic.configs();
-        let config = crate::config::topic_keys::log_config(&self.defaults(), &configs)
-            .map_err(TopicError::InvalidConfig)?;
         let mut partitions = topic.partitions.clone();
-        for index in current..count {
-            self.logs.delete_log(&TopicPartition::new(name, index))?;
-            partitions.push(self.open_partition(name, index, topic.id, &config)?);
+        for (index, p) in wanted.partitions.iter().skip(current) {
+            partitions.push(self.open_partition(
+                &topic.name,
+                *index,
+                topic.id,
+                p.leader_epoch,
+                config,
+            )?);
         }
-        let (log, state) = &mut *meta;
-        let mut record = state
-            .topics
-            .get(name)
-            .cloned()
-            .ok_or_else(|| TopicError::Unknown(name.into()))?;
-        record.partitions = count;
-        log.append(&MetaRecord::Topic(record.clone()))?;
-        state.topics.insert(name.into(), record);
-        let grown = Arc::new(Topic {
+        tracing::info!(topic = %topic.name, from = current, to = partitions.len(), "added partitions");
+        self.insert(Arc::new(Topic {
             name: topic.name.clone(),
             id: topic.id,
             partitions,
-            configs: Mutex::new(configs),
+            configs: Mutex::new(topic.configs()),
             internal: topic.internal,
-        });
-        self.insert(grown);
-        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        }));
         Ok(())
+    }
+
+    /// Stops serving a topic the image removed and deletes its logs.
+    fn remove(&self, topic: &Topic) {
+        self.by_name.remove_if(&topic.name, |_, t| t.id == topic.id);
+        self.by_id.remove(&topic.id);
+        for p in &topic.partitions {
+            // Renamed now; the files go (and their blocks are freed) on the storage
+            // reaper thread.
+            if let Err(e) = self
+                .logs
+                .delete_log(&TopicPartition::new(&topic.name, p.index))
+            {
+                tracing::warn!(topic = %topic.name, partition = p.index, error = %e, "could not remove deleted partition");
+            }
+        }
+        tracing::info!(topic = %topic.name, "deleted topic");
     }
 
     /// The data directory.
@@ -556,56 +517,6 @@ impl Topics {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
-    }
-
-    /// Replaces the broker-level defaults (a dynamic broker config changed) and applies them
-    /// at once to every partition of every topic, under each topic's own overrides.
-    pub fn set_defaults(&self, defaults: LogConfig) {
-        let _meta = self.meta();
-        *self
-            .defaults
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = defaults.clone();
-        for topic in self.all() {
-            match crate::config::topic_keys::log_config(&defaults, &topic.configs()) {
-                Ok(config) => {
-                    for p in &topic.partitions {
-                        p.log.set_config(config.clone());
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(topic = %topic.name, error = %e, "topic overrides no longer valid under new broker defaults; left unchanged")
-                }
-            }
-        }
-    }
-
-    /// Appends a record to the metadata log (producer-id blocks, cluster id).
-    pub fn persist(&self, record: MetaRecord) -> Result<(), TopicError> {
-        self.commit_meta(|_| (vec![record], ()))
-    }
-
-    /// Reads the durable metadata (ACLs, credentials, dynamic configs) under its lock.
-    pub fn read_meta<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
-        f(&self.meta().1)
-    }
-
-    /// Lets `f` look at the metadata and decide on records; they are appended with one fsync
-    /// and applied before the lock is released, so decisions never race.
-    pub fn commit_meta<R>(
-        &self,
-        f: impl FnOnce(&MetaState) -> (Vec<MetaRecord>, R),
-    ) -> Result<R, TopicError> {
-        let mut meta = self.meta();
-        let (log, state) = &mut *meta;
-        let (records, result) = f(state);
-        if !records.is_empty() {
-            log.append_all(&records)?;
-            for r in records {
-                state.apply(r);
-            }
-        }
-        Ok(result)
     }
 
     /// Runs retention on every partition; returns segments deleted.
@@ -644,44 +555,87 @@ impl Topics {
 
 #[cfg(test)]
 mod tests {
+    use strom_cluster::records::{MetadataRecord, TopicId};
+
     use super::*;
 
-    #[test]
-    fn names_follow_kafka_rules() {
-        for ok in ["a", "my-topic.v1_x", &"x".repeat(249)] {
-            assert!(validate_name(ok).is_ok(), "{ok}");
+    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecord> {
+        let topic_id = TopicId([id; 16]);
+        let mut records = vec![MetadataRecord::Topic {
+            name: name.into(),
+            topic_id,
+            internal: false,
+        }];
+        for partition in 0..partitions {
+            records.push(MetadataRecord::Partition {
+                topic_id,
+                partition,
+                replicas: vec![1],
+                isr: vec![1],
+                leader: 1,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            });
         }
-        for bad in ["", ".", "..", "a b", "é", &"x".repeat(250), "a/b"] {
-            assert!(validate_name(bad).is_err(), "{bad}");
-        }
+        records
     }
 
     #[test]
-    fn topics_survive_reopen_and_deletion_is_durable() {
+    fn reconciling_opens_grows_reconfigures_and_deletes() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let (topics, _) =
-                Topics::open(dir.path(), LogConfig::default(), true, Clock::system()).unwrap();
-            topics.create("a", 2, BTreeMap::new(), false).unwrap();
-            topics.create("b", 1, BTreeMap::new(), false).unwrap();
-            assert!(matches!(
-                topics.create("a", 1, BTreeMap::new(), false),
-                Err(TopicError::AlreadyExists(_))
-            ));
-            topics.delete("b").unwrap();
-            topics.close();
-        }
-        let (topics, _) =
-            Topics::open(dir.path(), LogConfig::default(), true, Clock::system()).unwrap();
-        assert_eq!(
-            topics
-                .all()
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>(),
-            vec!["a"]
-        );
+        let topics =
+            Topics::open(dir.path(), 1, LogConfig::default(), true, Clock::system()).unwrap();
+        let mut image = MetadataImage::empty();
+        image.apply_batch(0, topic("a", 1, 2));
+        image.apply_batch(1, topic("b", 2, 1));
+        let done = topics.reconcile(&image).unwrap();
+        assert_eq!(done.created, vec!["a", "b"]);
         assert_eq!(topics.get("a").unwrap().partitions.len(), 2);
-        assert!(!dir.path().join("b-0").exists());
+        assert!(dir.path().join("a-1").exists());
+
+        image.apply_batch(
+            2,
+            vec![
+                MetadataRecord::Partition {
+                    topic_id: TopicId([1; 16]),
+                    partition: 2,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    leader: 1,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                },
+                MetadataRecord::Config {
+                    resource_type: CONFIG_TOPIC,
+                    resource_name: "a".into(),
+                    name: "retention.ms".into(),
+                    value: Some("1234".into()),
+                },
+                MetadataRecord::RemoveTopic {
+                    topic_id: TopicId([2; 16]),
+                },
+            ],
+        );
+        let done = topics.reconcile(&image).unwrap();
+        assert_eq!(done.deleted, vec!["b"]);
+        let a = topics.get("a").unwrap();
+        assert_eq!(a.partitions.len(), 3);
+        assert_eq!(a.partitions[0].log().config().retention_ms, 1234);
+        assert!(topics.get("b").is_none());
+        // A topic deleted and created again under the same name starts empty.
+        a.partitions[0]
+            .append(&strom_storage::batch::build_uncompressed(&[b"x"], 1, None))
+            .unwrap();
+        image.apply_batch(
+            3,
+            vec![MetadataRecord::RemoveTopic {
+                topic_id: TopicId([1; 16]),
+            }],
+        );
+        image.apply_batch(4, topic("a", 3, 1));
+        let done = topics.reconcile(&image).unwrap();
+        assert_eq!((done.deleted.len(), done.created.len()), (1, 1));
+        assert_eq!(topics.get("a").unwrap().partitions[0].offsets(), (0, 0));
+        topics.close();
     }
 }

@@ -98,15 +98,25 @@ async fn a_silent_member_is_expelled_when_its_session_times_out() {
 async fn a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced() {
     let (broker, _dir) = broker().await;
     let state = broker.state();
-    let topics = std::sync::Arc::clone(&state.topics);
-    tokio::task::spawn_blocking(move || {
-        topics
-            .create("t", 1, std::collections::BTreeMap::new(), false)
-            .map(|_| ())
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let created = state
+        .metadata
+        .submit(strom_cluster::controller::Request::CreateTopics {
+            topics: vec![strom_cluster::controller::NewTopic {
+                name: "t".into(),
+                partitions: Some(1),
+                replication_factor: None,
+                assignments: Default::default(),
+                configs: Default::default(),
+                internal: false,
+            }],
+            validate_only: false,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(&created, strom_cluster::controller::Reply::CreateTopics(r) if r[0].is_ok()),
+        "{created:?}"
+    );
     let init = InitProducerId {
         transactional_id: "tx".into(),
         timeout_ms: 5_000,

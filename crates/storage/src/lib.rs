@@ -25,7 +25,6 @@ pub mod leader_epoch;
 pub mod limits;
 pub mod log;
 pub mod manager;
-pub mod meta;
 pub mod meta_properties;
 mod offset_file;
 pub mod producer;

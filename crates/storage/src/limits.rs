@@ -21,8 +21,6 @@ pub const REAPER_QUEUE_MAX: usize = 1024;
 /// Rolled segments waiting for the background fsync (see [`crate::flusher`]); past this,
 /// the appender that rolled fsyncs the segment itself.
 pub const FLUSH_QUEUE_MAX: usize = 1024;
-/// Metadata log records beyond the live state that trigger a rewrite at start-up.
-pub const META_LOG_GARBAGE_MAX: usize = 10_000;
 
 const _: () = assert!(SEGMENT_BYTES_MAX <= u32::MAX as u64);
 const _: () = assert!((BATCH_BYTES_MAX as u64) < SEGMENT_BYTES_MAX);

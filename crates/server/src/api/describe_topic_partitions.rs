@@ -26,10 +26,9 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
-    let state = &ctx.state;
-    let node = BrokerId(state.config.node_id);
+    let image = ctx.state.metadata.image();
     let mut names: Vec<String> = if request.topics.is_empty() {
-        state.topics.all().iter().map(|t| t.name.clone()).collect()
+        image.topics.iter().map(|t| t.name.clone()).collect()
     } else {
         request
             .topics
@@ -60,7 +59,7 @@ pub async fn handle(
         } else {
             0
         };
-        let Some(topic) = state.topics.get(&name) else {
+        let Some(topic) = image.topics.get(&name) else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
@@ -77,17 +76,27 @@ pub async fn handle(
             );
             break;
         }
-        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        let count = topic.partition_count();
         let mut partitions = Vec::new();
         let mut index = first;
         while index < count && budget > 0 {
+            let Some(p) = topic.partitions.get(&index) else {
+                break;
+            };
+            let brokers = |ids: &[i32]| ids.iter().copied().map(BrokerId).collect::<Vec<_>>();
+            let error = if p.leader < 0 {
+                ErrorCode::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             partitions.push(
                 DescribeTopicPartitionsResponsePartition::default()
+                    .with_error_code(error)
                     .with_partition_index(index)
-                    .with_leader_id(node)
-                    .with_leader_epoch(0)
-                    .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node])
+                    .with_leader_id(BrokerId(p.leader))
+                    .with_leader_epoch(p.leader_epoch)
+                    .with_replica_nodes(brokers(&p.replicas))
+                    .with_isr_nodes(brokers(&p.isr))
                     .with_eligible_leader_replicas(Some(Vec::new()))
                     .with_last_known_elr(Some(Vec::new())),
             );
@@ -97,7 +106,7 @@ pub async fn handle(
         topics.push(
             DescribeTopicPartitionsResponseTopic::default()
                 .with_name(Some(topic_name(name.clone())))
-                .with_topic_id(topic.id)
+                .with_topic_id(uuid::Uuid::from_bytes(topic.id.0))
                 .with_is_internal(topic.internal)
                 .with_partitions(partitions)
                 .with_topic_authorized_operations(TOPIC_OPERATIONS_ALL),

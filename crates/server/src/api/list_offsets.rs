@@ -69,7 +69,7 @@ fn lookup(
 ) -> ListOffsetsPartitionResponse {
     // leader_epoch exists from v4; a value in an older version cannot be encoded.
     let base = if version >= 4 {
-        base.with_leader_epoch(0)
+        base.with_leader_epoch(partition.leader_epoch())
     } else {
         base
     };

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use std::sync::Arc;
 
 use strom_codec::kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -13,10 +12,12 @@ use strom_codec::kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataR
 use strom_codec::ErrorCode;
 use uuid::Uuid;
 
+use strom_cluster::controller::{validate_topic_name, NewTopic, Reply, Request};
+use strom_cluster::image::{MetadataImage, TopicImage};
+use strom_cluster::records::TopicId;
+
 use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
-use crate::error::topic_error_code;
-use crate::topics::{validate_name, Topic, TopicError};
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 0..=12;
@@ -43,18 +44,11 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
     let version = ctx.version;
     let state = &ctx.state;
     let node_id = state.config.node_id;
-    let (host, port) = state.advertised_for(ctx.local);
-    let broker = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(node_id))
-        .with_host(str_bytes(host))
-        .with_port(port)
-        .with_rack(None);
     let topic_ops = if request.include_topic_authorized_operations {
         TOPIC_OPERATIONS_ALL
     } else {
         AUTHORIZED_OPERATIONS_OMITTED
     };
-    let describe = |topic: &Topic| topic_response(topic, node_id, topic_ops);
     let all = match &request.topics {
         None => true,
         Some(t) => version == 0 && t.is_empty(),
@@ -62,22 +56,46 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
     let auto_create =
         state.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
     let mut topics = Vec::new();
+    let mut image = state.metadata.image();
     if all {
-        topics.extend(state.topics.all().iter().map(|t| describe(t)));
+        topics.extend(image.topics.iter().map(|t| topic_response(t, topic_ops)));
     } else {
-        for wanted in request.topics.unwrap_or_default() {
+        let wanted = request.topics.unwrap_or_default();
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter_map(|w| w.name.as_ref().map(|n| n.0.as_str().to_string()))
+            .filter(|n| validate_topic_name(n).is_ok() && image.topics.get(n).is_none())
+            .collect();
+        let mut refused = BTreeMap::new();
+        if auto_create && !missing.is_empty() {
+            refused = auto_create_topics(ctx, missing).await;
+            image = state.metadata.image();
+        }
+        for wanted in wanted {
             let response = match wanted.name {
                 Some(name) => {
                     let name = name.0.as_str().to_string();
-                    match lookup_or_create(ctx, &name, auto_create).await {
-                        Ok(topic) => describe(&topic),
-                        Err(e) => {
-                            error_topic(Some(name), Uuid::nil(), topic_error_code(&e), topic_ops)
+                    match (validate_topic_name(&name), image.topics.get(&name)) {
+                        (Err(_), _) => error_topic(
+                            Some(name),
+                            Uuid::nil(),
+                            ErrorCode::InvalidTopicException,
+                            topic_ops,
+                        ),
+                        (Ok(()), Some(topic)) => topic_response(topic, topic_ops),
+                        // Being created, or unknown.
+                        (Ok(()), None) => {
+                            let code = match refused.get(&name) {
+                                Some(code) => *code,
+                                None if auto_create => ErrorCode::LeaderNotAvailable,
+                                None => ErrorCode::UnknownTopicOrPartition,
+                            };
+                            error_topic(Some(name), Uuid::nil(), code, topic_ops)
                         }
                     }
                 }
-                None => match state.topics.get_by_id(&wanted.topic_id) {
-                    Some(topic) => describe(&topic),
+                None => match image.topics.by_id(TopicId(*wanted.topic_id.as_bytes())) {
+                    Some(topic) => topic_response(topic, topic_ops),
                     None => {
                         error_topic(None, wanted.topic_id, ErrorCode::UnknownTopicId, topic_ops)
                     }
@@ -87,7 +105,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
         }
     }
     MetadataResponse::default()
-        .with_brokers(vec![broker])
+        .with_brokers(brokers(ctx, &image))
         .with_cluster_id(Some(str_bytes(state.cluster_id.clone())))
         .with_controller_id(BrokerId(node_id))
         .with_topics(topics)
@@ -98,38 +116,72 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
         })
 }
 
-async fn lookup_or_create(
+/// The brokers clients may connect to: this one at the address the client reached it by
+/// (or the advertised one), the other registered, unfenced ones at their first endpoint.
+fn brokers(ctx: &RequestContext<'_>, image: &MetadataImage) -> Vec<MetadataResponseBroker> {
+    let node_id = ctx.state.config.node_id;
+    let (host, port) = ctx.state.advertised_for(ctx.local);
+    let mut out = vec![MetadataResponseBroker::default()
+        .with_node_id(BrokerId(node_id))
+        .with_host(str_bytes(host))
+        .with_port(port)
+        .with_rack(None)];
+    for b in image.brokers.values() {
+        if b.broker_id == node_id || b.fenced {
+            continue;
+        }
+        if let Some(e) = b.endpoints.first() {
+            out.push(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.broker_id))
+                    .with_host(str_bytes(e.host.clone()))
+                    .with_port(e.port)
+                    .with_rack(b.rack.clone().map(str_bytes)),
+            );
+        }
+    }
+    out
+}
+
+/// Creates topics a client asked for by name, as `auto.create.topics.enable` does: with
+/// `num.partitions` and `default.replication.factor`. Returns why topics were not created
+/// (a topic that exists already counts as created).
+async fn auto_create_topics(
     ctx: &RequestContext<'_>,
-    name: &str,
-    auto_create: bool,
-) -> Result<Arc<Topic>, TopicError> {
-    validate_name(name)?;
-    if let Some(topic) = ctx.state.topics.get(name) {
-        return Ok(topic);
+    names: Vec<String>,
+) -> BTreeMap<String, ErrorCode> {
+    let mut refused = BTreeMap::new();
+    let topics = names
+        .iter()
+        .cloned()
+        .map(|name| NewTopic {
+            name,
+            partitions: None,
+            replication_factor: None,
+            assignments: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            internal: false,
+        })
+        .collect();
+    let request = Request::CreateTopics {
+        topics,
+        validate_only: false,
+    };
+    match ctx.state.metadata.submit(request).await {
+        Ok(Reply::CreateTopics(results)) => {
+            for (name, result) in names.into_iter().zip(results) {
+                if let Err(e) = result {
+                    if e.code != ErrorCode::TopicAlreadyExists {
+                        tracing::warn!(topic = %name, error = %e, "could not auto-create a topic");
+                        refused.insert(name, e.code);
+                    }
+                }
+            }
+        }
+        Ok(other) => tracing::error!(reply = ?other, "unexpected controller reply"),
+        Err(e) => tracing::warn!(error = %e, "could not auto-create topics"),
     }
-    if !auto_create {
-        return Err(TopicError::Unknown(name.into()));
-    }
-    let state = Arc::clone(ctx.state);
-    let owned = name.to_string();
-    let created = tokio::task::spawn_blocking(move || {
-        let partitions = state.config.num_partitions;
-        state
-            .topics
-            .create(&owned, partitions, BTreeMap::new(), false)
-    })
-    .await
-    .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
-    match created {
-        Ok(topic) => Ok(topic),
-        // Another connection created it first.
-        Err(TopicError::AlreadyExists(_)) => ctx
-            .state
-            .topics
-            .get(name)
-            .ok_or(TopicError::Unknown(name.into())),
-        Err(e) => Err(e),
-    }
+    refused
 }
 
 fn error_topic(
@@ -145,23 +197,33 @@ fn error_topic(
         .with_topic_authorized_operations(topic_ops)
 }
 
-fn topic_response(topic: &Topic, node_id: i32, topic_ops: i32) -> MetadataResponseTopic {
+fn broker_ids(ids: &[i32]) -> Vec<BrokerId> {
+    ids.iter().copied().map(BrokerId).collect()
+}
+
+fn topic_response(topic: &TopicImage, topic_ops: i32) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
         .iter()
-        .map(|p| {
+        .map(|(index, p)| {
+            let error = if p.leader < 0 {
+                ErrorCode::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             MetadataResponsePartition::default()
-                .with_partition_index(p.index)
-                .with_leader_id(BrokerId(node_id))
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![BrokerId(node_id)])
-                .with_isr_nodes(vec![BrokerId(node_id)])
+                .with_error_code(error)
+                .with_partition_index(*index)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(broker_ids(&p.replicas))
+                .with_isr_nodes(broker_ids(&p.isr))
                 .with_offline_replicas(vec![])
         })
         .collect();
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(topic.name.clone())))
-        .with_topic_id(topic.id)
+        .with_topic_id(Uuid::from_bytes(topic.id.0))
         .with_is_internal(topic.internal)
         .with_partitions(partitions)
         .with_topic_authorized_operations(topic_ops)

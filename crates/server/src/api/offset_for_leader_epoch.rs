@@ -1,7 +1,7 @@
-//! OffsetForLeaderEpoch (API key 23, v2–v4): the end offset of a leader epoch, which clients
-//! use to detect log truncation. One broker has only ever had leader epoch 0, so epoch 0 ends
-//! at the log end offset and any other epoch is undefined. `current_leader_epoch` fences
-//! clients that know a different epoch (KIP-320).
+//! OffsetForLeaderEpoch (API key 23, v2–v4): where a leader epoch ended, from the log's
+//! leader-epoch cache (the current epoch ends at the log end), which clients use to detect
+//! log truncation. `current_leader_epoch` fences clients that know another epoch (KIP-320):
+//! an older one gets FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::offset_for_leader_epoch_response::{
@@ -16,9 +16,6 @@ use crate::context::RequestContext;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 2..=4;
-
-/// The only leader epoch a single broker has.
-pub const LEADER_EPOCH: i32 = 0;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,
@@ -41,16 +38,15 @@ pub async fn handle(
                     else {
                         return base.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
                     };
-                    if p.current_leader_epoch > LEADER_EPOCH {
+                    let current = partition.leader_epoch();
+                    if p.current_leader_epoch > current {
                         return base.with_error_code(ErrorCode::UnknownLeaderEpoch.code());
                     }
-                    // An older epoch (FENCED_LEADER_EPOCH) cannot exist: 0 is the first.
-                    if p.leader_epoch == LEADER_EPOCH {
-                        base.with_leader_epoch(LEADER_EPOCH)
-                            .with_end_offset(partition.offsets().1)
-                    } else {
-                        base
+                    if p.current_leader_epoch >= 0 && p.current_leader_epoch < current {
+                        return base.with_error_code(ErrorCode::FencedLeaderEpoch.code());
                     }
+                    let (epoch, end_offset) = partition.log().end_offset_for_epoch(p.leader_epoch);
+                    base.with_leader_epoch(epoch).with_end_offset(end_offset)
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()

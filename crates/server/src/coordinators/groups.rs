@@ -616,12 +616,9 @@ impl Actor {
                 )
             })
             .collect();
-        let topics = Arc::clone(&self.topics);
-        let log = self.log.clone();
-        let wall = self.clock.wall_ms();
-        tokio::task::spawn_blocking(move || log.append(&topics, &records, wall))
+        self.log
+            .write(&self.topics, records, self.clock.wall_ms())
             .await
-            .unwrap_or(false)
     }
 
     /// Hands completions to the state machine; what they return joins the next batch.

@@ -1,8 +1,8 @@
 //! The internal topics the coordinators keep their state in (`__consumer_offsets`,
-//! `__transaction_state`): created on first use as Kafka creates them (compacted, internal),
-//! written as batches of key/value records appended through the partition like any produce,
-//! and read back whole at start-up. Every function here blocks on the disk: callers run them
-//! on the blocking pool.
+//! `__transaction_state`): created on first use as Kafka creates them (compacted, internal,
+//! through the controller), written as batches of key/value records appended through the
+//! partition like any produce, and read back whole at start-up. [`InternalTopic::write`] is
+//! the async entry; the other functions block on the disk and run on the blocking pool.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +10,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use strom_storage::batch;
 
-use crate::topics::{Topic, TopicError, Topics};
+use strom_cluster::controller::{NewTopic, Reply, Request};
+use strom_codec::ErrorCode;
+
+use crate::metadata::Metadata;
+use crate::topics::{Topic, Topics};
 
 /// An internal topic as the coordinators create it.
 #[derive(Debug, Clone)]
@@ -20,18 +24,22 @@ pub struct InternalTopic {
     /// `segment.bytes` (Kafka: `offsets.topic.segment.bytes`,
     /// `transaction.state.log.segment.bytes`).
     pub segment_bytes: u64,
+    /// Where it is created.
+    pub metadata: Arc<Metadata>,
 }
 
 /// Largest batch one write appends to one partition; more records go in several batches, so
 /// that no batch exceeds the topic's `max.message.bytes`.
 const BATCH_BYTES_MAX: usize = 512 * 1024;
+/// Bytes read from disk at a time when an internal partition is replayed.
+const REPLAY_CHUNK_BYTES: u32 = 8 * 1024 * 1024;
 
 impl InternalTopic {
     /// The topic, created (compacted, internal) when missing.
     ///
     /// # Errors
-    /// It cannot be created.
-    pub fn ensure(&self, topics: &Topics) -> Result<Arc<Topic>, TopicError> {
+    /// The controller refused or could not create it.
+    pub async fn ensure(&self, topics: &Topics) -> Result<Arc<Topic>, String> {
         if let Some(t) = topics.get(self.name) {
             return Ok(t);
         }
@@ -40,17 +48,56 @@ impl InternalTopic {
             ("segment.bytes".to_string(), self.segment_bytes.to_string()),
         ]
         .into();
-        match topics.create(self.name, self.partitions, configs, true) {
-            Ok(t) => Ok(t),
-            Err(TopicError::AlreadyExists(_)) => topics
-                .get(self.name)
-                .ok_or_else(|| TopicError::Unknown(self.name.to_string())),
-            Err(e) => Err(e),
+        let request = Request::CreateTopics {
+            topics: vec![NewTopic {
+                name: self.name.to_string(),
+                partitions: Some(self.partitions),
+                replication_factor: None,
+                assignments: BTreeMap::new(),
+                configs,
+                internal: true,
+            }],
+            validate_only: false,
+        };
+        match self.metadata.submit(request).await {
+            Ok(Reply::CreateTopics(results)) => match results.into_iter().next() {
+                Some(Ok(_)) => {}
+                Some(Err(e)) if e.code == ErrorCode::TopicAlreadyExists => {}
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("no reply for the topic".into()),
+            },
+            Ok(other) => return Err(format!("unexpected controller reply {other:?}")),
+            Err(e) => return Err(e.to_string()),
         }
+        topics
+            .get(self.name)
+            .ok_or_else(|| format!("{} was created but is not served", self.name))
+    }
+
+    /// Creates the topic when missing, then appends `records` on the blocking pool (see
+    /// [`InternalTopic::append`]).
+    pub async fn write(
+        &self,
+        topics: &Arc<Topics>,
+        records: Vec<(i32, Bytes, Option<Bytes>)>,
+        wall_ms: i64,
+    ) -> bool {
+        if records.is_empty() {
+            return true;
+        }
+        if let Err(e) = self.ensure(topics).await {
+            tracing::error!(topic = self.name, error = %e, "cannot create an internal topic");
+            return false;
+        }
+        let (this, topics) = (self.clone(), Arc::clone(topics));
+        tokio::task::spawn_blocking(move || this.append(&topics, &records, wall_ms))
+            .await
+            .unwrap_or(false)
     }
 
     /// Appends `records` (partition, key, value; a `None` value is a tombstone), in order per
-    /// partition. `false` when anything could not be written; what was is kept.
+    /// partition, to the topic [`InternalTopic::ensure`] made. `false` when anything could
+    /// not be written; what was is kept.
     pub fn append(
         &self,
         topics: &Topics,
@@ -60,12 +107,12 @@ impl InternalTopic {
         if records.is_empty() {
             return true;
         }
-        let topic = match self.ensure(topics) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(topic = self.name, error = %e, "cannot create an internal topic");
-                return false;
-            }
+        let Some(topic) = topics.get(self.name) else {
+            tracing::error!(
+                topic = self.name,
+                "an internal topic is written before it exists"
+            );
+            return false;
         };
         let mut by_partition: BTreeMap<i32, Vec<batch::KeyValue<'_>>> = BTreeMap::new();
         for (partition, key, value) in records {
@@ -144,49 +191,20 @@ fn replay_partition(
     apply: &mut impl FnMut(&[u8], Option<&[u8]>),
 ) -> usize {
     let mut applied = 0;
-    let (start, end) = p.offsets();
-    let mut offset = start;
-    while offset < end {
-        let slice = match p.read(offset, 8 * 1024 * 1024, false) {
-            Ok(outcome) => outcome.slice,
-            Err(e) => {
-                tracing::error!(topic = %p.topic, partition = p.index, offset, error = %e, "cannot replay an internal partition");
-                break;
+    let state = p.read_state();
+    let read = state.visit_records(
+        state.log_start_offset,
+        state.high_watermark,
+        REPLAY_CHUNK_BYTES,
+        &mut |r| {
+            if let Some(key) = r.key {
+                apply(key, r.value);
+                applied += 1;
             }
-        };
-        let Some(slice) = slice else { break };
-        let bytes = match slice.read() {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(topic = %p.topic, partition = p.index, offset, error = %e, "cannot read an internal partition");
-                break;
-            }
-        };
-        let before = offset;
-        let mut at = 0usize;
-        while let Ok(header) = batch::check_framing(bytes.get(at..).unwrap_or_default()) {
-            let Ok(len) = usize::try_from(header.total_bytes()) else {
-                break;
-            };
-            let body = bytes
-                .get(at + batch::HEADER_BYTES..at + len)
-                .unwrap_or_default();
-            if header.compression() == 0 && !header.is_control() {
-                for r in batch::parse_records(body).unwrap_or_default() {
-                    if header.base_offset + r.offset_delta >= offset {
-                        if let Some(key) = r.key {
-                            apply(key, r.value);
-                            applied += 1;
-                        }
-                    }
-                }
-            }
-            offset = header.last_offset() + 1;
-            at += len;
-        }
-        if offset == before {
-            break;
-        }
+        },
+    );
+    if let Err(e) = read {
+        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "cannot replay an internal partition; what follows the error is not loaded");
     }
     applied
 }

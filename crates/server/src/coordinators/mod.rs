@@ -9,22 +9,22 @@ pub mod transactions;
 
 use std::sync::Arc;
 
+use strom_cluster::legacy::{TxnRecord, TxnState as Legacy};
 use strom_coordinator::groups::Groups;
-use strom_coordinator::producer_ids::BLOCK_SIZE;
 use strom_coordinator::transactions::{
     Transactions, TxnConfig, TxnMetadata, TxnOffset, TxnState, TRANSACTION_STATE_TOPIC,
 };
 use strom_coordinator::{ProducerIds, OFFSETS_TOPIC};
-use strom_storage::meta::{MetaRecord, TxnRecord};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metadata::Metadata;
 use crate::topics::Topics;
 use groups::GroupCoordinator;
 use internal_log::InternalTopic;
-use transactions::{BlockSource, TxnContext, TxnCoordinator};
+use transactions::{TxnContext, TxnCoordinator};
 
 /// The running coordinators.
 #[derive(Debug)]
@@ -42,33 +42,46 @@ pub struct Coordinators {
 /// The internal topics cannot be read or written.
 pub async fn start(
     topics: &Arc<Topics>,
+    metadata: &Arc<Metadata>,
     config: &Config,
     legacy_transactions: Vec<TxnRecord>,
     clock: &Clock,
     shutdown: &CancellationToken,
 ) -> Result<Coordinators, String> {
+    let mut adopt_legacy = false;
     let offsets_log = InternalTopic {
         name: OFFSETS_TOPIC,
         partitions: config.groups.offsets_partitions,
         segment_bytes: config.offsets_topic_segment_bytes,
+        metadata: Arc::clone(metadata),
     };
     let txn_log = InternalTopic {
         name: TRANSACTION_STATE_TOPIC,
         partitions: config.txns.log_partitions,
         segment_bytes: config.transaction_state_segment_bytes,
+        metadata: Arc::clone(metadata),
     };
+    // Empty rather than missing: a crash between creating the topic and writing to it must
+    // not lose them.
+    let txn_log_empty = topics
+        .get(TRANSACTION_STATE_TOPIC)
+        .is_none_or(|t| t.partitions.iter().all(|p| p.offsets().1 == 0));
+    if !legacy_transactions.is_empty() && txn_log_empty {
+        // A data directory of an earlier Strom kept transactions in its metadata file; they
+        // move into the topic, created for them.
+        txn_log.ensure(topics).await?;
+        adopt_legacy = true;
+    }
     let loaded = {
         let (topics, config, clock) = (Arc::clone(topics), config.clone(), clock.clone());
         let (offsets_log, txn_log) = (offsets_log.clone(), txn_log.clone());
         tokio::task::spawn_blocking(move || {
-            load(
-                &topics,
-                &config,
-                &offsets_log,
-                &txn_log,
-                legacy_transactions,
-                &clock,
-            )
+            let legacy = if adopt_legacy {
+                legacy_transactions
+            } else {
+                Vec::new()
+            };
+            load(&topics, &config, &offsets_log, &txn_log, legacy, &clock)
         })
         .await
         .map_err(|e| e.to_string())??
@@ -81,10 +94,6 @@ pub async fn start(
         clock.clone(),
         shutdown.clone(),
     );
-    let blocks: BlockSource = {
-        let topics = Arc::clone(topics);
-        Arc::new(move || reserve_producer_ids(&topics))
-    };
     let (txns, txn_task) = TxnCoordinator::start(
         txns,
         TxnContext {
@@ -92,7 +101,8 @@ pub async fn start(
             log: txn_log,
             groups: groups.clone(),
             clock: clock.clone(),
-            blocks,
+            metadata: Arc::clone(metadata),
+            broker_id: config.node_id,
         },
         shutdown.clone(),
     );
@@ -126,8 +136,7 @@ fn load(
         ..config.txns.clone()
     };
     let mut txns = Transactions::new(txn_config, ProducerIds::new());
-    if topics.get(TRANSACTION_STATE_TOPIC).is_none() && !legacy.is_empty() {
-        // A data directory of an earlier Strom kept transactions in its metadata log.
+    if !legacy.is_empty() {
         let records: Vec<_> = legacy
             .into_iter()
             .map(|t| txns.adopt(adopted(t)))
@@ -151,9 +160,8 @@ fn load(
     Ok((groups, txns))
 }
 
-/// A transaction as an earlier Strom kept it in its metadata log.
+/// A transaction as an earlier Strom kept it in its metadata file.
 fn adopted(t: TxnRecord) -> TxnMetadata {
-    use strom_storage::meta::TxnState as Legacy;
     TxnMetadata {
         transactional_id: t.transactional_id,
         producer_id: t.producer_id,
@@ -189,16 +197,4 @@ fn adopted(t: TxnRecord) -> TxnMetadata {
         last_update_ms: t.updated_ms,
         pending: false,
     }
-}
-
-/// Reserves the next block of producer ids in the metadata log (blocking).
-fn reserve_producer_ids(topics: &Topics) -> Result<(i64, i64), String> {
-    topics
-        .commit_meta(|state| {
-            let start = state.next_producer_id;
-            let next = start.saturating_add(BLOCK_SIZE);
-            (vec![MetaRecord::ProducerIdBlock { next }], start)
-        })
-        .map(|start| (start, BLOCK_SIZE))
-        .map_err(|e| e.to_string())
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use strom_codec::ErrorCode;
 use strom_coordinator::group::Token;
+use strom_coordinator::producer_ids::BLOCK_SIZE;
 use strom_coordinator::transactions::{
     AddOffsets, AddPartitions, EndTxn, InitProducerId, MarkerJob, ProducerView, Transactions,
     TxnCompletion, TxnMetadata, TxnOffsetCommit, TxnOutputs, TxnReply,
@@ -38,10 +39,6 @@ const INTERNAL_QUEUE_MAX: usize = 1024;
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` is 10 s; a shorter check
 /// makes a timed-out transaction's partitions readable sooner).
 const TICK: Duration = Duration::from_millis(1000);
-
-/// Reserves a block of producer ids in the metadata log: `(first id, count)`. Blocks on the
-/// disk; run on the blocking pool.
-pub type BlockSource = Arc<dyn Fn() -> Result<(i64, i64), String> + Send + Sync>;
 
 #[derive(Debug)]
 enum Message {
@@ -86,7 +83,10 @@ pub struct TxnContext {
     pub log: InternalTopic,
     pub groups: GroupCoordinator,
     pub clock: Clock,
-    pub blocks: BlockSource,
+    /// Where producer-id blocks come from (the controller).
+    pub metadata: Arc<crate::metadata::Metadata>,
+    /// This broker, as it asks for blocks.
+    pub broker_id: i32,
 }
 
 impl TxnCoordinator {
@@ -364,12 +364,11 @@ impl Actor {
             return;
         }
         self.txns.producer_ids().block_requested();
-        let blocks = Arc::clone(&self.context.blocks);
+        let metadata = Arc::clone(&self.context.metadata);
+        let broker_id = self.context.broker_id;
         let internal = self.internal.clone();
         tokio::spawn(async move {
-            let block = tokio::task::spawn_blocking(move || blocks())
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+            let block = metadata.allocate_producer_ids(broker_id, BLOCK_SIZE).await;
             let _ = internal.send(Internal::Block(block)).await;
         });
     }
@@ -418,12 +417,10 @@ impl Actor {
             .into_iter()
             .map(|r| (r.partition, r.key, r.value))
             .collect();
-        let topics = Arc::clone(&self.context.topics);
-        let log = self.context.log.clone();
-        let wall = self.context.clock.wall_ms();
-        tokio::task::spawn_blocking(move || log.append(&topics, &records, wall))
+        self.context
+            .log
+            .write(&self.context.topics, records, self.context.clock.wall_ms())
             .await
-            .unwrap_or(false)
     }
 
     /// Runs a marker job as a task of its own: markers on the blocking pool, then committed

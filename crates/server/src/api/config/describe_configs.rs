@@ -13,7 +13,6 @@ use strom_codec::kafka_protocol::messages::describe_configs_response::{
 use strom_codec::kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use strom_codec::ErrorCode;
 
-use super::incremental_alter_configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC};
 use super::topic_configs::{
     self, SOURCE_DEFAULT_CONFIG, SOURCE_DYNAMIC_BROKER_CONFIG,
     SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG, SOURCE_GROUP_CONFIG, SOURCE_STATIC_BROKER_CONFIG,
@@ -24,6 +23,11 @@ use crate::config::broker_keys::{broker_key, BrokerEffect, BROKER_KEYS};
 use crate::config::group_keys::GROUP_KEYS;
 use crate::config::Config;
 use crate::context::RequestContext;
+use strom_cluster::image::MetadataImage;
+use strom_cluster::records::{
+    CONFIG_BROKER as RESOURCE_BROKER, CONFIG_GROUP as RESOURCE_GROUP,
+    CONFIG_TOPIC as RESOURCE_TOPIC,
+};
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 1..=4;
@@ -45,9 +49,8 @@ pub async fn handle(
     let version = ctx.version;
     let state = &ctx.state;
     let node = state.config.node_id.to_string();
-    let (dynamic, group_configs) = state
-        .topics
-        .read_meta(|m| (m.broker_configs.clone(), m.group_configs.clone()));
+    let image = state.metadata.image();
+    let dynamic = dynamic_broker_configs(&image);
     let results = request
         .resources
         .into_iter()
@@ -57,11 +60,11 @@ pub async fn handle(
                 .with_resource_name(r.resource_name.clone());
             let name = r.resource_name.as_str();
             let entries = match r.resource_type {
-                RESOURCE_TOPIC => match state.topics.get(name) {
-                    Some(topic) => Ok(topic_entries(
+                RESOURCE_TOPIC => match image.topics.get(name) {
+                    Some(_) => Ok(topic_entries(
                         &state.config,
                         &state.topics.defaults(),
-                        &topic.configs(),
+                        &image.configs_of(RESOURCE_TOPIC, name),
                         &dynamic,
                         &node,
                     )),
@@ -82,7 +85,9 @@ pub async fn handle(
                     ErrorCode::InvalidRequest,
                     "group name must not be empty".to_string(),
                 )),
-                RESOURCE_GROUP => Ok(group_entries(group_configs.get(name))),
+                RESOURCE_GROUP => Ok(group_entries(
+                    image.configs.get(&(RESOURCE_GROUP, name.to_string())),
+                )),
                 other => Err((
                     ErrorCode::InvalidRequest,
                     format!("resource type {other} is not supported"),
@@ -138,6 +143,16 @@ pub async fn handle(
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The image's dynamic broker configs by entity (`""`: the cluster default, else a node id).
+pub fn dynamic_broker_configs(image: &MetadataImage) -> Dynamic {
+    image
+        .configs
+        .iter()
+        .filter(|((resource_type, _), _)| *resource_type == RESOURCE_BROKER)
+        .map(|((_, name), configs)| (name.clone(), configs.clone()))
+        .collect()
 }
 
 /// The dynamic broker value of `broker_key`, if any: this broker's entity first, then the

@@ -1,26 +1,23 @@
 //! CreateAcls (API key 30, v1–v3; v0, LITERAL-only patterns, was removed in Kafka 4): bindings
-//! are validated and stored durably in the metadata log. Not enforced yet: see the scope
-//! note in [`crate::acl`].
+//! are validated and stored durably in the metadata log by the controller. Not enforced
+//! yet: see the scope note in [`strom_cluster::acl`].
 
 use std::ops::RangeInclusive;
-use std::sync::Arc;
 
+use strom_cluster::controller::{ApiError, Reply, Request};
+use strom_cluster::records::AclBinding;
 use strom_codec::kafka_protocol::messages::create_acls_response::AclCreationResult;
 use strom_codec::kafka_protocol::messages::{CreateAclsRequest, CreateAclsResponse};
 use strom_codec::ErrorCode;
-use strom_storage::meta::{AclBinding, MetaRecord};
 
-use crate::acl::validate_binding;
 use crate::api::text;
 use crate::api::text::str_bytes;
 use crate::context::RequestContext;
-use crate::error::topic_error_code;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 1..=3;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: CreateAclsRequest) -> CreateAclsResponse {
-    let state = Arc::clone(ctx.state);
     let bindings: Vec<AclBinding> = request
         .creations
         .iter()
@@ -34,39 +31,31 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateAclsRequest) -> Cre
             permission_type: c.permission_type,
         })
         .collect();
-    let results = tokio::task::spawn_blocking(move || {
-        let checked: Vec<Result<AclBinding, String>> = bindings
-            .into_iter()
-            .map(|b| validate_binding(&b).map(|()| b))
-            .collect();
-        let stored = state.topics.commit_meta(|meta| {
-            let mut new: Vec<MetaRecord> = Vec::new();
-            for b in checked.iter().flatten() {
-                let record = MetaRecord::CreateAcl(b.clone());
-                if !meta.acls.contains(b) && !new.contains(&record) {
-                    new.push(record);
-                }
-            }
-            (new, ())
-        });
-        checked
-            .into_iter()
-            .map(|r| {
-                let (code, message) = match (&r, &stored) {
-                    (Err(m), _) => (ErrorCode::InvalidRequest, m.clone()),
-                    (Ok(_), Err(e)) => (topic_error_code(e), e.to_string()),
-                    (Ok(b), Ok(())) => {
-                        tracing::info!(acl = ?b, "created ACL");
-                        return AclCreationResult::default();
-                    }
-                };
-                AclCreationResult::default()
-                    .with_error_code(code.code())
-                    .with_error_message(Some(str_bytes(message)))
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
+    let count = bindings.len();
+    let outcomes = match ctx
+        .state
+        .metadata
+        .submit(Request::CreateAcls { bindings })
+        .await
+    {
+        Ok(Reply::CreateAcls(outcomes)) => outcomes,
+        Ok(other) => vec![
+            Err(ApiError::new(
+                ErrorCode::UnknownServerError,
+                format!("unexpected controller reply {other:?}")
+            ));
+            count
+        ],
+        Err(e) => vec![Err(e.to_api_error()); count],
+    };
+    let results = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(()) => AclCreationResult::default(),
+            Err(e) => AclCreationResult::default()
+                .with_error_code(e.code.code())
+                .with_error_message(Some(str_bytes(e.message))),
+        })
+        .collect();
     CreateAclsResponse::default().with_results(results)
 }

@@ -1,20 +1,20 @@
 //! DescribeAcls (API key 29, v1–v3): the stored bindings a filter matches, by Kafka's
-//! matching rules (see [`crate::acl`]).
+//! matching rules (see [`strom_cluster::acl`]).
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
+use strom_cluster::records::AclBinding;
 use strom_codec::kafka_protocol::messages::describe_acls_response::{
     AclDescription, DescribeAclsResource,
 };
 use strom_codec::kafka_protocol::messages::{DescribeAclsRequest, DescribeAclsResponse};
 use strom_codec::ErrorCode;
-use strom_storage::meta::AclBinding;
 
-use crate::acl::AclFilter;
 use crate::api::text;
 use crate::api::text::str_bytes;
 use crate::context::RequestContext;
+use strom_cluster::acl::AclFilter;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 1..=3;
@@ -37,13 +37,13 @@ pub async fn handle(
             .with_error_code(ErrorCode::InvalidRequest.code())
             .with_error_message(Some(str_bytes(message)));
     }
-    let matching: Vec<AclBinding> = ctx.state.topics.read_meta(|m| {
-        m.acls
-            .iter()
-            .filter(|b| filter.matches(b))
-            .cloned()
-            .collect()
-    });
+    let image = ctx.state.metadata.image();
+    let matching: Vec<AclBinding> = image
+        .acls
+        .iter()
+        .filter(|b| filter.matches(b))
+        .cloned()
+        .collect();
     let mut by_resource: BTreeMap<(i8, String, i8), Vec<AclDescription>> = BTreeMap::new();
     for b in matching {
         by_resource

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 
+use strom_cluster::records::ScramCredential;
 use strom_codec::kafka_protocol::messages::describe_user_scram_credentials_response::{
     CredentialInfo, DescribeUserScramCredentialsResult,
 };
@@ -12,7 +13,6 @@ use strom_codec::kafka_protocol::messages::{
     DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
 };
 use strom_codec::ErrorCode;
-use strom_storage::meta::ScramCredential;
 
 use crate::api::text::str_bytes;
 use crate::context::RequestContext;
@@ -24,7 +24,8 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
-    let all = ctx.state.topics.read_meta(|m| m.scram.clone());
+    let image = ctx.state.metadata.image();
+    let all = &image.scram;
     let info = |creds: &BTreeMap<i8, ScramCredential>| -> Vec<CredentialInfo> {
         creds
             .iter()

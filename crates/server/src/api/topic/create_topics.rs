@@ -1,10 +1,13 @@
 //! CreateTopics (API key 19, v2–v7): partitions (-1 = `num.partitions`), replication factor
-//! (only 1 on a single broker), manual assignments, configs validated against Kafka's topic
-//! config keys, `validate_only`. v5+ answers with the topic's full config.
+//! (-1 = `default.replication.factor`, at most the registered brokers), manual assignments,
+//! configs validated against Kafka's topic config keys, `validate_only`; decided by the
+//! controller (see `strom_cluster::controller`). v5+ answers with the topic's full config.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;
-use std::sync::Arc;
+
+use strom_cluster::controller::{ApiError, CreatedTopic, NewTopic, Reply, Request};
+use uuid::Uuid;
 
 use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;
 use strom_codec::kafka_protocol::messages::create_topics_response::{
@@ -16,8 +19,6 @@ use strom_codec::ErrorCode;
 use crate::api::config::topic_configs;
 use crate::api::text::str_bytes;
 use crate::context::RequestContext;
-use crate::error::topic_error_code;
-use crate::state::BrokerState;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 2..=7;
@@ -26,35 +27,96 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
-    let version = ctx.version;
-    let state = Arc::clone(ctx.state);
-    let validate_only = request.validate_only;
-    let results = tokio::task::spawn_blocking(move || {
-        let mut seen = std::collections::HashSet::new();
-        let duplicates: std::collections::HashSet<String> = request
-            .topics
-            .iter()
-            .filter(|t| !seen.insert(t.name.0.as_str().to_string()))
-            .map(|t| t.name.0.as_str().to_string())
-            .collect();
-        request
-            .topics
-            .into_iter()
-            .map(|t| {
-                if duplicates.contains(t.name.0.as_str()) {
-                    return failure(
-                        &t,
-                        ErrorCode::InvalidRequest,
-                        "topic named more than once in the request".into(),
-                    );
-                }
-                create_one(&state, version, t, validate_only)
-            })
-            .collect::<Vec<_>>()
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.0.as_str().to_string()))
+        .map(|t| t.name.0.as_str().to_string())
+        .collect();
+    // Items the handler refuses itself, and those it asks the controller about, in order.
+    let mut results: Vec<Option<CreatableTopicResult>> = Vec::new();
+    let mut asked: Vec<(usize, CreatableTopic)> = Vec::new();
+    let mut new_topics = Vec::new();
+    for t in request.topics {
+        if duplicates.contains(t.name.0.as_str()) {
+            results.push(Some(failure(
+                &t,
+                ErrorCode::InvalidRequest,
+                "topic named more than once in the request".into(),
+            )));
+            continue;
+        }
+        match new_topic(&t) {
+            Ok(n) => {
+                new_topics.push(n);
+                asked.push((results.len(), t));
+                results.push(None);
+            }
+            Err((code, message)) => results.push(Some(failure(&t, code, message))),
+        }
+    }
+    if !new_topics.is_empty() {
+        let request = Request::CreateTopics {
+            topics: new_topics,
+            validate_only: request.validate_only,
+        };
+        let outcomes = match ctx.state.metadata.submit(request).await {
+            Ok(Reply::CreateTopics(outcomes)) => outcomes,
+            Ok(other) => vec![Err(unexpected(&other)); asked.len()],
+            Err(e) => vec![Err(e.to_api_error()); asked.len()],
+        };
+        for ((slot, t), outcome) in asked.into_iter().zip(outcomes) {
+            let result = match outcome {
+                Ok(created) => created_result(ctx, &t, &created),
+                Err(e) => failure(&t, e.code, e.message),
+            };
+            if let Some(r) = results.get_mut(slot) {
+                *r = Some(result);
+            }
+        }
+    }
+    CreateTopicsResponse::default().with_topics(results.into_iter().flatten().collect())
+}
+
+/// The controller's answer to something it was not asked.
+fn unexpected(reply: &Reply) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnknownServerError,
+        format!("unexpected controller reply {reply:?}"),
+    )
+}
+
+/// The request's topic as the controller takes it (-1 means "the broker's default").
+fn new_topic(t: &CreatableTopic) -> Result<NewTopic, (ErrorCode, String)> {
+    let mut configs = BTreeMap::new();
+    for c in &t.configs {
+        let Some(value) = &c.value else {
+            return Err((
+                ErrorCode::InvalidConfig,
+                format!("null value for config {}", c.name.as_str()),
+            ));
+        };
+        configs.insert(c.name.as_str().to_string(), value.as_str().to_string());
+    }
+    let mut assignments = BTreeMap::new();
+    for a in &t.assignments {
+        let brokers = a.broker_ids.iter().map(|b| b.0).collect();
+        if assignments.insert(a.partition_index, brokers).is_some() {
+            return Err((
+                ErrorCode::InvalidReplicaAssignment,
+                format!("partition {} is assigned twice", a.partition_index),
+            ));
+        }
+    }
+    Ok(NewTopic {
+        name: t.name.0.as_str().to_string(),
+        partitions: (t.num_partitions != -1).then_some(t.num_partitions),
+        replication_factor: (t.replication_factor != -1).then_some(t.replication_factor),
+        assignments,
+        configs,
+        internal: false,
     })
-    .await
-    .unwrap_or_default();
-    CreateTopicsResponse::default().with_topics(results)
 }
 
 fn failure(t: &CreatableTopic, error: ErrorCode, message: String) -> CreatableTopicResult {
@@ -66,119 +128,44 @@ fn failure(t: &CreatableTopic, error: ErrorCode, message: String) -> CreatableTo
         .with_replication_factor(-1)
 }
 
-fn create_one(
-    state: &BrokerState,
-    version: i16,
-    t: CreatableTopic,
-    validate_only: bool,
+/// A created (or validated) topic's result; v5+ carries its full config.
+fn created_result(
+    ctx: &RequestContext<'_>,
+    t: &CreatableTopic,
+    created: &CreatedTopic,
 ) -> CreatableTopicResult {
-    let name = t.name.0.as_str().to_string();
-    let node_id = state.config.node_id;
-    let partitions = if t.assignments.is_empty() {
-        match t.num_partitions {
-            -1 => state.config.num_partitions,
-            n => n,
-        }
-    } else {
-        if t.num_partitions != -1 || t.replication_factor != -1 {
-            return failure(&t, ErrorCode::InvalidRequest, "both partition assignments and numPartitions/replicationFactor were set; set only one".into());
-        }
-        let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
-        indexes.sort_unstable();
-        let contiguous = indexes
+    let state = &ctx.state;
+    let mut result = CreatableTopicResult::default()
+        .with_name(t.name.clone())
+        .with_topic_id(Uuid::from_bytes(created.topic_id.0))
+        .with_num_partitions(created.partitions)
+        .with_replication_factor(created.replication_factor);
+    if ctx.version >= 5 {
+        let configs: BTreeMap<String, String> = t
+            .configs
             .iter()
-            .enumerate()
-            .all(|(i, p)| usize::try_from(*p).ok() == Some(i));
-        let on_us = t
-            .assignments
-            .iter()
-            .all(|a| a.broker_ids.len() == 1 && a.broker_ids.first().map(|b| b.0) == Some(node_id));
-        if !contiguous || !on_us {
-            return failure(
-                &t,
-                ErrorCode::InvalidReplicaAssignment,
-                format!("assignments must cover partitions 0..n, each on broker {node_id} alone"),
-            );
-        }
-        i32::try_from(t.assignments.len()).unwrap_or(i32::MAX)
-    };
-    if partitions <= 0 {
-        return failure(
-            &t,
-            ErrorCode::InvalidPartitions,
-            format!("number of partitions must be larger than 0, got {partitions}"),
-        );
-    }
-    let replication = if t.replication_factor == -1 {
-        state.config.default_replication_factor
-    } else {
-        t.replication_factor
-    };
-    if t.assignments.is_empty() && replication != 1 {
-        let error = if replication <= 0 {
-            format!("replication factor must be larger than 0, got {replication}")
-        } else {
-            format!("replication factor {replication} is larger than the number of available brokers (1)")
+            .filter_map(|c| {
+                c.value
+                    .as_ref()
+                    .map(|v| (c.name.as_str().to_string(), v.as_str().to_string()))
+            })
+            .collect();
+        let dynamic =
+            crate::api::config::describe_configs::dynamic_broker_configs(&state.metadata.image());
+        let node = state.config.node_id.to_string();
+        let fallback = |key: &str| {
+            crate::api::config::describe_configs::broker_value(&state.config, &dynamic, &node, key)
         };
-        return failure(&t, ErrorCode::InvalidReplicationFactor, error);
+        let entries = topic_configs::entries(&state.topics.defaults(), &configs, &fallback)
+            .into_iter()
+            .map(|e| {
+                CreatableTopicConfigs::default()
+                    .with_name(str_bytes(e.key.name))
+                    .with_value(Some(str_bytes(e.value)))
+                    .with_config_source(e.source)
+            })
+            .collect();
+        result = result.with_configs(Some(entries));
     }
-    let mut configs = BTreeMap::new();
-    for c in &t.configs {
-        let Some(value) = &c.value else {
-            return failure(
-                &t,
-                ErrorCode::InvalidConfig,
-                format!("null value for config {}", c.name.as_str()),
-            );
-        };
-        configs.insert(c.name.as_str().to_string(), value.as_str().to_string());
-    }
-    let outcome = if validate_only {
-        state
-            .topics
-            .validate_create(&name, partitions, &configs)
-            .map(|_| None)
-    } else {
-        state
-            .topics
-            .create(&name, partitions, configs.clone(), false)
-            .map(Some)
-    };
-    match outcome {
-        Err(e) => failure(&t, topic_error_code(&e), e.to_string()),
-        Ok(created) => {
-            let mut result = CreatableTopicResult::default()
-                .with_name(t.name.clone())
-                .with_num_partitions(partitions)
-                .with_replication_factor(1);
-            if let Some(topic) = created {
-                result = result.with_topic_id(topic.id);
-            }
-            if version >= 5 {
-                let (dynamic, node) = (
-                    state.topics.read_meta(|m| m.broker_configs.clone()),
-                    state.config.node_id.to_string(),
-                );
-                let fallback = |key: &str| {
-                    crate::api::config::describe_configs::broker_value(
-                        &state.config,
-                        &dynamic,
-                        &node,
-                        key,
-                    )
-                };
-                let entries = topic_configs::entries(&state.topics.defaults(), &configs, &fallback)
-                    .into_iter()
-                    .map(|e| {
-                        CreatableTopicConfigs::default()
-                            .with_name(str_bytes(e.key.name))
-                            .with_value(Some(str_bytes(e.value)))
-                            .with_config_source(e.source)
-                    })
-                    .collect();
-                result = result.with_configs(Some(entries));
-            }
-            result
-        }
-    }
+    result
 }

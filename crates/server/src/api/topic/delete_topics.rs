@@ -1,8 +1,10 @@
-//! DeleteTopics (API key 20, v1–v6): by name, and from v6 by topic id.
+//! DeleteTopics (API key 20, v1–v6): by name, and from v6 by topic id; decided by the
+//! controller (internal topics are never deleted).
 
 use std::ops::RangeInclusive;
-use std::sync::Arc;
 
+use strom_cluster::controller::{ApiError, Reply, Request, TopicRef};
+use strom_cluster::records::TopicId;
 use strom_codec::kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use strom_codec::kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use strom_codec::ErrorCode;
@@ -10,7 +12,6 @@ use uuid::Uuid;
 
 use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
-use crate::error::topic_error_code;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 1..=6;
@@ -33,46 +34,61 @@ pub async fn handle(
             .map(|n| (Some(n.0.as_str().to_string()), Uuid::nil()))
             .collect()
     };
-    let state = Arc::clone(ctx.state);
-    let results = tokio::task::spawn_blocking(move || {
-        wanted
+    let state = ctx.state;
+    if !state.config.delete_topic_enable {
+        let results = wanted
             .into_iter()
             .map(|(name, id)| {
-                let result = DeletableTopicResult::default()
-                    .with_name(name.clone().map(topic_name))
-                    .with_topic_id(id);
-                if !state.config.delete_topic_enable {
-                    return result
-                        .with_error_code(ErrorCode::TopicDeletionDisabled.code())
-                        .with_error_message(Some(str_bytes("delete.topic.enable is false")));
-                }
-                let name = match name {
-                    Some(n) => n,
-                    None => match state.topics.get_by_id(&id) {
-                        Some(t) => t.name.clone(),
-                        None => return result.with_error_code(ErrorCode::UnknownTopicId.code()),
-                    },
-                };
-                if state.topics.get(&name).is_some_and(|t| t.internal) {
-                    return result
-                        .with_name(Some(topic_name(name)))
-                        .with_error_code(ErrorCode::InvalidTopicException.code())
-                        .with_error_message(Some(str_bytes("internal topics cannot be deleted")));
-                }
-                match state.topics.delete(&name) {
-                    Ok(id) => {
-                        state.metrics.forget_topic(&name);
-                        result.with_name(Some(topic_name(name))).with_topic_id(id)
-                    }
-                    Err(e) => result
-                        .with_name(Some(topic_name(name)))
-                        .with_error_code(topic_error_code(&e).code())
-                        .with_error_message(Some(str_bytes(e.to_string()))),
-                }
+                DeletableTopicResult::default()
+                    .with_name(name.map(topic_name))
+                    .with_topic_id(id)
+                    .with_error_code(ErrorCode::TopicDeletionDisabled.code())
+                    .with_error_message(Some(str_bytes("delete.topic.enable is false")))
             })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
+            .collect();
+        return DeleteTopicsResponse::default().with_responses(results);
+    }
+    let refs = wanted
+        .iter()
+        .map(|(name, id)| match name {
+            Some(n) => TopicRef::Name(n.clone()),
+            None => TopicRef::Id(TopicId(*id.as_bytes())),
+        })
+        .collect();
+    let outcomes = match state
+        .metadata
+        .submit(Request::DeleteTopics { topics: refs })
+        .await
+    {
+        Ok(Reply::DeleteTopics(outcomes)) => outcomes,
+        Ok(other) => vec![
+            Err(ApiError::new(
+                ErrorCode::UnknownServerError,
+                format!("unexpected controller reply {other:?}")
+            ));
+            wanted.len()
+        ],
+        Err(e) => vec![Err(e.to_api_error()); wanted.len()],
+    };
+    let results = wanted
+        .into_iter()
+        .zip(outcomes)
+        .map(|((name, id), outcome)| {
+            let result = DeletableTopicResult::default()
+                .with_name(name.map(topic_name))
+                .with_topic_id(id);
+            match outcome {
+                Ok((name, topic_id)) => {
+                    state.metrics.forget_topic(&name);
+                    result
+                        .with_name(Some(topic_name(name)))
+                        .with_topic_id(Uuid::from_bytes(topic_id.0))
+                }
+                Err(e) => result
+                    .with_error_code(e.code.code())
+                    .with_error_message(Some(str_bytes(e.message))),
+            }
+        })
+        .collect();
     DeleteTopicsResponse::default().with_responses(results)
 }

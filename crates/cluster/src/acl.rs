@@ -3,11 +3,11 @@
 //! filter matches. Bindings are stored in the metadata log.
 //!
 //! Scope: the bindings are stored, listed and deleted exactly as Kafka's StandardAuthorizer
-//! does, but not enforced. Every connection is PLAINTEXT and so `User:ANONYMOUS`, which this
+//! does, but not enforced yet. Every connection is PLAINTEXT and so `User:ANONYMOUS`, which this
 //! broker treats as a super user (as a Kafka cluster configured with
 //! `super.users=User:ANONYMOUS` would); enforcement arrives with authentication.
 
-use strom_storage::meta::AclBinding;
+use crate::records::AclBinding;
 
 pub const RESOURCE_UNKNOWN: i8 = 0;
 pub const RESOURCE_ANY: i8 = 1;
