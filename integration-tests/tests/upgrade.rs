@@ -62,4 +62,21 @@ fn a_data_directory_of_release_57bf5d8_opens_intact() {
         );
         broker.terminate();
     }
+    // The old metadata file was moved into the metadata log and set aside; every partition
+    // directory was claimed by a topic; the cluster id went to meta.properties.
+    assert!(!dir.path().join("__strom_metadata.log").exists());
+    assert!(dir.path().join("__strom_metadata.log.migrated").exists());
+    assert!(dir.path().join("__cluster_metadata-0").is_dir());
+    let strays: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with("-stray"))
+        .collect();
+    assert!(strays.is_empty(), "set aside: {strays:?}");
+    let props = std::fs::read_to_string(dir.path().join("meta.properties")).unwrap();
+    assert!(
+        props.contains(&format!("cluster.id={FIXTURE_CLUSTER_ID}")),
+        "{props}"
+    );
 }
