@@ -2,6 +2,16 @@
 //! on `kafka-topics`, `kafka-configs` and `kafka-consumer-groups` (same verbs, flags and
 //! output), talking the Kafka protocol to any broker, ours or Kafka.
 
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 mod client;
 mod groups;
 mod topics;

@@ -2,6 +2,16 @@
 //! per Kafka API. [`Broker::start`] runs a broker in-process (tests embed it this way); the
 //! `strom` binary wraps it.
 
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod api;
 pub mod broker;
 pub mod clock;

@@ -1,5 +1,11 @@
 //! IncrementalAlterConfigs: topic configs change live, persist across restarts, and bad
 //! requests get Kafka's error codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

@@ -1,6 +1,12 @@
 //! Fetch responses carry record sets two ways: small ones read into the response, large ones
 //! sent from the segment file with sendfile after the encoded fields. Clients must not be
 //! able to tell: every version decodes to the bytes that were produced.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! OffsetDelete on the wire: deletes an empty group's offsets; unknown groups and topics get
 //! Kafka's error codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! `__consumer_offsets` stays proportional to live state: the log cleaner compacts it like
 //! any compacted topic, and a restart replays what is left with every offset kept.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

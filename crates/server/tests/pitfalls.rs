@@ -1,4 +1,10 @@
 //! Items of COMPAT-PITFALLS.md that are cheapest to check on the wire.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

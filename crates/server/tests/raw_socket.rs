@@ -1,5 +1,11 @@
 //! Raw bytes against the broker: framing abuse closes only the offending connection, and
 //! the codec-level contracts clients depend on hold byte for byte.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use bytes::Buf;
 use strom_codec::kafka_protocol::messages::create_topics_request::CreatableTopic;

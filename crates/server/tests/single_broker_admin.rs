@@ -1,5 +1,11 @@
 //! Admin APIs whose single-broker answers are fixed by Kafka's semantics: leader epochs,
 //! elections, reassignments.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

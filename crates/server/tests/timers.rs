@@ -1,6 +1,12 @@
 //! The server's timers on paused time: the broker reads time from an injected clock that
 //! moves only with tokio's (paused) clock, and the test moves it, so that session and
 //! transaction timeouts are tested without sleeping.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::time::Duration;
 

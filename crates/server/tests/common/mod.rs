@@ -1,4 +1,10 @@
 //! Raw-protocol helpers shared by the server's integration tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 #![allow(dead_code)]
 
 use std::time::Duration;

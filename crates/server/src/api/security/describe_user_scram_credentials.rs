@@ -62,7 +62,7 @@ pub async fn handle(
             .map(|user| {
                 let result =
                     DescribeUserScramCredentialsResult::default().with_user(str_bytes(user.clone()));
-                if counts[user.as_str()] > 1 {
+                if counts.get(user.as_str()).copied().unwrap_or(0) > 1 {
                     return result
                         .with_error_code(ErrorCode::DuplicateResource.code())
                         .with_error_message(Some(str_bytes(format!(
