@@ -39,6 +39,7 @@ fi
 
 export STROM_REQUIRE_CLIENTS=1
 cargo fmt --all -- --check
+python3 scripts/check-tree.py
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo test --workspace -- --test-threads=2
 

@@ -238,7 +238,7 @@ impl Broker {
         tracker.spawn(accept_loop(listener, Arc::clone(&state), tracker.clone()));
         tracker.spawn(background(Arc::clone(&state)));
         if let Some(l) = metrics_listener {
-            tracker.spawn(crate::metrics::serve(l, Arc::clone(&state)));
+            tracker.spawn(crate::metrics_endpoint::serve(l, Arc::clone(&state)));
         }
         tracing::info!(
             listen = %bound,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod handlers;
 pub mod metadata;
 pub mod metrics;
+pub mod metrics_endpoint;
 pub mod state;
 pub mod topics;
 
