@@ -2,10 +2,11 @@
 //! `./data`; see `strom --help` and `config/strom.toml`. `strom topics …` and
 //! `strom groups …` are admin commands against any Kafka-compatible broker.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use strom_server::{Broker, Config};
 
 #[derive(Debug, Parser)]
@@ -33,9 +34,34 @@ struct Args {
     /// Any config key, `key=value`; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Log lines on stderr: `text` (coloured only on a terminal, and never with NO_COLOR
+    /// set) or `json` (one object per line, for log shippers). Levels: RUST_LOG.
+    #[arg(long, value_enum, env = "STROM_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Admin commands (without one, strom runs the broker).
     #[command(subcommand)]
     command: Option<strom_cli::Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            logs.with_ansi(colour).init();
+        }
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
 }
 
 fn config_from(args: &Args) -> Result<Config, String> {
@@ -74,14 +100,8 @@ fn config_from(args: &Args) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let mut args = Args::parse();
+    init_logs(args.log_format);
     if let Some(command) = args.command.take() {
         return match strom_cli::run(command) {
             Ok(text) => {
