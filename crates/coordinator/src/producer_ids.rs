@@ -60,8 +60,21 @@ impl ProducerIds {
     }
 
     /// The controller reserved `start..start + len`.
+    ///
+    /// # Panics
+    /// The block overlaps ids already handed out or held: the controller hands out each id
+    /// once, and two producers with one id would corrupt each other's sequences and
+    /// transactions, so this stops the broker rather than serve them.
     pub fn add_block(&mut self, start: i64, len: i64) {
         self.requested = false;
+        let held_end = self
+            .next_block
+            .as_ref()
+            .map_or(self.current.end, |b| b.end.max(self.current.end));
+        assert!(
+            start >= held_end,
+            "producer-id block {start}+{len} overlaps ids held up to {held_end}"
+        );
         let block = start..start.saturating_add(len.max(0));
         if self.current.is_empty() {
             self.current = block;
@@ -74,6 +87,14 @@ impl ProducerIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "overlaps")]
+    fn a_block_overlapping_ids_held_stops_the_broker() {
+        let mut ids = ProducerIds::new();
+        ids.add_block(1000, BLOCK_SIZE);
+        ids.add_block(1500, BLOCK_SIZE);
+    }
 
     #[test]
     fn ids_come_from_blocks_in_order() {

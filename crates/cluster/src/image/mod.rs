@@ -187,6 +187,11 @@ impl MetadataImage {
 
     /// Applies a batch of records written together at `offset`.
     pub fn apply_batch(&mut self, offset: i64, records: impl IntoIterator<Item = MetadataRecord>) {
+        debug_assert!(
+            offset > self.offset || (offset == self.offset && offset < 0),
+            "metadata batch at {offset} applied after {}",
+            self.offset
+        );
         for r in records {
             self.apply(r);
         }

@@ -264,7 +264,12 @@ impl LocalLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<(), Error> {
-        debug_assert_eq!(written.base_offset, self.log_end_offset());
+        // An append elsewhere than at the log end would give two batches one offset.
+        assert_eq!(
+            written.base_offset,
+            self.log_end_offset(),
+            "a batch must be written at the log end"
+        );
         self.maybe_roll(bytes.len() as u64, written.last_offset(), now_ms)?;
         self.epochs.assign(leader_epoch, written.base_offset)?;
         self.active_mut()
