@@ -118,19 +118,7 @@ impl Broker {
         if !ineffective.is_empty() {
             tracing::warn!(keys = ?ineffective, "these Kafka keys are accepted but have no effect on this broker");
         }
-        let ephemeral = if config.ephemeral {
-            let dir = tempfile::Builder::new()
-                .prefix("strom-")
-                .tempdir()
-                .map_err(|e| StartError::Storage {
-                    path: std::env::temp_dir(),
-                    reason: e.to_string(),
-                })?;
-            config.data_dir = dir.path().to_path_buf();
-            Some(dir)
-        } else {
-            None
-        };
+        let ephemeral = ephemeral_dir(&mut config)?;
         let bind_error = bind_error(&config);
         let listener = TcpListener::from_std(listener).map_err(bind_error)?;
         let bound = listener.local_addr().map_err(bind_error)?;
@@ -139,27 +127,11 @@ impl Broker {
             reason,
         };
         let durable = ephemeral.is_none();
-        let topics = {
-            let (dir, node, defaults, clock) = (
-                config.data_dir.clone(),
-                config.node_id,
-                config.log.clone(),
-                clock.clone(),
-            );
-            tokio::task::spawn_blocking(move || Topics::open(&dir, node, defaults, durable, clock))
-                .await
-                .map_err(|e| storage_error(e.to_string()))?
-                .map_err(|e| storage_error(e.to_string()))?
-        };
+        let topics = open_topics(&config, durable, &clock)
+            .await
+            .map_err(storage_error)?;
         let advertised = advertised(&config, bound);
-        let controller = Controller::new(
-            ControllerConfig {
-                default_partitions: config.num_partitions,
-                default_replication_factor: config.default_replication_factor,
-                unclean_leader_election: false,
-            },
-            Arc::new(BrokerSchema::new(config.clone())),
-        );
+        let controller = controller_of(&config);
         let endpoint = advertised
             .clone()
             .unwrap_or_else(|| (bound.ip().to_string(), i32::from(bound.port())));
@@ -167,20 +139,8 @@ impl Broker {
             crate::metadata::startup::open(&config, &controller, &clock, durable, endpoint)
                 .await
                 .map_err(storage_error)?;
-        let mut topics = topics;
-        topics.cleaner_dedupe_bytes = config.cleaner_dedupe_bytes;
         let topics = Arc::new(topics);
-        // The metrics endpoint is auxiliary: a port already taken costs a warning, not the broker.
-        let metrics_listener = match &config.metrics_listen {
-            Some(addr) => match TcpListener::bind(addr.as_str()).await {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    tracing::warn!(addr = %addr, error = %e, "metrics endpoint not started: cannot listen (set strom.metrics.listen to a free ip:port, or empty to disable)");
-                    None
-                }
-            },
-            None => None,
-        };
+        let metrics_listener = metrics_listener(&config).await;
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shutdown = CancellationToken::new();
         let metadata = crate::metadata::start(
@@ -190,13 +150,11 @@ impl Broker {
             shutdown.clone(),
         )
         .await;
-        {
-            let topics = Arc::clone(&topics);
-            tokio::task::spawn_blocking(move || topics.finish_start())
-                .await
-                .map_err(|e| storage_error(e.to_string()))?
-                .map_err(|e| storage_error(e.to_string()))?;
-        }
+        let finishing = Arc::clone(&topics);
+        tokio::task::spawn_blocking(move || finishing.finish_start())
+            .await
+            .map_err(|e| storage_error(e.to_string()))?
+            .map_err(|e| storage_error(e.to_string()))?;
         let coordinators = crate::coordinators::start(
             &topics,
             &metadata.metadata,
@@ -284,6 +242,67 @@ impl Broker {
         let state = Arc::clone(&self.state);
         let _ = tokio::task::spawn_blocking(move || state.topics.close()).await;
         tracing::info!("strom broker stopped");
+    }
+}
+
+/// A temporary data directory for an ephemeral broker (removed when the broker is dropped).
+fn ephemeral_dir(config: &mut Config) -> Result<Option<tempfile::TempDir>, StartError> {
+    if !config.ephemeral {
+        return Ok(None);
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("strom-")
+        .tempdir()
+        .map_err(|e| StartError::Storage {
+            path: std::env::temp_dir(),
+            reason: e.to_string(),
+        })?;
+    config.data_dir = dir.path().to_path_buf();
+    Ok(Some(dir))
+}
+
+/// Opens the log directory (blocking pool).
+async fn open_topics(config: &Config, durable: bool, clock: &Clock) -> Result<Topics, String> {
+    let (dir, node, defaults, clock) = (
+        config.data_dir.clone(),
+        config.node_id,
+        config.log.clone(),
+        clock.clone(),
+    );
+    let mut topics =
+        tokio::task::spawn_blocking(move || Topics::open(&dir, node, defaults, durable, clock))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    topics.cleaner_dedupe_bytes = config.cleaner_dedupe_bytes;
+    Ok(topics)
+}
+
+/// The controller's decision logic with this broker's settings and config key table.
+fn controller_of(config: &Config) -> Controller {
+    Controller::new(
+        ControllerConfig {
+            default_partitions: config.num_partitions,
+            default_replication_factor: config.default_replication_factor,
+            // Acted on when a broker is fenced, which one broker never is.
+            unclean_leader_election: config
+                .value_of("unclean.leader.election.enable")
+                .is_some_and(|v| v == "true"),
+        },
+        Arc::new(BrokerSchema::new(config.clone())),
+    )
+}
+
+/// The metrics endpoint's listener. It is auxiliary: a port already taken costs a warning,
+/// not the broker.
+async fn metrics_listener(config: &Config) -> Option<TcpListener> {
+    let addr = config.metrics_listen.as_ref()?;
+    match TcpListener::bind(addr.as_str()).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(addr = %addr, error = %e, "metrics endpoint not started: cannot listen (set strom.metrics.listen to a free ip:port, or empty to disable)");
+            None
+        }
     }
 }
 

@@ -267,7 +267,7 @@ impl Transactions {
         }
     }
 
-    /// Adopts `t` (a transaction an earlier Strom kept in its metadata log), with the record
+    /// Adopts `t` (a transaction an earlier Strom kept in its metadata file), with the record
     /// that moves it into `__transaction_state`.
     pub fn adopt(&mut self, t: TxnMetadata) -> TxnRecord {
         let record = self.record(&t);
