@@ -139,16 +139,28 @@ fn plan(ctx: &RequestContext<'_>, request: &ProduceRequestView, scratch: &mut Pr
     }
 }
 
-/// Runs the appends on the blocking pool; their results land in `appends`.
+/// Runs the appends off the async workers; their results land in `appends`. On a
+/// multi-threaded runtime the worker becomes a blocking thread for the duration
+/// (`block_in_place`: its other tasks move to another worker, and the request's bytes stay in
+/// this core's cache); elsewhere the appends go to the blocking pool.
 async fn append_all(appends: &mut Vec<Append>) {
     if appends.is_empty() {
         return;
     }
-    let mut work = std::mem::take(appends);
-    let done = tokio::task::spawn_blocking(move || {
-        for a in &mut work {
+    let run = |work: &mut Vec<Append>| {
+        for a in work {
             a.result = Some(a.partition.append(&a.records));
         }
+    };
+    if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(|| run(appends));
+        return;
+    }
+    let mut work = std::mem::take(appends);
+    let done = tokio::task::spawn_blocking(move || {
+        run(&mut work);
         work
     })
     .await;
