@@ -83,32 +83,44 @@ fn read_entries(path: &Path, fields: usize) -> Result<Vec<Vec<String>>, Error> {
     Ok(entries)
 }
 
-/// Replaces the checkpoint at `path` with `lines` (entries already formatted), durably.
-fn write_entries(path: &Path, lines: &[String]) -> Result<(), Error> {
+/// Replaces the checkpoint at `path` with `lines` (entries already formatted); see
+/// [`write_file`] for `durable`.
+fn write_entries(path: &Path, lines: &[String], durable: bool) -> Result<(), Error> {
     let mut text = format!("{VERSION}\n{}\n", lines.len());
     for line in lines {
         text.push_str(line);
         text.push('\n');
     }
-    write_durably(path, text.as_bytes())
+    write_file(path, text.as_bytes(), durable)
 }
 
 /// Writes `bytes` to `<path>.tmp`, fsyncs it, renames it over `path` and fsyncs the
 /// directory (Kafka's `Utils.atomicMoveWithFallback`).
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_file(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes` through `<path>.tmp` and a rename, so that a reader sees the
+/// old content or the new, never a mix; with `durable` the file and the directory are
+/// fsynced as well (a throw-away directory skips that).
+pub fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Error> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     {
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+        if durable {
+            f.sync_all().map_err(io(&tmp))?;
+        }
     }
     std::fs::rename(&tmp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
+    if durable {
+        if let Some(dir) = path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(dir))?;
+        }
     }
     Ok(())
 }
@@ -140,12 +152,16 @@ pub fn read_offsets(path: &Path) -> Result<BTreeMap<TopicPartition, i64>, Error>
 ///
 /// # Errors
 /// Any step of the write fails.
-pub fn write_offsets(path: &Path, entries: &BTreeMap<TopicPartition, i64>) -> Result<(), Error> {
+pub fn write_offsets(
+    path: &Path,
+    entries: &BTreeMap<TopicPartition, i64>,
+    durable: bool,
+) -> Result<(), Error> {
     let lines: Vec<String> = entries
         .iter()
         .map(|(tp, offset)| format!("{} {} {offset}", tp.topic, tp.partition))
         .collect();
-    write_entries(path, &lines)
+    write_entries(path, &lines, durable)
 }
 
 /// The `epoch start_offset` entries of a `leader-epoch-checkpoint`.
@@ -173,12 +189,12 @@ pub fn read_epochs(path: &Path) -> Result<Vec<(i32, i64)>, Error> {
 ///
 /// # Errors
 /// Any step of the write fails.
-pub fn write_epochs(path: &Path, entries: &[(i32, i64)]) -> Result<(), Error> {
+pub fn write_epochs(path: &Path, entries: &[(i32, i64)], durable: bool) -> Result<(), Error> {
     let lines: Vec<String> = entries
         .iter()
         .map(|(epoch, offset)| format!("{epoch} {offset}"))
         .collect();
-    write_entries(path, &lines)
+    write_entries(path, &lines, durable)
 }
 
 #[cfg(test)]
@@ -198,7 +214,7 @@ mod tests {
             (TopicPartition::new("__consumer_offsets", 17), 0),
         ]
         .into();
-        write_offsets(&path, &entries).unwrap();
+        write_offsets(&path, &entries, true).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "0\n2\n__consumer_offsets 17 0\nmy-topic 0 1234\n"
@@ -229,7 +245,7 @@ mod tests {
     fn epochs_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LEADER_EPOCH_FILE);
-        write_epochs(&path, &[(0, 0), (2, 1510), (5, 90210)]).unwrap();
+        write_epochs(&path, &[(0, 0), (2, 1510), (5, 90210)], true).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "0\n3\n0 0\n2 1510\n5 90210\n"

@@ -26,6 +26,8 @@ pub struct EpochEntry {
 pub struct LeaderEpochCache {
     path: PathBuf,
     entries: Vec<EpochEntry>,
+    /// fsync the file when it changes.
+    durable: bool,
 }
 
 impl LeaderEpochCache {
@@ -33,7 +35,8 @@ impl LeaderEpochCache {
     ///
     /// # Errors
     /// The file exists but cannot be read or is malformed.
-    pub fn load(dir: &Path) -> Result<Self, Error> {
+    /// `durable: false` (a throw-away directory) writes the file without fsyncs.
+    pub fn load(dir: &Path, durable: bool) -> Result<Self, Error> {
         let path = dir.join(LEADER_EPOCH_FILE);
         let mut entries: Vec<EpochEntry> = Vec::new();
         for (epoch, start_offset) in checkpoint::read_epochs(&path)? {
@@ -48,7 +51,11 @@ impl LeaderEpochCache {
                 });
             }
         }
-        Ok(Self { path, entries })
+        Ok(Self {
+            path,
+            entries,
+            durable,
+        })
     }
 
     pub fn entries(&self) -> &[EpochEntry] {
@@ -66,7 +73,7 @@ impl LeaderEpochCache {
             .iter()
             .map(|e| (e.epoch, e.start_offset))
             .collect();
-        checkpoint::write_epochs(&self.path, &pairs)
+        checkpoint::write_epochs(&self.path, &pairs, self.durable)
     }
 
     /// Records that `epoch` starts at `start_offset` (a leader's first batch, or a follower
@@ -179,7 +186,7 @@ mod tests {
 
     fn cache(entries: &[(i32, i64)]) -> (tempfile::TempDir, LeaderEpochCache) {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = LeaderEpochCache::load(dir.path()).unwrap();
+        let mut c = LeaderEpochCache::load(dir.path(), true).unwrap();
         for (e, o) in entries {
             c.assign(*e, *o).unwrap();
         }
@@ -232,7 +239,7 @@ mod tests {
                 }
             ]
         );
-        let again = LeaderEpochCache::load(dir.path()).unwrap();
+        let again = LeaderEpochCache::load(dir.path(), true).unwrap();
         assert_eq!(again.entries(), c.entries());
     }
 
@@ -250,7 +257,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            LeaderEpochCache::load(dir.path()).unwrap().entries(),
+            LeaderEpochCache::load(dir.path(), true).unwrap().entries(),
             c.entries()
         );
     }

@@ -207,11 +207,12 @@ impl LogManager {
                 high_watermark: loaded.high_watermarks.get(tp).copied(),
                 cleaner_checkpoint: loaded.cleaner.get(tp).copied(),
                 now_ms,
+                durable: self.durable,
             }
         };
         let log = Arc::new(Log::open(tp.clone(), &dir, options)?);
         if !topic_id.is_empty() {
-            write_partition_metadata(&dir, topic_id)?;
+            write_partition_metadata(&dir, topic_id, self.durable)?;
         }
         self.unclaimed
             .lock()
@@ -297,10 +298,10 @@ impl LogManager {
                 cleaner.insert(tp, log.cleaner_checkpoint());
             }
         }
-        checkpoint::write_offsets(&self.dir.join(RECOVERY_POINT_FILE), &recovery)?;
-        checkpoint::write_offsets(&self.dir.join(LOG_START_OFFSET_FILE), &starts)?;
-        checkpoint::write_offsets(&self.dir.join(HIGH_WATERMARK_FILE), &hws)?;
-        checkpoint::write_offsets(&self.dir.join(CLEANER_OFFSET_FILE), &cleaner)?;
+        checkpoint::write_offsets(&self.dir.join(RECOVERY_POINT_FILE), &recovery, self.durable)?;
+        checkpoint::write_offsets(&self.dir.join(LOG_START_OFFSET_FILE), &starts, self.durable)?;
+        checkpoint::write_offsets(&self.dir.join(HIGH_WATERMARK_FILE), &hws, self.durable)?;
+        checkpoint::write_offsets(&self.dir.join(CLEANER_OFFSET_FILE), &cleaner, self.durable)?;
         if !self.legacy_removed.swap(true, Ordering::Relaxed) {
             for log in &logs {
                 log.remove_legacy_files();
@@ -430,14 +431,14 @@ fn read_topic_id(dir: &Path) -> Option<String> {
         .map(|id| id.trim().to_string())
 }
 
-/// Kafka's `partition.metadata` (`version: 0` and the topic id), written once, durably,
-/// before the log takes appends.
-fn write_partition_metadata(dir: &Path, topic_id: &str) -> Result<(), Error> {
+/// Kafka's `partition.metadata` (`version: 0` and the topic id), written once, durably (for a
+/// durable directory), before the log takes appends.
+fn write_partition_metadata(dir: &Path, topic_id: &str, durable: bool) -> Result<(), Error> {
     if read_topic_id(dir).as_deref() == Some(topic_id) {
         return Ok(());
     }
     let text = format!("version: 0\ntopic_id: {topic_id}");
-    checkpoint::write_durably(&dir.join(PARTITION_METADATA_FILE), text.as_bytes())
+    checkpoint::write_file(&dir.join(PARTITION_METADATA_FILE), text.as_bytes(), durable)
 }
 
 #[cfg(test)]

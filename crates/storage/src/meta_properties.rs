@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::checkpoint::write_durably;
+use crate::checkpoint::write_file;
 use crate::Error;
 
 pub const META_PROPERTIES_FILE: &str = "meta.properties";
@@ -77,17 +77,23 @@ pub fn read(dir: &Path) -> Result<Option<MetaProperties>, Error> {
     }))
 }
 
-/// Writes `props` as `dir`'s `meta.properties`, durably.
+/// Writes `props` as `dir`'s `meta.properties` (durably, unless the directory is a
+/// throw-away one).
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn write(dir: &Path, props: &MetaProperties, written_at: &str) -> Result<(), Error> {
+pub fn write(
+    dir: &Path,
+    props: &MetaProperties,
+    written_at: &str,
+    durable: bool,
+) -> Result<(), Error> {
     let mut text = format!("#\n#{written_at}\ncluster.id={}\n", props.cluster_id);
     if !props.directory_id.is_empty() {
         text.push_str(&format!("directory.id={}\n", props.directory_id));
     }
     text.push_str(&format!("node.id={}\nversion={VERSION}\n", props.node_id));
-    write_durably(&dir.join(META_PROPERTIES_FILE), text.as_bytes())
+    write_file(&dir.join(META_PROPERTIES_FILE), text.as_bytes(), durable)
 }
 
 #[cfg(test)]
@@ -103,7 +109,7 @@ mod tests {
             node_id: 1,
             directory_id: "J8aAPcfLQt2bqs1JT_rMgQ".into(),
         };
-        write(dir.path(), &props, "Mon Dec 07 07:00:00 UTC 2026").unwrap();
+        write(dir.path(), &props, "Mon Dec 07 07:00:00 UTC 2026", true).unwrap();
         assert_eq!(read(dir.path()).unwrap(), Some(props.clone()));
         // As `kafka-storage format` writes it.
         std::fs::write(

@@ -105,6 +105,7 @@ impl LogStore {
         // nothing records how far it was flushed.
         options.recover = true;
         options.recovery_point = Some(0);
+        options.durable = durable;
         let log = Log::open(TopicPartition::new("__cluster_metadata", 0), dir, options)
             .map_err(|e| e.to_string())?;
         // Readers of this log are openraft alone; it reads what was appended.
@@ -133,15 +134,19 @@ impl LogStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Writes `quorum-state` durably with `change` applied.
+    /// Writes `quorum-state` with `change` applied (durably, unless the directory is a
+    /// throw-away one).
     async fn save_state(&self, change: impl FnOnce(&mut QuorumState)) -> StorageResult<()> {
         let mut next = self.state().clone();
         change(&mut next);
         let bytes = serde_json::to_vec(&next).map_err(|e| write_io(&e))?;
         let path = self.inner.dir.join(QUORUM_STATE_FILE);
-        blocking(move || strom_storage::checkpoint::write_durably(&path, &bytes).map_err(other))
-            .await
-            .map_err(|e| write_io(&e))?;
+        let durable = self.inner.durable;
+        blocking(move || {
+            strom_storage::checkpoint::write_file(&path, &bytes, durable).map_err(other)
+        })
+        .await
+        .map_err(|e| write_io(&e))?;
         *self.state() = next;
         Ok(())
     }

@@ -127,7 +127,7 @@ impl Quorum {
             tokio::task::spawn_blocking(move || {
                 let log =
                     log_store::LogStore::open(&dir, cfg.durable, Arc::clone(&cfg.wall_clock))?;
-                let sm = state_machine::StateMachine::open(&dir)?;
+                let sm = state_machine::StateMachine::open(&dir, cfg.durable)?;
                 Ok::<_, String>((log, sm))
             })
             .await

@@ -46,6 +46,8 @@ pub struct StateMachine {
     state: Arc<Mutex<State>>,
     publish: Arc<watch::Sender<Arc<MetadataImage>>>,
     dir: PathBuf,
+    /// fsync snapshots.
+    durable: bool,
 }
 
 fn snapshot_name(meta: &Meta) -> String {
@@ -86,10 +88,11 @@ fn parse(bytes: &[u8]) -> Result<(Meta, MetadataImage), serde_json::Error> {
     Ok((file.meta, image))
 }
 
-/// Stores a snapshot durably and removes the older ones.
-fn store(dir: &Path, meta: &Meta, bytes: &[u8]) -> Result<(), strom_storage::Error> {
+/// Stores a snapshot (durably, unless the directory is a throw-away one) and removes the
+/// older ones.
+fn store(dir: &Path, meta: &Meta, bytes: &[u8], durable: bool) -> Result<(), strom_storage::Error> {
     let path = dir.join(snapshot_name(meta));
-    strom_storage::checkpoint::write_durably(&path, bytes)?;
+    strom_storage::checkpoint::write_file(&path, bytes, durable)?;
     if let Ok(files) = snapshot_files(dir) {
         for (_, old) in files.into_iter().filter(|(_, p)| *p != path) {
             if let Err(e) = std::fs::remove_file(&old) {
@@ -106,7 +109,7 @@ impl StateMachine {
     /// # Errors
     /// The directory or the snapshot cannot be read. A snapshot that does not parse is an
     /// error, never an empty image: that would forget every topic.
-    pub fn open(dir: &Path) -> Result<Self, String> {
+    pub fn open(dir: &Path, durable: bool) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let files = snapshot_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut state = State {
@@ -128,6 +131,7 @@ impl StateMachine {
             state: Arc::new(Mutex::new(state)),
             publish: Arc::new(publish),
             dir: dir.to_path_buf(),
+            durable,
         })
     }
 
@@ -165,7 +169,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         };
         let bytes = serde_json::to_vec(&file).map_err(|e| snapshot_error(Some(&meta), &e))?;
         let (dir, m, b) = (self.dir.clone(), meta.clone(), bytes.clone());
-        tokio::task::spawn_blocking(move || store(&dir, &m, &b))
+        let durable = self.durable;
+        tokio::task::spawn_blocking(move || store(&dir, &m, &b, durable))
             .await
             .map_err(|e| snapshot_error(Some(&meta), &e))?
             .map_err(|e| snapshot_error(Some(&meta), &e))?;
@@ -230,7 +235,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             StorageError::from(StorageIOError::read_snapshot(Some(meta.signature()), &e))
         })?;
         let (dir, m, b) = (self.dir.clone(), meta.clone(), bytes.clone());
-        tokio::task::spawn_blocking(move || store(&dir, &m, &b))
+        let durable = self.durable;
+        tokio::task::spawn_blocking(move || store(&dir, &m, &b, durable))
             .await
             .map_err(|e| snapshot_error(Some(meta), &e))?
             .map_err(|e| snapshot_error(Some(meta), &e))?;

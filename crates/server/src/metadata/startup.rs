@@ -46,6 +46,7 @@ fn cluster_id(
     config: &Config,
     legacy_cluster_id: Option<String>,
     wall_ms: i64,
+    durable: bool,
 ) -> Result<String, String> {
     let dir = &config.data_dir;
     match meta_properties::read(dir).map_err(|e| e.to_string())? {
@@ -70,6 +71,7 @@ fn cluster_id(
                 dir,
                 &props,
                 &format!("written by strom at {wall_ms} ms since the epoch"),
+                durable,
             )
             .map_err(|e| e.to_string())?;
             tracing::info!(cluster_id = %props.cluster_id, "formatted the data directory");
@@ -102,6 +104,7 @@ pub async fn open(
                 &config,
                 legacy.as_ref().and_then(|l| l.cluster_id.clone()),
                 wall_ms,
+                durable,
             )?;
             Ok::<_, String>((legacy, id))
         })

@@ -34,6 +34,9 @@ pub struct LogOptions {
     pub high_watermark: Option<i64>,
     pub cleaner_checkpoint: Option<i64>,
     pub now_ms: i64,
+    /// fsync the log's own small files (`leader-epoch-checkpoint`); off only for a
+    /// throw-away directory.
+    pub durable: bool,
 }
 
 impl LogOptions {
@@ -47,6 +50,7 @@ impl LogOptions {
             high_watermark: None,
             cleaner_checkpoint: None,
             now_ms,
+            durable: true,
         }
     }
 }
@@ -150,7 +154,7 @@ impl LocalLog {
             producers: None,
             txns: TxnIndex::default(),
             transactional_marked,
-            epochs: LeaderEpochCache::load(dir)?,
+            epochs: LeaderEpochCache::load(dir, options.durable)?,
             unflushed_messages: 0,
             last_flush_ms: options.now_ms,
             poisoned: false,
