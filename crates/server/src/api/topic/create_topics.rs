@@ -57,9 +57,10 @@ pub async fn handle(
         }
     }
     if !new_topics.is_empty() {
+        let validate_only = request.validate_only;
         let request = Request::CreateTopics {
             topics: new_topics,
-            validate_only: request.validate_only,
+            validate_only,
         };
         let outcomes = match ctx.state.metadata.submit(request).await {
             Ok(Reply::CreateTopics(outcomes)) => outcomes,
@@ -68,7 +69,7 @@ pub async fn handle(
         };
         for ((slot, t), outcome) in asked.into_iter().zip(outcomes) {
             let result = match outcome {
-                Ok(created) => created_result(ctx, &t, &created),
+                Ok(created) => created_result(ctx, &t, &created, validate_only),
                 Err(e) => failure(&t, e.code, e.message),
             };
             if let Some(r) = results.get_mut(slot) {
@@ -133,11 +134,17 @@ fn created_result(
     ctx: &RequestContext<'_>,
     t: &CreatableTopic,
     created: &CreatedTopic,
+    validate_only: bool,
 ) -> CreatableTopicResult {
     let state = &ctx.state;
     let mut result = CreatableTopicResult::default()
         .with_name(t.name.clone())
-        .with_topic_id(Uuid::from_bytes(created.topic_id.0))
+        // A topic only validated gets no id.
+        .with_topic_id(if validate_only {
+            Uuid::nil()
+        } else {
+            Uuid::from_bytes(created.topic_id.0)
+        })
         .with_num_partitions(created.partitions)
         .with_replication_factor(created.replication_factor);
     if ctx.version >= 5 {
