@@ -4,7 +4,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use strom_storage::batch::{build_uncompressed, check_framing, patched_header, split_and_validate};
+use strom_storage::batch::{
+    build_uncompressed, check_framing, patched_header, record_timestamp_range, split_and_validate,
+    MaxTimestamp,
+};
 use strom_storage::{Log, LogConfig, LogOptions, TopicPartition};
 
 /// A batch of `n` records of `size` bytes: what a producer with linger sends.
@@ -26,12 +29,39 @@ fn validation(c: &mut Criterion) {
             bench.iter(|| check_framing(black_box(&b)).unwrap())
         });
     }
+    // The records' timestamps, which the append path reads to write the max timestamp.
+    let b = batch(1000, 1024);
+    let h = check_framing(&b).unwrap();
+    group.throughput(Throughput::Bytes(b.len() as u64));
+    group.bench_function("timestamps_1000x1024B", |bench| {
+        bench.iter(|| record_timestamp_range(black_box(&h), black_box(&b)).unwrap())
+    });
+    let body = strom_storage::compress::compress(
+        strom_storage::compress::LZ4,
+        &b[strom_storage::batch::HEADER_BYTES..],
+        false,
+    )
+    .unwrap();
+    let lz4 =
+        strom_storage::batch::assemble(3, 999, h.base_timestamp, -1, (-1, -1, -1), 1000, &body);
+    let lh = check_framing(&lz4).unwrap();
+    group.bench_function("timestamps_1000x1024B_lz4", |bench| {
+        bench.iter(|| record_timestamp_range(black_box(&lh), black_box(&lz4)).unwrap())
+    });
     let b = batch(1000, 1024);
     group.bench_function("patch_header", |bench| {
-        bench.iter(|| patched_header(black_box(&b), 12345, 0, None).unwrap())
+        bench.iter(|| patched_header(black_box(&b), 12345, 0, MaxTimestamp::AsSent).unwrap())
     });
     group.bench_function("patch_header_log_append_time", |bench| {
-        bench.iter(|| patched_header(black_box(&b), 12345, 0, Some(1_700_000_000_000)).unwrap())
+        bench.iter(|| {
+            patched_header(
+                black_box(&b),
+                12345,
+                0,
+                MaxTimestamp::LogAppend(1_700_000_000_000),
+            )
+            .unwrap()
+        })
     });
     group.finish();
 }

@@ -357,14 +357,26 @@ pub fn keyless_records(body: &[u8]) -> Option<Vec<i32>> {
     )
 }
 
+/// How a batch's max timestamp is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxTimestamp {
+    /// As the producer sent it (control batches the broker built itself).
+    AsSent,
+    /// `CreateTime`: the max over the records' own timestamps, which Kafka's log validator
+    /// recomputes on append rather than trusting the header (sarama up to 1.2x writes -1).
+    Create(i64),
+    /// `LogAppendTime`: the broker's clock, with the timestamp type set.
+    LogAppend(i64),
+}
+
 /// A batch header as it will be written: offsets and the leader's epoch assigned (neither is
-/// covered by the CRC), and for `LogAppendTime` the timestamp type, max timestamp and CRC
-/// rewritten. Record bytes are not touched.
+/// covered by the CRC), and the max timestamp as `max_timestamp` says, with the CRC
+/// rewritten when that changed a byte. Record bytes are not touched.
 pub fn patched_header(
     original: &[u8],
     base_offset: i64,
     leader_epoch: i32,
-    log_append_time: Option<i64>,
+    max_timestamp: MaxTimestamp,
 ) -> Result<[u8; HEADER_BYTES], Error> {
     let mut h = [0u8; HEADER_BYTES];
     h.copy_from_slice(
@@ -374,15 +386,70 @@ pub fn patched_header(
     );
     h[..8].copy_from_slice(&base_offset.to_be_bytes());
     h[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
-    if let Some(now) = log_append_time {
-        let attrs = be_i16(&h, 21) | ATTR_TIMESTAMP_TYPE_LOG_APPEND;
-        h[21..23].copy_from_slice(&attrs.to_be_bytes());
-        h[35..43].copy_from_slice(&now.to_be_bytes());
+    let rewrite = match max_timestamp {
+        MaxTimestamp::AsSent => None,
+        MaxTimestamp::Create(max) => (be_i64(&h, 35) != max).then_some(max),
+        MaxTimestamp::LogAppend(now) => {
+            let attrs = be_i16(&h, 21) | ATTR_TIMESTAMP_TYPE_LOG_APPEND;
+            h[21..23].copy_from_slice(&attrs.to_be_bytes());
+            Some(now)
+        }
+    };
+    if let Some(max) = rewrite {
+        h[35..43].copy_from_slice(&max.to_be_bytes());
         let crc = crc32c::crc32c(&h[CRC_START..]);
         let crc = crc32c::crc32c_append(crc, original.get(HEADER_BYTES..).unwrap_or_default());
         h[17..21].copy_from_slice(&crc.to_be_bytes());
     }
     Ok(h)
+}
+
+/// The smallest and largest timestamps of a batch's records (its base timestamp plus each
+/// record's delta), decompressing a compressed batch within the decompression limit. Kafka's
+/// log validator walks the records of every appended batch the same way; a compressed batch
+/// whose record count differs from its header is refused here as Kafka refuses it.
+///
+/// # Errors
+/// [`Error::CorruptBatch`] for a body that does not decompress or parse,
+/// [`Error::InvalidBatch`] for a count that does not match.
+pub fn record_timestamp_range(header: &BatchHeader, batch: &[u8]) -> Result<(i64, i64), Error> {
+    let body = batch.get(HEADER_BYTES..).unwrap_or_default();
+    let decompressed;
+    let records = if header.compression() == crate::compress::NONE {
+        body
+    } else {
+        decompressed = crate::compress::decompress(header.compression(), body)?;
+        decompressed.as_slice()
+    };
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    let mut count = 0i64;
+    let mut rest = records;
+    while !rest.is_empty() {
+        let (len, n) = read_varint(rest).ok_or_else(|| corrupt("record length varint"))?;
+        let len = usize::try_from(len).map_err(|_| corrupt("negative record length"))?;
+        let record = rest
+            .get(n..n + len)
+            .ok_or_else(|| Error::InvalidBatch("record extends past its batch".into()))?;
+        // One attributes byte, then the timestamp delta.
+        let (delta, _) = record
+            .get(1..)
+            .and_then(read_varint)
+            .ok_or_else(|| corrupt("record timestamp delta"))?;
+        min = min.min(delta);
+        max = max.max(delta);
+        count += 1;
+        rest = rest.get(n + len..).unwrap_or_default();
+    }
+    if count != i64::from(header.records_count) {
+        return Err(Error::InvalidBatch(format!(
+            "batch says {} records but holds {count}",
+            header.records_count
+        )));
+    }
+    Ok((
+        header.base_timestamp.saturating_add(min),
+        header.base_timestamp.saturating_add(max),
+    ))
 }
 
 /// Encodes a zig-zag varint.
@@ -453,8 +520,8 @@ pub fn build_batch(
 }
 
 /// A whole v2 batch at base offset 0 (the log assigns the real one) around `body`, the
-/// encoded records, with its CRC computed.
-pub(crate) fn assemble(
+/// encoded records, with its CRC computed. For tests and tools.
+pub fn assemble(
     attributes: i16,
     last_offset_delta: i32,
     base_timestamp: i64,
@@ -616,7 +683,7 @@ pub(crate) mod tests {
     #[test]
     fn patching_offsets_keeps_crc_valid() {
         let b = batch(&[b"a", b"b"], 5, None);
-        let h = patched_header(&b, 1234, 0, None).unwrap_or([0; HEADER_BYTES]);
+        let h = patched_header(&b, 1234, 0, MaxTimestamp::AsSent).unwrap_or([0; HEADER_BYTES]);
         let mut out = h.to_vec();
         out.extend_from_slice(&b[HEADER_BYTES..]);
         let parsed = check_framing(&out);
@@ -626,7 +693,8 @@ pub(crate) mod tests {
     #[test]
     fn log_append_time_rewrites_timestamp_and_crc() {
         let b = batch(&[b"a", b"b"], 5, None);
-        let h = patched_header(&b, 7, 0, Some(99_999)).unwrap_or([0; HEADER_BYTES]);
+        let h =
+            patched_header(&b, 7, 0, MaxTimestamp::LogAppend(99_999)).unwrap_or([0; HEADER_BYTES]);
         let mut out = h.to_vec();
         out.extend_from_slice(&b[HEADER_BYTES..]);
         let parsed = check_framing(&out);
@@ -634,6 +702,33 @@ pub(crate) mod tests {
             matches!(parsed, Ok(p) if p.max_timestamp == 99_999 && p.is_log_append_time()),
             "{parsed:?}"
         );
+    }
+
+    #[test]
+    fn a_create_time_max_timestamp_is_rewritten_only_when_it_differs() {
+        let b = batch(&[b"a", b"b"], 5, None); // ts 5, 6
+        let same = patched_header(&b, 7, 0, MaxTimestamp::Create(6)).unwrap_or([0; HEADER_BYTES]);
+        assert_eq!(
+            same[17..],
+            b[17..HEADER_BYTES],
+            "CRC and timestamps untouched"
+        );
+        let h = patched_header(&b, 7, 0, MaxTimestamp::Create(60)).unwrap_or([0; HEADER_BYTES]);
+        let mut out = h.to_vec();
+        out.extend_from_slice(&b[HEADER_BYTES..]);
+        let parsed = check_framing(&out);
+        assert!(
+            matches!(parsed, Ok(p) if p.max_timestamp == 60 && !p.is_log_append_time()),
+            "{parsed:?}"
+        );
+    }
+
+    #[test]
+    fn timestamp_range_covers_every_record() {
+        let kv: Vec<KeyValue<'_>> = vec![(None, Some(b"x")); 3];
+        let b = build_batch(&kv, 900, -100, None); // 900, 800, 700
+        let h = check_framing(&b).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(record_timestamp_range(&h, &b), Ok((700, 900))));
     }
 
     #[test]

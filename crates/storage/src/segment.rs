@@ -155,7 +155,12 @@ impl SegmentFiles {
         header: &BatchHeader,
     ) -> Result<Vec<(i64, i64)>, Error> {
         let buf = self.batch_bytes_at(position, header)?;
-        Ok(batch::record_deltas(buf.get(HEADER_BYTES..).unwrap_or_default()).unwrap_or_default())
+        let body = buf.get(HEADER_BYTES..).unwrap_or_default();
+        if header.compression() == crate::compress::NONE {
+            return Ok(batch::record_deltas(body).unwrap_or_default());
+        }
+        let records = crate::compress::decompress(header.compression(), body)?;
+        Ok(batch::record_deltas(&records).unwrap_or_default())
     }
 
     fn first_record_at_or_after(
@@ -164,10 +169,11 @@ impl SegmentFiles {
         header: &BatchHeader,
         timestamp: i64,
     ) -> Result<(i64, i64), Error> {
-        if header.compression() != 0 || header.is_log_append_time() {
-            // Records of a compressed batch are not decoded here: the batch is the unit.
+        if header.is_log_append_time() {
+            // Every record carries the batch's append time.
             return Ok((header.base_offset, header.max_timestamp));
         }
+        // A compressed batch is decompressed, as Kafka does, to answer its exact record.
         for (offset_delta, ts_delta) in self.record_deltas_at(position, header)? {
             let ts = header.base_timestamp + ts_delta;
             if ts >= timestamp {
@@ -257,14 +263,14 @@ impl SegmentView {
     }
 
     /// The exact offset of the first record carrying this segment's largest timestamp
-    /// (Kafka ≥ 3.8, KAFKA-16310): the batch is read and its records walked when it is
-    /// uncompressed; for a compressed batch the batch's last offset stands in.
+    /// (Kafka ≥ 3.8, KAFKA-16310): the batch is read and its records walked, decompressed
+    /// when it is compressed.
     pub fn exact_offset_of_max_timestamp(&self) -> Result<i64, Error> {
         let shallow = self.offset_of_max_timestamp;
         let Some((position, header)) = self.find_batch(shallow)? else {
             return Ok(shallow);
         };
-        if header.compression() != 0 || header.is_log_append_time() {
+        if header.is_log_append_time() {
             return Ok(shallow);
         }
         Ok(self

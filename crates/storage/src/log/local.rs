@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::batch::{self, patched_header, BatchHeader, HEADER_BYTES};
+use crate::batch::{self, patched_header, BatchHeader, MaxTimestamp, HEADER_BYTES};
 use crate::config::{LogConfig, TimestampType};
 use crate::flusher::{self, RecoveryPoint};
 use crate::leader_epoch::LeaderEpochCache;
@@ -33,6 +33,15 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
     /// The batch was a retry of one already written.
     pub duplicate: bool,
+}
+
+/// What the checks of a produce request's batches found.
+#[derive(Debug, Default)]
+struct Checked {
+    idempotent: bool,
+    transactional: bool,
+    /// For each batch in order, how its max timestamp is written.
+    max_timestamps: Vec<MaxTimestamp>,
 }
 
 /// Present in a partition directory once it has held a transactional batch: without it the
@@ -152,18 +161,18 @@ impl LocalLog {
     }
 
     /// Checks every batch of a produce request against the log's config before any is
-    /// written; says whether any is idempotent and whether any is transactional.
+    /// written. Returns whether any is idempotent, whether any is transactional, and how
+    /// each batch's max timestamp is to be written.
     fn check_batches(
         &self,
         records: &[u8],
         batches: &batch::Batches<'_>,
         now_ms: i64,
-    ) -> Result<(bool, bool), Error> {
-        let mut idempotent = false;
-        let mut transactional = false;
+    ) -> Result<Checked, Error> {
+        let mut checked = Checked::default();
         for (header, range) in batches {
-            idempotent |= header.producer_id >= 0;
-            transactional |= header.is_transactional();
+            checked.idempotent |= header.producer_id >= 0;
+            checked.transactional |= header.is_transactional();
             if header.is_control() {
                 return Err(Error::InvalidBatch(
                     "control batches are written by the transaction coordinator only".into(),
@@ -176,14 +185,21 @@ impl LocalLog {
                     max: self.config.max_message_bytes,
                 });
             }
-            if self.config.timestamp_type == TimestampType::CreateTime {
-                self.check_timestamps(&header, now_ms)?;
-            }
+            let stamp = match self.config.timestamp_type {
+                TimestampType::CreateTime => {
+                    let batch = records.get(range.clone()).unwrap_or_default();
+                    let (min, max) = batch::record_timestamp_range(&header, batch)?;
+                    self.check_timestamps(min, max, now_ms)?;
+                    MaxTimestamp::Create(max)
+                }
+                TimestampType::LogAppendTime => MaxTimestamp::LogAppend(now_ms),
+            };
+            checked.max_timestamps.push(stamp);
             if self.config.is_compacted() {
                 check_keys(records, &header, range)?;
             }
         }
-        Ok((idempotent, transactional))
+        Ok(checked)
     }
 
     /// Validates and appends the batches in `records` as the leader of `leader_epoch`,
@@ -200,11 +216,11 @@ impl LocalLog {
     ) -> Result<AppendInfo, Error> {
         self.check_writable()?;
         let batches = batch::split_and_validate(records)?;
-        let (idempotent, transactional) = self.check_batches(records, &batches, now_ms)?;
-        if idempotent && self.producers.is_none() {
+        let checked = self.check_batches(records, &batches, now_ms)?;
+        if checked.idempotent && self.producers.is_none() {
             self.producers = Some(self.rebuild_producer_state()?);
         }
-        if transactional {
+        if checked.transactional {
             self.mark_transactional()?;
         }
         let mut first: Option<AppendInfo> = None;
@@ -213,7 +229,7 @@ impl LocalLog {
             TimestampType::LogAppendTime => Some(now_ms),
             TimestampType::CreateTime => None,
         };
-        for (header, range) in &batches {
+        for ((header, range), stamp) in batches.iter().zip(checked.max_timestamps) {
             if header.producer_id >= 0 {
                 if let Some(states) = self.producers.as_ref() {
                     if let SequenceCheck::Duplicate(meta) = states.check(&header)? {
@@ -230,7 +246,7 @@ impl LocalLog {
             }
             let bytes = records.get(range).unwrap_or_default();
             let base_offset = self.log_end_offset();
-            let head = patched_header(bytes, base_offset, leader_epoch, log_append_time)?;
+            let head = patched_header(bytes, base_offset, leader_epoch, stamp)?;
             let written = BatchHeader::parse(&head)?;
             self.write_batch(&head, &written, bytes, leader_epoch, now_ms)?;
             if let Some(states) = self.producers.as_mut() {
@@ -313,7 +329,7 @@ impl LocalLog {
             now_ms,
         );
         let base_offset = self.log_end_offset();
-        let head = patched_header(&bytes, base_offset, leader_epoch, None)?;
+        let head = patched_header(&bytes, base_offset, leader_epoch, MaxTimestamp::AsSent)?;
         let written = BatchHeader::parse(&head)?;
         self.write_batch(&head, &written, &bytes, leader_epoch, now_ms)?;
         let kind = if marker.commit {
@@ -329,19 +345,19 @@ impl LocalLog {
         Ok(base_offset)
     }
 
-    fn check_timestamps(&self, header: &BatchHeader, now_ms: i64) -> Result<(), Error> {
+    /// Kafka's `message.timestamp.before.max.ms` / `after.max.ms` checks, on the smallest and
+    /// largest of a batch's record timestamps.
+    fn check_timestamps(&self, min: i64, max: i64, now_ms: i64) -> Result<(), Error> {
         let before = self.config.timestamp_before_max_ms;
         let after = self.config.timestamp_after_max_ms;
-        if header.base_timestamp >= 0 && now_ms.saturating_sub(header.base_timestamp) > before {
+        if min >= 0 && now_ms.saturating_sub(min) > before {
             return Err(Error::InvalidTimestamp(format!(
-                "timestamp {} is more than message.timestamp.before.max.ms={before} before now ({now_ms})",
-                header.base_timestamp
+                "timestamp {min} is more than message.timestamp.before.max.ms={before} before now ({now_ms})"
             )));
         }
-        if header.max_timestamp.saturating_sub(now_ms) > after {
+        if max.saturating_sub(now_ms) > after {
             return Err(Error::InvalidTimestamp(format!(
-                "timestamp {} is more than message.timestamp.after.max.ms={after} after now ({now_ms})",
-                header.max_timestamp
+                "timestamp {max} is more than message.timestamp.after.max.ms={after} after now ({now_ms})"
             )));
         }
         Ok(())

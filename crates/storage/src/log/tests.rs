@@ -532,6 +532,68 @@ fn time_lookup_and_max_timestamp() {
     assert_eq!(log.max_timestamp(), (4, 900));
 }
 
+/// A batch of `values` at timestamps `ts, ts+10, ...` whose header claims `max_timestamp` -1,
+/// as sarama up to 1.2x writes it; compressed with `codec` when not 0.
+fn batch_with_unset_max_timestamp(values: &[&[u8]], ts: i64, codec: i16) -> Vec<u8> {
+    let kv: Vec<batch::KeyValue<'_>> = values.iter().map(|v| (None, Some(*v))).collect();
+    let plain = batch::build_batch(&kv, ts, 10, None);
+    let body = crate::compress::compress(codec, &plain[HEADER_BYTES..], false).unwrap();
+    let n = i32::try_from(values.len()).unwrap();
+    batch::assemble(codec, n - 1, ts, -1, (-1, -1, -1), n, &body)
+}
+
+#[test]
+fn the_max_timestamp_of_a_batch_is_recomputed_from_its_records() {
+    for codec in [
+        crate::compress::NONE,
+        crate::compress::LZ4,
+        crate::compress::ZSTD,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open_with(dir.path(), config(), false, None);
+        let sent = batch_with_unset_max_timestamp(&[b"a", b"b", b"c"], 1000, codec);
+        assert_eq!(batch::check_framing(&sent).unwrap().max_timestamp, -1);
+        log.append(&sent, 0).unwrap(); // ts 1000, 1010, 1020
+        let written = read_all(&log, 0);
+        // check_framing verified the rewritten CRC.
+        assert_eq!(written.len(), 1, "codec {codec}");
+        assert_eq!(written[0].max_timestamp, 1020, "codec {codec}");
+        assert_eq!(log.max_timestamp(), (2, 1020), "codec {codec}");
+        assert_eq!(log.offset_for_timestamp(1005).unwrap(), Some((1, 1010)));
+    }
+}
+
+#[test]
+fn timestamp_limits_apply_to_every_record_not_only_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        timestamp_after_max_ms: 1000,
+        ..config()
+    };
+    let log = Log::open_with(dir.path(), cfg, false, None);
+    // The header says -1; the last record is 5 s in the future.
+    let kv: Vec<batch::KeyValue<'_>> = vec![(None, Some(b"x")); 2];
+    let plain = batch::build_batch(&kv, 10_000, 5_000, None);
+    let sent = batch::assemble(0, 1, 10_000, -1, (-1, -1, -1), 2, &plain[HEADER_BYTES..]);
+    assert!(matches!(
+        log.append(&sent, 10_000),
+        Err(Error::InvalidTimestamp(_))
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+}
+
+#[test]
+fn a_compressed_batch_whose_count_is_wrong_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open_with(dir.path(), config(), false, None);
+    let plain = batch(&[b"x", b"y"], 0, None);
+    let body =
+        crate::compress::compress(crate::compress::GZIP, &plain[HEADER_BYTES..], false).unwrap();
+    let wrong = batch::assemble(crate::compress::GZIP, 2, 0, 1, (-1, -1, -1), 3, &body);
+    assert!(matches!(log.append(&wrong, 0), Err(Error::InvalidBatch(_))));
+    assert_eq!(log.log_end_offset(), 0);
+}
+
 #[test]
 fn older_segments_open_sealed_and_answer_from_their_index_files() {
     let dir = tempfile::tempdir().unwrap();
