@@ -52,3 +52,8 @@ fn kafka_python_admin_client() {
 fn confluent_kafka_python_admin() {
     run_script("confluent_kafka", "confluent-kafka", "confluent_admin.py");
 }
+
+#[test]
+fn commit_metadata_is_answered_as_it_was_committed() {
+    run_script("kafka", "kafka-python", "commit_metadata.py");
+}
