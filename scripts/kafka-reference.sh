@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Apache Kafka itself as a reference broker, from Maven Central (no download site is needed):
+# one KRaft node (broker and controller) on 127.0.0.1:PORT with Kafka's shipped
+# server.properties settings, a fresh data directory, in the foreground until killed.
+#
+#   scripts/kafka-reference.sh                 # port 39392, Kafka 4.1.1
+#   KAFKA_VERSION=3.9.1 scripts/kafka-reference.sh 39500
+#
+# Jars are fetched once with Maven into KAFKA_REF_CACHE (default ~/.cache/strom/kafka-VERSION).
+# Extra broker settings: KAFKA_SET="key=value key=value".
+set -euo pipefail
+PORT=${1:-39392}
+CONTROLLER_PORT=$((PORT + 1))
+VERSION=${KAFKA_VERSION:-4.1.1}
+CACHE=${KAFKA_REF_CACHE:-$HOME/.cache/strom/kafka-$VERSION}
+if [ ! -f "$CACHE/libs/kafka_2.13-$VERSION.jar" ]; then
+    command -v mvn >/dev/null || { apt-get update -qq && apt-get install -y -qq maven default-jre-headless >/dev/null; }
+    mkdir -p "$CACHE"
+    cat >"$CACHE/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>strom</groupId><artifactId>kafka-reference</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+POM
+    (cd "$CACHE" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$CACHE/libs") >&2
+fi
+DATA=$(mktemp -d -t kafka-reference-XXXX)
+JAVA_PID=
+cleanup() {
+    if [ -n "$JAVA_PID" ]; then
+        kill "$JAVA_PID" 2>/dev/null || true
+        wait "$JAVA_PID" 2>/dev/null || true
+    fi
+    rm -rf "$DATA"
+}
+trap cleanup EXIT
+trap 'exit 143' INT TERM
+cat >"$DATA/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$DATA/logs
+num.partitions=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+for kv in ${KAFKA_SET:-}; do echo "$kv" >>"$DATA/server.properties"; done
+CP="$CACHE/libs/*"
+CLUSTER_ID=$(java -cp "$CP" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+java -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$DATA/server.properties" >&2 2>/dev/null
+echo "kafka-reference: Kafka $VERSION on 127.0.0.1:$PORT, data $DATA" >&2
+java -Xmx1g -cp "$CP" kafka.Kafka "$DATA/server.properties" &
+JAVA_PID=$!
+wait "$JAVA_PID"
