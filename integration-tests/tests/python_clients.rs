@@ -57,3 +57,8 @@ fn confluent_kafka_python_admin() {
 fn commit_metadata_is_answered_as_it_was_committed() {
     run_script("kafka", "kafka-python", "commit_metadata.py");
 }
+
+#[test]
+fn kafka_python_pinned_to_old_broker_versions_produces() {
+    run_script("kafka", "kafka-python", "legacy_clients.py");
+}

@@ -12,8 +12,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::wire::{self, Reader, Writer};
 
-/// The first Produce version served: v0–v2 carry message sets Kafka 4 no longer accepts.
-pub const PRODUCE_VERSION_MIN: i16 = 3;
+/// The first Produce version read: v0–v2 carry message sets of magic 0/1 (Kafka 3.9 served
+/// them; Kafka 4 does not), which the broker converts to batches.
+pub const PRODUCE_VERSION_MIN: i16 = 0;
+/// The first version `kafka-protocol` (vendored, generated from Kafka 4's definitions) knows.
+#[cfg(test)]
+const KAFKA_PROTOCOL_VERSION_MIN: i16 = 3;
 /// The last Produce version this module reads and writes.
 pub const PRODUCE_VERSION_MAX: i16 = 13;
 
@@ -88,7 +92,8 @@ impl ProduceRequestView {
             return Err(format!("Produce v{version} is not read here"));
         }
         let mut r = Reader::new(&body, 0, is_flexible(version));
-        let transactional_id = r.string()?;
+        // v3 added the transactional id in front.
+        let transactional_id = if version >= 3 { r.string()? } else { None };
         let acks = r.i16()?;
         let timeout_ms = r.i32()?;
         let topic_count = r.array_len()?;
@@ -209,7 +214,9 @@ impl<'b> ProduceResponseWriter<'b> {
 
     /// Ends the response.
     pub fn finish(mut self, throttle_time_ms: i32) {
-        self.w.out.put_i32(throttle_time_ms);
+        if self.version >= 1 {
+            self.w.out.put_i32(throttle_time_ms);
+        }
         self.w.no_tagged_fields();
     }
 }
@@ -262,7 +269,7 @@ mod tests {
     #[test]
     fn reads_what_kafka_protocol_writes_at_every_version() {
         let req = request();
-        for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
+        for version in KAFKA_PROTOCOL_VERSION_MIN..=PRODUCE_VERSION_MAX {
             let mut buf = BytesMut::new();
             req.encode(&mut buf, version).unwrap();
             let view = ProduceRequestView::parse(buf.freeze(), version).unwrap();
@@ -295,9 +302,60 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_versions_before_transactions() {
+        // v0-v2: acks, timeout, topics (no transactional id); records as sent.
+        let mut body = BytesMut::new();
+        body.put_i16(-1);
+        body.put_i32(1500);
+        body.put_i32(1);
+        body.put_i16(1);
+        body.put_slice(b"t");
+        body.put_i32(1);
+        body.put_i32(3);
+        body.put_i32(4);
+        body.put_slice(b"abcd");
+        for version in 0..=2 {
+            let view = ProduceRequestView::parse(body.clone().freeze(), version).unwrap();
+            assert_eq!(
+                (view.acks, view.timeout_ms, view.transactional_id()),
+                (-1, 1500, None)
+            );
+            let topics: Vec<_> = view.topics().collect();
+            assert_eq!(topics.len(), 1);
+            assert_eq!(topics[0].name, "t");
+            let parts: Vec<_> = topics[0].partitions.clone().collect();
+            assert_eq!(parts[0].index, 3);
+            assert_eq!(parts[0].records.as_deref(), Some(&b"abcd"[..]));
+        }
+    }
+
+    #[test]
+    fn answers_the_versions_before_transactions() {
+        for (version, tail) in [(0, &[][..]), (1, &[0, 0, 0, 9][..]), (2, &[0, 0, 0, 9][..])] {
+            let mut out = BytesMut::new();
+            let mut w = ProduceResponseWriter::new(&mut out, version, 1);
+            w.topic("t", [0; 16], 1);
+            w.partition(&PartitionResponse {
+                index: 3,
+                base_offset: 7,
+                log_append_time_ms: -1,
+                ..PartitionResponse::default()
+            });
+            w.finish(9);
+            let mut expected = vec![0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 3, 0, 0];
+            expected.extend_from_slice(&7i64.to_be_bytes());
+            if version >= 2 {
+                expected.extend_from_slice(&(-1i64).to_be_bytes());
+            }
+            expected.extend_from_slice(tail);
+            assert_eq!(&out[..], &expected[..], "v{version}");
+        }
+    }
+
+    #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
         let req = request();
-        for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
+        for version in KAFKA_PROTOCOL_VERSION_MIN..=PRODUCE_VERSION_MAX {
             let mut buf = BytesMut::new();
             req.encode(&mut buf, version).unwrap();
             crate::wire::assert_exact_body(
@@ -330,7 +388,7 @@ mod tests {
     #[test]
     fn arbitrary_bytes_never_panic() {
         use proptest::prelude::*;
-        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..200), version in 3i16..=13)| {
+        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..200), version in 0i16..=13)| {
             if let Ok(view) = ProduceRequestView::parse(Bytes::from(bytes), version) {
                 for t in view.topics() {
                     for _ in t.partitions {}
@@ -360,7 +418,7 @@ mod tests {
                 error_message: Some("bad record"),
             },
         ];
-        for version in PRODUCE_VERSION_MIN..=PRODUCE_VERSION_MAX {
+        for version in KAFKA_PROTOCOL_VERSION_MIN..=PRODUCE_VERSION_MAX {
             let mut ours = BytesMut::new();
             let mut w = ProduceResponseWriter::new(&mut ours, version, 3);
             w.topic("alpha", [1; 16], 2);

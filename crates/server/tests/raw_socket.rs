@@ -195,6 +195,11 @@ async fn every_supported_api_is_dispatched_at_every_version() {
     let (broker, _dir) = broker().await;
     for row in HANDLERS {
         for version in row.served.clone() {
+            if row.api_key == ApiKey::Produce && version < 3 {
+                // kafka-protocol cannot encode Produce v0-v2; the codec's own tests and the
+                // pinned kafka-python clients (integration-tests) cover them.
+                continue;
+            }
             let body = default_request(row.api_key);
             let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
             s.write_all(&frame(row.api_key, version, 42, &body))

@@ -1,6 +1,6 @@
 //! Strom's storage: one append-only log per partition on disk, laid out as Kafka lays it out
-//! (`<topic>-<partition>/<base_offset>.log|.index|.timeindex`), plus the durable metadata
-//! log that remembers topics and their configs.
+//! (`<topic>-<partition>/<base_offset>.log|.index|.timeindex`), the log manager that owns the
+//! logs' life, and the conversion of pre-0.11 message sets into batches.
 //!
 //! Nothing here knows about sockets or Kafka request types; the server maps [`Error`] to
 //! Kafka error codes.
@@ -22,6 +22,7 @@ pub mod config;
 pub mod flusher;
 pub mod index;
 pub mod leader_epoch;
+pub mod legacy;
 pub mod limits;
 pub mod log;
 pub mod manager;

@@ -1,5 +1,6 @@
-//! Produce (API key 0, v3–v11; v0–v2 advertised but refused, as Kafka 4): validate each
-//! partition's batches and append them. acks 0/1/-1 all mean "in the page cache" on one
+//! Produce (API key 0, v0–v11): validate each partition's batches and append them. v0–v2 may
+//! carry message sets of magic 0 or 1, converted into one batch each on append, as Kafka 3.9
+//! converts them (Kafka 4 refuses these versions). acks 0/1/-1 all mean "in the page cache" on one
 //! broker; acks=0 gets no response. Errors are per partition.
 //!
 //! The request is read in place and the response written straight into the connection's
@@ -18,9 +19,8 @@ use crate::context::RequestContext;
 use crate::error::storage_error_code;
 use crate::topics::Partition;
 
-/// The versions answered: v0–v2 are advertised but refused, as Kafka 4 (see
-/// [`crate::handlers::Handler::served`]).
-pub const VERSIONS: RangeInclusive<i16> = 3..=11;
+/// The versions answered.
+pub const VERSIONS: RangeInclusive<i16> = 0..=11;
 /// The versions ApiVersions lists.
 pub const ADVERTISED: RangeInclusive<i16> = 0..=11;
 /// Partitions' worth of scratch a connection keeps between produce requests.
@@ -65,6 +65,8 @@ enum Planned {
 struct Append {
     partition: Arc<Partition>,
     records: Bytes,
+    /// A message set of magic 0 or 1 (Produce v0–v2), converted before it is appended.
+    legacy: bool,
     result: Option<Result<AppendInfo, strom_storage::Error>>,
 }
 
@@ -119,17 +121,28 @@ fn plan(ctx: &RequestContext<'_>, request: &ProduceRequestView, scratch: &mut Pr
             } else if let Some(partition) = topic.as_ref().and_then(|t| t.partition(data.index)) {
                 match data.records.filter(|r| !r.is_empty()) {
                     None => Planned::Refused(ErrorCode::InvalidRecord, "no records"),
-                    Some(records) => match transactional_refusal(ctx, &records, name, data.index) {
-                        Some(e) => Planned::Refused(e, OUTSIDE_TRANSACTION),
-                        None => {
-                            scratch.appends.push(Append {
-                                partition: Arc::clone(partition),
-                                records,
-                                result: None,
-                            });
-                            Planned::Append(scratch.appends.len() - 1)
+                    Some(records) => {
+                        // Message sets of magic 0/1 have no producer id or transaction.
+                        let legacy = request.version() < 3
+                            && strom_storage::legacy::magic(&records).is_some_and(|m| m < 2);
+                        let refusal = if legacy {
+                            None
+                        } else {
+                            transactional_refusal(ctx, &records, name, data.index)
+                        };
+                        match refusal {
+                            Some(e) => Planned::Refused(e, OUTSIDE_TRANSACTION),
+                            None => {
+                                scratch.appends.push(Append {
+                                    partition: Arc::clone(partition),
+                                    records,
+                                    legacy,
+                                    result: None,
+                                });
+                                Planned::Append(scratch.appends.len() - 1)
+                            }
                         }
-                    },
+                    }
                 }
             } else {
                 Planned::Refused(ErrorCode::UnknownTopicOrPartition, "")
@@ -149,7 +162,11 @@ async fn append_all(appends: &mut Vec<Append>) {
     }
     let run = |work: &mut Vec<Append>| {
         for a in work {
-            a.result = Some(a.partition.append(&a.records));
+            a.result = Some(if a.legacy {
+                strom_storage::legacy::to_batch(&a.records).and_then(|b| a.partition.append(&b))
+            } else {
+                a.partition.append(&a.records)
+            });
         }
     };
     if tokio::runtime::Handle::current().runtime_flavor()
@@ -208,6 +225,7 @@ pub async fn handle(
                         partition,
                         records,
                         result: Some(Ok(info)),
+                        ..
                     }) => {
                         if !info.duplicate {
                             ctx.state.metrics.produced(

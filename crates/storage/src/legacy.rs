@@ -1,0 +1,369 @@
+//! Message sets of magic 0 and 1, the record formats of Kafka before 0.11, as Produce v0–v2
+//! carry them. They are converted on append into one magic-2 batch, as Kafka's log validator
+//! converts them when the log's format is v2.
+//!
+//! Layout of one message (big-endian), as `LegacyRecord` in Kafka:
+//! ```text
+//! offset i64, message_size i32, then message_size bytes:
+//!   crc u32 (CRC-32 of the rest), magic i8, attributes i8, timestamp i64 (magic 1 only),
+//!   key bytes (i32 length, -1 null), value bytes (i32 length, -1 null)
+//! ```
+//! A compressed message set is one wrapper message whose value is the compressed bytes of the
+//! inner message set; attributes bits 0–2 name the codec, bit 3 (magic 1) says the wrapper's
+//! timestamp is the log append time of every inner message.
+
+use crate::batch::{self, varint};
+use crate::compress;
+use crate::Error;
+
+/// Offset and size, before each message.
+const LOG_OVERHEAD: usize = 12;
+const MAGIC_V1: u8 = 1;
+const ATTR_COMPRESSION: u8 = 0x07;
+const ATTR_LOG_APPEND_TIME: u8 = 0x08;
+/// crc, magic, attributes, key length, value length.
+const MESSAGE_BYTES_MIN_V0: usize = 4 + 1 + 1 + 4 + 4;
+
+fn invalid(what: impl std::fmt::Display) -> Error {
+    Error::InvalidBatch(format!("message set: {what}"))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::CorruptBatch(format!("message set: {what}"))
+}
+
+/// The magic byte of the first entry of a record set: at byte 16 in every format.
+pub fn magic(records: &[u8]) -> Option<i8> {
+    records.get(16).map(|b| i8::from_be_bytes([*b]))
+}
+
+/// One message, with its timestamp (-1 for magic 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Message {
+    timestamp: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+}
+
+/// What a walk over a message set found.
+#[derive(Debug, Default)]
+struct Walk {
+    messages: Vec<Message>,
+    /// The codec of the first compressed wrapper, and whether its snappy was xerial-framed.
+    codec: Option<(i16, bool)>,
+}
+
+fn be_i32(b: &[u8]) -> Option<i32> {
+    Some(i32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+fn be_i64(b: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(b.get(..8)?.try_into().ok()?))
+}
+
+/// Reads an i32-length byte field at `*at` (-1 is null).
+fn bytes_field(message: &[u8], at: &mut usize) -> Result<Option<Vec<u8>>, Error> {
+    let len = message
+        .get(*at..)
+        .and_then(be_i32)
+        .ok_or_else(|| invalid("truncated length"))?;
+    *at += 4;
+    if len < 0 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len).map_err(|_| invalid("length"))?;
+    let bytes = message
+        .get(*at..*at + len)
+        .ok_or_else(|| invalid("field extends past its message"))?;
+    *at += len;
+    Ok(Some(bytes.to_vec()))
+}
+
+/// Walks a message set, checking each message's CRC and size, and collects its messages
+/// (the inner ones of a compressed wrapper, which may not nest).
+fn walk(mut set: &[u8], nested: bool, out: &mut Walk) -> Result<(), Error> {
+    while !set.is_empty() {
+        let size = set
+            .get(8..)
+            .and_then(be_i32)
+            .ok_or_else(|| invalid("truncated message header"))?;
+        let size = usize::try_from(size).map_err(|_| invalid("negative message size"))?;
+        if size < MESSAGE_BYTES_MIN_V0 {
+            return Err(invalid(format!("message of {size} bytes")));
+        }
+        let message = set
+            .get(LOG_OVERHEAD..LOG_OVERHEAD + size)
+            .ok_or_else(|| invalid("message extends past its set"))?;
+        set = set.get(LOG_OVERHEAD + size..).unwrap_or_default();
+        let crc = message.get(..4).and_then(be_i32).unwrap_or(0);
+        let mut computed = flate2::Crc::new();
+        computed.update(message.get(4..).unwrap_or_default());
+        if computed.sum() != u32::from_be_bytes(crc.to_be_bytes()) {
+            return Err(corrupt("CRC-32 does not match"));
+        }
+        let magic = message.get(4).copied().unwrap_or(u8::MAX);
+        if magic > MAGIC_V1 {
+            return Err(invalid(format!("magic {magic} inside a message set")));
+        }
+        let attributes = message.get(5).copied().unwrap_or(0);
+        let mut at = 6;
+        let mut timestamp = -1;
+        if magic == MAGIC_V1 {
+            timestamp = message
+                .get(at..)
+                .and_then(be_i64)
+                .ok_or_else(|| invalid("truncated timestamp"))?;
+            at += 8;
+        }
+        let key = bytes_field(message, &mut at)?;
+        let value = bytes_field(message, &mut at)?;
+        if at != message.len() {
+            return Err(invalid(format!(
+                "{} bytes after a message",
+                message.len() - at
+            )));
+        }
+        let codec = i16::from(attributes & ATTR_COMPRESSION);
+        if codec == compress::NONE {
+            out.messages.push(Message {
+                timestamp,
+                key,
+                value,
+            });
+            continue;
+        }
+        if nested {
+            return Err(invalid("a compressed message inside a compressed message"));
+        }
+        let compressed = value.ok_or_else(|| invalid("a compressed message without a value"))?;
+        let inner = compress::decompress(codec, &compressed)?;
+        out.codec
+            .get_or_insert((codec, compress::is_xerial(&compressed)));
+        // A log-append-time wrapper's timestamp is every inner message's; otherwise each
+        // inner message carries its own.
+        let stamp =
+            (magic == MAGIC_V1 && attributes & ATTR_LOG_APPEND_TIME != 0).then_some(timestamp);
+        let before = out.messages.len();
+        walk(&inner, true, out)?;
+        if let Some(ts) = stamp {
+            for m in out.messages.iter_mut().skip(before) {
+                m.timestamp = ts;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Converts a message set of magic 0 or 1 into one magic-2 batch holding its messages in
+/// order, compressed with the codec of its compressed wrapper (if it had one). Offsets are
+/// assigned on append as for any batch; magic-0 messages have no timestamp (-1).
+///
+/// # Errors
+/// [`Error::CorruptBatch`] for a CRC that does not match or a body that does not decompress;
+/// [`Error::InvalidBatch`] for a malformed, empty or nested set.
+pub fn to_batch(set: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut found = Walk::default();
+    walk(set, false, &mut found)?;
+    let count = i32::try_from(found.messages.len()).map_err(|_| invalid("too many messages"))?;
+    let first = found
+        .messages
+        .first()
+        .map(|m| m.timestamp)
+        .ok_or_else(|| invalid("no message"))?;
+    let max = found
+        .messages
+        .iter()
+        .map(|m| m.timestamp)
+        .max()
+        .unwrap_or(first);
+    let mut body = Vec::new();
+    let mut record = Vec::new();
+    for (offset_delta, m) in (0i64..).zip(&found.messages) {
+        record.clear();
+        record.push(0); // attributes
+        varint(m.timestamp.saturating_sub(first), &mut record);
+        varint(offset_delta, &mut record);
+        for field in [&m.key, &m.value] {
+            match field {
+                Some(b) => {
+                    varint(
+                        i64::try_from(b.len()).map_err(|_| invalid("field"))?,
+                        &mut record,
+                    );
+                    record.extend_from_slice(b);
+                }
+                None => varint(-1, &mut record),
+            }
+        }
+        varint(0, &mut record); // no headers
+        varint(
+            i64::try_from(record.len()).map_err(|_| invalid("record"))?,
+            &mut body,
+        );
+        body.extend_from_slice(&record);
+    }
+    let (codec, xerial) = found.codec.unwrap_or((compress::NONE, false));
+    if codec != compress::NONE {
+        body = compress::compress(codec, &body, xerial)?;
+    }
+    Ok(batch::assemble(
+        codec,
+        count - 1,
+        first,
+        max,
+        (batch::NO_PRODUCER_ID, -1, batch::NO_SEQUENCE),
+        count,
+        &body,
+    ))
+}
+
+/// A message to encode: `(timestamp, key, value)`, key and value possibly null.
+pub type LegacyMessage<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// Encodes a message set of `messages` at `magic` 0 or 1,
+/// uncompressed, offsets from 0. For tests and tools.
+pub fn encode_message_set(magic: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
+    encode_with(magic, 0, messages)
+}
+
+/// A message set of one wrapper message holding `messages` compressed with `codec` (magic 1
+/// inner offsets are relative, from 0). For tests and tools.
+///
+/// # Errors
+/// A codec that cannot compress.
+pub fn encode_compressed_set(
+    magic: u8,
+    codec: i16,
+    messages: &[LegacyMessage<'_>],
+) -> Result<Vec<u8>, Error> {
+    let inner = encode_with(magic, 0, messages);
+    let compressed = compress::compress(codec, &inner, false)?;
+    let timestamp = messages.last().map_or(-1, |m| m.0);
+    let attributes = u8::try_from(codec).map_err(|_| invalid("codec"))?;
+    let mut out = encode_with(magic, attributes, &[(timestamp, None, Some(&compressed))]);
+    // The wrapper's offset is its last inner message's.
+    let last = i64::try_from(messages.len()).unwrap_or(1) - 1;
+    if let Some(offset) = out.get_mut(..8) {
+        offset.copy_from_slice(&last.to_be_bytes());
+    }
+    Ok(out)
+}
+
+fn encode_with(magic: u8, attributes: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (offset, (timestamp, key, value)) in (0i64..).zip(messages) {
+        let mut m = vec![magic, attributes];
+        if magic == MAGIC_V1 {
+            m.extend_from_slice(&timestamp.to_be_bytes());
+        }
+        for field in [key, value] {
+            match field {
+                Some(b) => {
+                    m.extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
+                    m.extend_from_slice(b);
+                }
+                None => m.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let mut crc = flate2::Crc::new();
+        crc.update(&m);
+        out.extend_from_slice(&offset.to_be_bytes());
+        out.extend_from_slice(&i32::try_from(m.len() + 4).unwrap_or(i32::MAX).to_be_bytes());
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+        out.extend_from_slice(&m);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{check_framing, parse_records, HEADER_BYTES};
+
+    /// The records of a converted batch: (timestamp, key, value).
+    type Owned = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+    fn records(b: &[u8]) -> Vec<Owned> {
+        let h = check_framing(b).unwrap();
+        let body = compress::decompress(h.compression(), &b[HEADER_BYTES..]).unwrap();
+        parse_records(&body)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    h.base_timestamp + r.timestamp_delta,
+                    r.key.map(<[u8]>::to_vec),
+                    r.value.map(<[u8]>::to_vec),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn magic_0_messages_become_records_without_timestamps() {
+        let set = encode_message_set(0, &[(0, Some(b"k"), Some(b"v1")), (0, None, Some(b"v2"))]);
+        assert_eq!(magic(&set), Some(0));
+        let b = to_batch(&set).unwrap();
+        let h = check_framing(&b).unwrap();
+        assert_eq!(
+            (h.records_count, h.base_timestamp, h.max_timestamp),
+            (2, -1, -1)
+        );
+        assert_eq!(
+            records(&b),
+            vec![
+                (-1, Some(b"k".to_vec()), Some(b"v1".to_vec())),
+                (-1, None, Some(b"v2".to_vec()))
+            ]
+        );
+    }
+
+    #[test]
+    fn magic_1_timestamps_are_kept() {
+        let set = encode_message_set(1, &[(1000, None, Some(b"a")), (990, None, None)]);
+        let b = to_batch(&set).unwrap();
+        let h = check_framing(&b).unwrap();
+        assert_eq!((h.base_timestamp, h.max_timestamp), (1000, 1000));
+        assert_eq!(
+            records(&b),
+            vec![(1000, None, Some(b"a".to_vec())), (990, None, None)]
+        );
+    }
+
+    #[test]
+    fn a_compressed_wrapper_becomes_a_batch_compressed_the_same_way() {
+        for codec in [compress::GZIP, compress::SNAPPY, compress::LZ4] {
+            let msgs: Vec<LegacyMessage<'_>> = vec![
+                (5, Some(b"x"), Some(b"1")),
+                (6, None, Some(b"2")),
+                (7, None, Some(b"3")),
+            ];
+            let set = encode_compressed_set(1, codec, &msgs).unwrap();
+            let b = to_batch(&set).unwrap();
+            let h = check_framing(&b).unwrap();
+            assert_eq!(h.compression(), codec);
+            assert_eq!((h.records_count, h.max_timestamp), (3, 7), "codec {codec}");
+            assert_eq!(records(&b).len(), 3);
+        }
+    }
+
+    #[test]
+    fn a_wrong_crc_or_a_truncated_set_is_refused() {
+        let mut set = encode_message_set(1, &[(1, None, Some(b"abc"))]);
+        let last = set.len() - 1;
+        set[last] ^= 1;
+        assert!(matches!(to_batch(&set), Err(Error::CorruptBatch(_))));
+        let set = encode_message_set(1, &[(1, None, Some(b"abc"))]);
+        for cut in 0..set.len() {
+            assert!(to_batch(&set[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        use proptest::prelude::*;
+        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..300))| {
+            let _ = to_batch(&bytes);
+        });
+    }
+}
