@@ -42,6 +42,28 @@ for topic, (records, with_ts) in sent.items():
     else:
         assert all(t == -1 for _, _, t, _ in got), (topic, got)
 
+# Pinned consumers read batches converted down to their message format (Fetch v0-v1: magic 0,
+# v2-v3: magic 1), from an offset they seek to (ListOffsets v0, which 0.9 and 0.10.0 would use
+# to find the start, is not served yet), and commit.
+for api in PINNED:
+    for compression in (None, "gzip"):
+        topic = "legacy-%s-%s" % ("-".join(map(str, api)), compression or "none")
+        records, with_ts = sent[topic]
+        group = "pinned-" + topic
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, api_version=api, group_id=group,
+                                 enable_auto_commit=False, consumer_timeout_ms=5000)
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        got = [(m.key, m.value, m.timestamp, m.offset) for m in consumer]
+        assert [(k, v) for k, v, _, _ in got] == [(k, v) for k, v, _ in records], (api, topic, got)
+        assert [o for _, _, _, o in got] == list(range(5)), (api, topic, got)
+        if api >= (0, 10):
+            assert [t for _, _, t, _ in got] == [t for _, _, t in records], (api, topic, got)
+        consumer.commit({tp: OffsetAndMetadata(5, "pinned", -1)})
+        assert consumer.committed(tp) == 5, (api, topic)
+        consumer.close()
+
 # 0.11 speaks record batches end to end: consume, commit, read the commit back.
 topic = "legacy-0-11-none"
 consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, api_version=(0, 11),

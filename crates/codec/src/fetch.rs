@@ -13,8 +13,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::wire::{self, Reader, Writer};
 
-/// The first Fetch version served (Kafka 4 removed v0-v3).
-pub const FETCH_VERSION_MIN: i16 = 4;
+/// The first Fetch version read: v0–v3 answer message sets of magic 0 (v0–v1) or 1 (v2–v3),
+/// which the broker converts down from its batches (Kafka 3.9 served them; Kafka 4 does not).
+pub const FETCH_VERSION_MIN: i16 = 0;
+/// The first version `kafka-protocol` (vendored, generated from Kafka 4's definitions) knows.
+#[cfg(test)]
+const KAFKA_PROTOCOL_VERSION_MIN: i16 = 4;
 /// The last Fetch version this module reads and writes.
 pub const FETCH_VERSION_MAX: i16 = 16;
 
@@ -108,8 +112,9 @@ impl FetchRequestView {
         let replica_id = if version < 15 { r.i32()? } else { -1 };
         let max_wait_ms = r.i32()?;
         let min_bytes = r.i32()?;
-        let max_bytes = r.i32()?;
-        let isolation_level = r.i8()?;
+        // v3 added the response limit, v4 the isolation level.
+        let max_bytes = if version >= 3 { r.i32()? } else { i32::MAX };
+        let isolation_level = if version >= 4 { r.i8()? } else { 0 };
         let (session_id, session_epoch) = if version >= 7 {
             (r.i32()?, r.i32()?)
         } else {
@@ -216,7 +221,9 @@ impl<'b> FetchResponseWriter<'b> {
             version,
             partitions_left: 0,
         };
-        w.w.out.put_i32(throttle_time_ms);
+        if version >= 1 {
+            w.w.out.put_i32(throttle_time_ms);
+        }
         if version >= 7 {
             w.w.out.put_i16(error_code);
             w.w.out.put_i32(session_id);
@@ -246,11 +253,15 @@ impl<'b> FetchResponseWriter<'b> {
         out.put_i32(p.index);
         out.put_i16(p.error_code);
         out.put_i64(p.high_watermark);
-        out.put_i64(p.last_stable_offset);
+        if self.version >= 4 {
+            out.put_i64(p.last_stable_offset);
+        }
         if self.version >= 5 {
             out.put_i64(p.log_start_offset);
         }
         match aborted {
+            // Before v4 there is no list of aborted transactions.
+            _ if self.version < 4 => {}
             None => self.w.length(None),
             Some(list) => {
                 self.w.array_len(list.len());
@@ -353,8 +364,64 @@ mod tests {
     }
 
     #[test]
+    fn reads_and_answers_the_versions_before_transactions() {
+        for version in 0..=3 {
+            let mut body = BytesMut::new();
+            body.put_i32(-1); // replica
+            body.put_i32(500);
+            body.put_i32(1);
+            if version >= 3 {
+                body.put_i32(1000);
+            }
+            body.put_i32(1);
+            body.put_i16(1);
+            body.put_slice(b"t");
+            body.put_i32(1);
+            body.put_i32(0);
+            body.put_i64(5);
+            body.put_i32(100);
+            let view = FetchRequestView::parse(body.freeze(), version).unwrap();
+            assert_eq!(
+                (view.max_wait_ms, view.min_bytes, view.isolation_level),
+                (500, 1, 0)
+            );
+            assert_eq!(view.max_bytes, if version >= 3 { 1000 } else { i32::MAX });
+            let topics: Vec<_> = view.topics().collect();
+            let parts: Vec<_> = topics[0].partitions.clone().collect();
+            assert_eq!(
+                (parts[0].fetch_offset, parts[0].partition_max_bytes),
+                (5, 100)
+            );
+
+            let mut out = BytesMut::new();
+            let mut w = FetchResponseWriter::new(&mut out, version, 7, 0, 0, 1);
+            w.topic("t", [0; 16], 1);
+            let head = PartitionHead {
+                index: 0,
+                error_code: 0,
+                high_watermark: 9,
+                last_stable_offset: 9,
+                log_start_offset: 0,
+                preferred_read_replica: -1,
+            };
+            w.partition(&head, Some(std::iter::empty::<Aborted>()), Some(2));
+            w.buf().put_slice(b"rs");
+            w.end_partition();
+            w.finish();
+            let mut expected = Vec::new();
+            if version >= 1 {
+                expected.extend_from_slice(&7i32.to_be_bytes());
+            }
+            expected.extend_from_slice(&[0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+            expected.extend_from_slice(&9i64.to_be_bytes());
+            expected.extend_from_slice(&[0, 0, 0, 2, b'r', b's']);
+            assert_eq!(&out[..], &expected[..], "v{version}");
+        }
+    }
+
+    #[test]
     fn reads_what_kafka_protocol_writes_at_every_version() {
-        for version in FETCH_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in KAFKA_PROTOCOL_VERSION_MIN..=FETCH_VERSION_MAX {
             let req = request(version);
             let view = FetchRequestView::parse(encoded(version), version).unwrap();
             assert_eq!(view.replica_id, -1);
@@ -395,7 +462,7 @@ mod tests {
 
     #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
-        for version in FETCH_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in KAFKA_PROTOCOL_VERSION_MIN..=FETCH_VERSION_MAX {
             crate::wire::assert_exact_body(
                 &encoded(version),
                 |b| FetchRequestView::parse(b, version).is_ok(),
@@ -431,7 +498,7 @@ mod tests {
     #[test]
     fn arbitrary_bytes_never_panic() {
         use proptest::prelude::*;
-        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..200), version in 4i16..=16)| {
+        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..200), version in 0i16..=16)| {
             if let Ok(view) = FetchRequestView::parse(Bytes::from(bytes), version) {
                 for t in view.topics() {
                     for _ in t.partitions {}
@@ -452,7 +519,7 @@ mod tests {
         };
         let records = Bytes::from_static(b"some record bytes");
         let aborted = [(7i64, 100i64), (8, 200)];
-        for version in FETCH_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in KAFKA_PROTOCOL_VERSION_MIN..=FETCH_VERSION_MAX {
             for read_committed in [false, true] {
                 let mut ours = BytesMut::new();
                 let mut w = FetchResponseWriter::new(&mut ours, version, 0, 0, 0, 3);

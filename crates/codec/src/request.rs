@@ -69,12 +69,16 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
         correlation_id,
     })?;
     let version = prefix.api_version;
-    // Produce is read by this crate's own code, which knows the versions before
+    // Produce and Fetch are read by this crate's own code, which knows the versions before
     // kafka-protocol's too.
     let (min, max) = match api_key {
         ApiKey::Produce => (
             crate::produce::PRODUCE_VERSION_MIN,
             crate::produce::PRODUCE_VERSION_MAX,
+        ),
+        ApiKey::Fetch => (
+            crate::fetch::FETCH_VERSION_MIN,
+            crate::fetch::FETCH_VERSION_MAX,
         ),
         _ => {
             let known = api_key.valid_versions();

@@ -16,6 +16,7 @@ pub fn storage_error_code(error: &strom_storage::Error) -> ErrorCode {
         E::InvalidBatch(_) | E::KeylessRecords { .. } => ErrorCode::InvalidRecord,
         E::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
         E::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
+        E::UnsupportedCompression(_) => ErrorCode::UnsupportedCompressionType,
         E::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         E::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequenceNumber,
         E::InvalidProducerEpoch { .. } => ErrorCode::InvalidProducerEpoch,

@@ -163,12 +163,17 @@ mod tests {
     #[test]
     fn every_served_version_is_known_to_kafka_protocol() {
         for h in HANDLERS {
-            // Produce is read and written by the codec's own in-place code, which also
-            // knows the versions before kafka-protocol's.
+            // Produce and Fetch are read and written by the codec's own in-place code,
+            // which also knows the versions before kafka-protocol's.
             let (min, max) = if h.api_key == ApiKey::Produce {
                 (
                     strom_codec::produce::PRODUCE_VERSION_MIN,
                     strom_codec::produce::PRODUCE_VERSION_MAX,
+                )
+            } else if h.api_key == ApiKey::Fetch {
+                (
+                    strom_codec::fetch::FETCH_VERSION_MIN,
+                    strom_codec::fetch::FETCH_VERSION_MAX,
                 )
             } else {
                 let lib = h.api_key.valid_versions();

@@ -217,6 +217,136 @@ pub fn to_batch(set: &[u8]) -> Result<Vec<u8>, Error> {
     ))
 }
 
+/// Converts the batches of a fetched record set down to a message set of `magic` 0 or 1, as
+/// Kafka 3.9 answered Fetch v0–v3: each record becomes a message at its offset (headers are
+/// dropped; magic 0 has no timestamp), a compressed batch becomes one wrapper message
+/// compressed with the same codec, and control batches are left out. A partial batch at the
+/// end of the set (a fetch limit) is left out too.
+///
+/// # Errors
+/// [`Error::UnsupportedCompression`] for zstd, which no magic-0/1 reader knows;
+/// [`Error::CorruptBatch`] for a batch that does not decompress or parse.
+pub fn from_batches(mut batches: &[u8], magic: u8) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(batches.len());
+    while let Ok(header) = batch::check_framing(batches) {
+        let len = usize::try_from(header.total_bytes()).map_err(|_| corrupt("length"))?;
+        let (whole, rest) = batches
+            .split_at_checked(len)
+            .ok_or_else(|| corrupt("length"))?;
+        batches = rest;
+        if header.is_control() {
+            continue;
+        }
+        let codec = header.compression();
+        if codec == compress::ZSTD {
+            return Err(Error::UnsupportedCompression(
+                "zstd batches cannot be converted for Fetch before v10".into(),
+            ));
+        }
+        let body = whole.get(batch::HEADER_BYTES..).unwrap_or_default();
+        let decompressed;
+        let records = if codec == compress::NONE {
+            body
+        } else {
+            decompressed = compress::decompress(codec, body)?;
+            decompressed.as_slice()
+        };
+        let parsed = batch::parse_records(records).ok_or_else(|| corrupt("records"))?;
+        let append_time = header.is_log_append_time();
+        let attributes = if append_time && magic == MAGIC_V1 {
+            ATTR_LOG_APPEND_TIME
+        } else {
+            0
+        };
+        let stamp = |delta: i64| {
+            if append_time {
+                header.max_timestamp
+            } else {
+                header.base_timestamp.saturating_add(delta)
+            }
+        };
+        if codec == compress::NONE {
+            for r in &parsed {
+                let offset = header.base_offset + r.offset_delta;
+                message(
+                    &mut out,
+                    offset,
+                    magic,
+                    attributes,
+                    stamp(r.timestamp_delta),
+                    r.key,
+                    r.value,
+                );
+            }
+            continue;
+        }
+        // Inner offsets are relative (0, 1, ...) at magic 1 and absolute at magic 0; the
+        // wrapper carries the last inner offset either way.
+        let mut inner = Vec::new();
+        let mut last = header.base_offset;
+        for r in &parsed {
+            last = header.base_offset + r.offset_delta;
+            let offset = if magic == MAGIC_V1 {
+                r.offset_delta
+            } else {
+                last
+            };
+            message(
+                &mut inner,
+                offset,
+                magic,
+                attributes,
+                stamp(r.timestamp_delta),
+                r.key,
+                r.value,
+            );
+        }
+        let compressed = compress::compress(codec, &inner, compress::is_xerial(body))?;
+        let wrapper_attributes = attributes | u8::try_from(codec).map_err(|_| corrupt("codec"))?;
+        message(
+            &mut out,
+            last,
+            magic,
+            wrapper_attributes,
+            header.max_timestamp,
+            None,
+            Some(&compressed),
+        );
+    }
+    Ok(out)
+}
+
+/// Appends one message at `offset`.
+fn message(
+    out: &mut Vec<u8>,
+    offset: i64,
+    magic: u8,
+    attributes: u8,
+    timestamp: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) {
+    let mut m = vec![magic, attributes];
+    if magic == MAGIC_V1 {
+        m.extend_from_slice(&timestamp.to_be_bytes());
+    }
+    for field in [key, value] {
+        match field {
+            Some(b) => {
+                m.extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
+                m.extend_from_slice(b);
+            }
+            None => m.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(&m);
+    out.extend_from_slice(&offset.to_be_bytes());
+    out.extend_from_slice(&i32::try_from(m.len() + 4).unwrap_or(i32::MAX).to_be_bytes());
+    out.extend_from_slice(&crc.sum().to_be_bytes());
+    out.extend_from_slice(&m);
+}
+
 /// A message to encode: `(timestamp, key, value)`, key and value possibly null.
 pub type LegacyMessage<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
 
@@ -252,25 +382,9 @@ pub fn encode_compressed_set(
 fn encode_with(magic: u8, attributes: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
     for (offset, (timestamp, key, value)) in (0i64..).zip(messages) {
-        let mut m = vec![magic, attributes];
-        if magic == MAGIC_V1 {
-            m.extend_from_slice(&timestamp.to_be_bytes());
-        }
-        for field in [key, value] {
-            match field {
-                Some(b) => {
-                    m.extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
-                    m.extend_from_slice(b);
-                }
-                None => m.extend_from_slice(&(-1i32).to_be_bytes()),
-            }
-        }
-        let mut crc = flate2::Crc::new();
-        crc.update(&m);
-        out.extend_from_slice(&offset.to_be_bytes());
-        out.extend_from_slice(&i32::try_from(m.len() + 4).unwrap_or(i32::MAX).to_be_bytes());
-        out.extend_from_slice(&crc.sum().to_be_bytes());
-        out.extend_from_slice(&m);
+        message(
+            &mut out, offset, magic, attributes, *timestamp, *key, *value,
+        );
     }
     out
 }
@@ -359,11 +473,85 @@ mod tests {
         }
     }
 
+    /// Walks a message set back: (offset, timestamp, key, value) of every message, inner
+    /// ones of a wrapper with their absolute offsets.
+    type Read = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+    fn messages(set: &[u8]) -> Vec<Read> {
+        let mut found = Walk::default();
+        walk(set, false, &mut found).unwrap();
+        // Offsets are not kept by the walk; read them off the top level for plain sets.
+        let mut offsets = Vec::new();
+        let mut rest = set;
+        while rest.len() >= LOG_OVERHEAD {
+            offsets.push(be_i64(rest).unwrap());
+            let size = usize::try_from(be_i32(&rest[8..]).unwrap()).unwrap();
+            rest = &rest[LOG_OVERHEAD + size..];
+        }
+        found
+            .messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| {
+                (
+                    offsets.get(i).copied().unwrap_or(-1),
+                    m.timestamp,
+                    m.key,
+                    m.value,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_convert_down_to_messages_at_their_offsets() {
+        let kv: Vec<batch::KeyValue<'_>> = vec![(Some(b"a"), Some(b"1")), (None, Some(b"2"))];
+        let mut b = batch::build_batch(&kv, 1000, 5, None);
+        b[..8].copy_from_slice(&40i64.to_be_bytes());
+        for magic in [0, 1] {
+            let set = from_batches(&b, magic).unwrap();
+            let got = messages(&set);
+            let ts = |t: i64| if magic == 1 { t } else { -1 };
+            assert_eq!(
+                got,
+                vec![
+                    (40, ts(1000), Some(b"a".to_vec()), Some(b"1".to_vec())),
+                    (41, ts(1005), None, Some(b"2".to_vec()))
+                ],
+                "magic {magic}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_compressed_batch_converts_to_one_wrapper_and_back() {
+        let msgs: Vec<LegacyMessage<'_>> = vec![(5, None, Some(b"x")), (6, Some(b"k"), Some(b"y"))];
+        let set = encode_compressed_set(1, compress::GZIP, &msgs).unwrap();
+        let b = to_batch(&set).unwrap();
+        let down = from_batches(&b, 1).unwrap();
+        // One wrapper at the last offset, whose inner messages are those sent.
+        assert_eq!(be_i64(&down), Some(1));
+        let again = to_batch(&down).unwrap();
+        assert_eq!(records(&again), records(&b));
+    }
+
+    #[test]
+    fn zstd_cannot_be_converted_down() {
+        let plain = batch::build_uncompressed(&[b"x"], 0, None);
+        let body = compress::compress(compress::ZSTD, &plain[HEADER_BYTES..], false).unwrap();
+        let b = batch::assemble(compress::ZSTD, 0, 0, 0, (-1, -1, -1), 1, &body);
+        assert!(matches!(
+            from_batches(&b, 1),
+            Err(Error::UnsupportedCompression(_))
+        ));
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         use proptest::prelude::*;
         proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..300))| {
             let _ = to_batch(&bytes);
+            let _ = from_batches(&bytes, 1);
         });
     }
 }

@@ -57,6 +57,8 @@ pub enum Error {
     MessageTooLarge { bytes: u64, max: u32 },
     #[error("invalid timestamp: {0}")]
     InvalidTimestamp(String),
+    #[error("unsupported compression: {0}")]
+    UnsupportedCompression(String),
     #[error("offset {offset} is outside [{log_start_offset}, {log_end_offset}]")]
     OffsetOutOfRange {
         offset: i64,

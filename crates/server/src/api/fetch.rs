@@ -1,4 +1,5 @@
-//! Fetch (API key 1, v4–v16; topic ids from v13): long polling woken by the append that
+//! Fetch (API key 1, v0–v16; topic ids from v13; v0–v3 get their batches converted down to
+//! message sets of magic 0 or 1, as Kafka 3.9 answered them): long polling woken by the append that
 //! satisfies it, `max_wait_ms`, `min_bytes`, response and partition byte limits, at least
 //! one whole batch for the first partition with data (KIP-74). Fetch sessions (KIP-227) are
 //! declined with session id 0, which Kafka allows; clients then send full fetches.
@@ -26,7 +27,7 @@ use crate::error::storage_error_code;
 use crate::topics::Partition;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 4..=16;
+pub const VERSIONS: RangeInclusive<i16> = 0..=16;
 /// The versions ApiVersions lists.
 pub const ADVERTISED: RangeInclusive<i16> = VERSIONS;
 
@@ -262,6 +263,7 @@ fn respond(
         for (p, wt) in topic.partitions.zip(&mut wanted) {
             let code = write_partition(
                 &mut w,
+                request.version(),
                 p.partition,
                 wt,
                 read_committed,
@@ -280,6 +282,7 @@ fn respond(
 /// Writes one partition's answer; returns its error code.
 fn write_partition(
     w: &mut FetchResponseWriter<'_>,
+    version: i16,
     index: i32,
     wanted: &mut Wanted,
     read_committed: bool,
@@ -298,6 +301,33 @@ fn write_partition(
     let aborted = read_committed.then(|| p.aborted.iter().map(|a| (a.producer_id, a.first_offset)));
     match p.slice.take() {
         None => w.partition(&head, aborted, Some(0)),
+        Some(slice) if version < 4 => {
+            // Before v4 a consumer reads message sets: magic 0 up to v1, magic 1 from v2.
+            let magic = if version < 2 { 0 } else { 1 };
+            let converted = slice
+                .read()
+                .map_err(|e| {
+                    tracing::error!(partition = index, error = %e, "reading a segment failed");
+                    ErrorCode::KafkaStorageError
+                })
+                .and_then(|batches| {
+                    strom_storage::legacy::from_batches(&batches, magic)
+                        .map_err(|e| storage_error_code(&e))
+                });
+            match converted {
+                Ok(set) => {
+                    if let Some(partition) = &wanted.partition {
+                        metrics.fetched(&partition.topic, u64::from(slice.len));
+                    }
+                    w.partition(&head, aborted, Some(set.len()));
+                    w.buf().extend_from_slice(&set);
+                }
+                Err(code) => {
+                    head.error_code = code.code();
+                    w.partition(&head, aborted, Some(0));
+                }
+            }
+        }
         Some(slice) => {
             let len = slice.len as usize;
             let mark = w.buf().len();
