@@ -70,7 +70,7 @@ macro_rules! handlers {
             Ok(match body {
                 RequestKind::$av_key(r) => {
                     use $av_module as m;
-                    ResponseKind::$av_key(m::handle(ctx, r, api_versions()).await)
+                    ResponseKind::$av_key(m::handle(ctx, r, api_versions(ctx.state.config.legacy_api_versions)).await)
                 }
                 $(RequestKind::$key(r) => {
                     use $module as m;
@@ -137,20 +137,49 @@ pub fn handler(api_key: ApiKey) -> Option<&'static Handler> {
     HANDLERS.iter().find(|h| h.api_key == api_key)
 }
 
-/// Whether a request of `api_key` at `version` is answered.
-pub fn is_served(api_key: ApiKey, version: i16) -> bool {
-    handler(api_key).is_some_and(|h| h.served.contains(&version))
+/// The first version Kafka 4 serves, for the APIs whose older versions (KIP-896) are served
+/// here only with `strom.legacy.api.versions.enable`.
+fn kafka_4_min(api_key: ApiKey) -> i16 {
+    match api_key {
+        ApiKey::Produce => 3,
+        ApiKey::Fetch => 4,
+        _ => 0,
+    }
 }
 
-/// The table as ApiVersions entries, in API-key order.
-pub fn api_versions() -> Vec<ApiVersion> {
+/// Whether a request of `api_key` at `version` is answered; `legacy`: the versions Kafka 4
+/// removed are served too.
+pub fn is_served(api_key: ApiKey, version: i16, legacy: bool) -> bool {
+    served(api_key, legacy).is_some_and(|r| r.contains(&version))
+}
+
+/// The versions of `api_key` answered, if any.
+pub fn served(api_key: ApiKey, legacy: bool) -> Option<RangeInclusive<i16>> {
+    let h = handler(api_key)?;
+    let min = if legacy {
+        *h.served.start()
+    } else {
+        (*h.served.start()).max(kafka_4_min(api_key))
+    };
+    Some(min..=*h.served.end())
+}
+
+/// The table as ApiVersions entries, in API-key order. Without `legacy` the minimums are
+/// Kafka 4's, except Produce's, which stays 0 as Kafka 4 advertises it (librdkafka disables
+/// compression when it is above 0, KAFKA-18659).
+pub fn api_versions(legacy: bool) -> Vec<ApiVersion> {
     let mut rows: Vec<&Handler> = HANDLERS.iter().collect();
     rows.sort_by_key(|h| h.api_key as i16);
     rows.into_iter()
         .map(|h| {
+            let min = if legacy || h.api_key == ApiKey::Produce {
+                *h.advertised.start()
+            } else {
+                (*h.advertised.start()).max(kafka_4_min(h.api_key))
+            };
             ApiVersion::default()
                 .with_api_key(h.api_key as i16)
-                .with_min_version(*h.advertised.start())
+                .with_min_version(min)
                 .with_max_version(*h.advertised.end())
         })
         .collect()
@@ -209,8 +238,26 @@ mod tests {
             handler(ApiKey::Produce).map(|h| *h.advertised.start()),
             Some(0)
         );
-        assert!(is_served(ApiKey::Produce, 0));
-        assert!(is_served(ApiKey::Produce, 2));
-        assert!(!is_served(ApiKey::Produce, 12));
+        assert!(is_served(ApiKey::Produce, 0, true));
+        assert!(is_served(ApiKey::Produce, 2, true));
+        assert!(!is_served(ApiKey::Produce, 12, true));
+    }
+
+    #[test]
+    fn without_legacy_versions_the_range_is_kafka_4s() {
+        assert!(!is_served(ApiKey::Produce, 2, false));
+        assert!(is_served(ApiKey::Produce, 3, false));
+        assert!(!is_served(ApiKey::Fetch, 3, false));
+        assert!(is_served(ApiKey::Fetch, 4, false));
+        let min = |legacy, key: ApiKey| {
+            api_versions(legacy)
+                .iter()
+                .find(|v| v.api_key == key as i16)
+                .map(|v| v.min_version)
+        };
+        assert_eq!(min(false, ApiKey::Fetch), Some(4));
+        assert_eq!(min(true, ApiKey::Fetch), Some(0));
+        // KAFKA-18659: Produce keeps advertising 0.
+        assert_eq!(min(false, ApiKey::Produce), Some(0));
     }
 }

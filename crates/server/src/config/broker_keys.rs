@@ -493,6 +493,13 @@ pub static BROKER_KEYS: &[BrokerKey] = &[
         |c| c.ephemeral.to_string()
     ),
     field!(
+        "strom.legacy.api.versions.enable",
+        Boolean,
+        false,
+        |c, v| c.legacy_api_versions = bool_value(v)?,
+        |c| c.legacy_api_versions.to_string()
+    ),
+    field!(
         "strom.metrics.listen",
         String,
         false,

@@ -47,6 +47,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// A temporary data directory, removed at shutdown.
     pub ephemeral: bool,
+    /// Serve the request versions Kafka 4 removed (KIP-896) that Kafka 3.9 served
+    /// (`strom.legacy.api.versions.enable`).
+    pub legacy_api_versions: bool,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub auto_create_topics: bool,
@@ -96,6 +99,7 @@ impl Default for Config {
             advertised: None,
             data_dir: PathBuf::from("./data"),
             ephemeral: false,
+            legacy_api_versions: true,
             num_partitions: 1,
             default_replication_factor: 1,
             auto_create_topics: true,

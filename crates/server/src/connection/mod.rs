@@ -198,16 +198,21 @@ async fn handle_frame(ctx: &Connection, frame: Bytes, bufs: &mut Buffers<'_>) ->
         return false;
     };
     let version = prefix.api_version;
-    if !handlers::is_served(api_key, version) {
+    let legacy = ctx.state.config.legacy_api_versions;
+    if !handlers::is_served(api_key, version, legacy) {
         if api_key == ApiKey::ApiVersions {
             tracing::debug!(peer = %ctx.peer, version, "ApiVersions at an unknown version: answering v0");
             let mut buf = BytesMut::new();
-            unsupported_api_versions(prefix.correlation_id, handlers::api_versions(), &mut buf);
+            unsupported_api_versions(
+                prefix.correlation_id,
+                handlers::api_versions(legacy),
+                &mut buf,
+            );
             bufs.out.push(Chunk::Bytes(buf.freeze()));
             return true;
         }
-        let served = handlers::handler(api_key).map_or("none".to_string(), |h| {
-            format!("v{}-v{}", h.served.start(), h.served.end())
+        let served = handlers::served(api_key, legacy).map_or("none".to_string(), |r| {
+            format!("v{}-v{}", r.start(), r.end())
         });
         tracing::info!(
             peer = %ctx.peer, ?api_key, version,
