@@ -16,9 +16,6 @@ use crate::wire::{self, Reader, Writer};
 /// The first Fetch version read: v0–v3 answer message sets of magic 0 (v0–v1) or 1 (v2–v3),
 /// which the broker converts down from its batches (Kafka 3.9 served them; Kafka 4 does not).
 pub const FETCH_VERSION_MIN: i16 = 0;
-/// The first version `kafka-protocol` (vendored, generated from Kafka 4's definitions) knows.
-#[cfg(test)]
-const KAFKA_PROTOCOL_VERSION_MIN: i16 = 4;
 /// The last Fetch version this module reads and writes.
 pub const FETCH_VERSION_MAX: i16 = 16;
 
@@ -259,16 +256,17 @@ impl<'b> FetchResponseWriter<'b> {
         if self.version >= 5 {
             out.put_i64(p.log_start_offset);
         }
-        match aborted {
-            // Before v4 there is no list of aborted transactions.
-            _ if self.version < 4 => {}
-            None => self.w.length(None),
-            Some(list) => {
-                self.w.array_len(list.len());
-                for (producer_id, first_offset) in list {
-                    self.w.out.put_i64(producer_id);
-                    self.w.out.put_i64(first_offset);
-                    self.w.no_tagged_fields();
+        // Before v4 there is no list of aborted transactions.
+        if self.version >= 4 {
+            match aborted {
+                None => self.w.length(None),
+                Some(list) => {
+                    self.w.array_len(list.len());
+                    for (producer_id, first_offset) in list {
+                        self.w.out.put_i64(producer_id);
+                        self.w.out.put_i64(first_offset);
+                        self.w.no_tagged_fields();
+                    }
                 }
             }
         }
@@ -311,6 +309,12 @@ mod tests {
     };
     use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
     use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    /// The first version `kafka-protocol` (generated from Kafka 4's definitions) knows: the
+    /// comparisons with it start there.
+    fn kafka_protocol_version_min() -> i16 {
+        kafka_protocol::messages::ApiKey::Fetch.valid_versions().min
+    }
 
     /// A request with every field `version` has set to something other than its default.
     fn request(version: i16) -> FetchRequest {
@@ -421,7 +425,7 @@ mod tests {
 
     #[test]
     fn reads_what_kafka_protocol_writes_at_every_version() {
-        for version in KAFKA_PROTOCOL_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in kafka_protocol_version_min()..=FETCH_VERSION_MAX {
             let req = request(version);
             let view = FetchRequestView::parse(encoded(version), version).unwrap();
             assert_eq!(view.replica_id, -1);
@@ -462,7 +466,7 @@ mod tests {
 
     #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
-        for version in KAFKA_PROTOCOL_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in kafka_protocol_version_min()..=FETCH_VERSION_MAX {
             crate::wire::assert_exact_body(
                 &encoded(version),
                 |b| FetchRequestView::parse(b, version).is_ok(),
@@ -519,7 +523,7 @@ mod tests {
         };
         let records = Bytes::from_static(b"some record bytes");
         let aborted = [(7i64, 100i64), (8, 200)];
-        for version in KAFKA_PROTOCOL_VERSION_MIN..=FETCH_VERSION_MAX {
+        for version in kafka_protocol_version_min()..=FETCH_VERSION_MAX {
             for read_committed in [false, true] {
                 let mut ours = BytesMut::new();
                 let mut w = FetchResponseWriter::new(&mut ours, version, 0, 0, 0, 3);

@@ -15,9 +15,6 @@ use crate::wire::{self, Reader, Writer};
 /// The first Produce version read: v0–v2 carry message sets of magic 0/1 (Kafka 3.9 served
 /// them; Kafka 4 does not), which the broker converts to batches.
 pub const PRODUCE_VERSION_MIN: i16 = 0;
-/// The first version `kafka-protocol` (vendored, generated from Kafka 4's definitions) knows.
-#[cfg(test)]
-const KAFKA_PROTOCOL_VERSION_MIN: i16 = 3;
 /// The last Produce version this module reads and writes.
 pub const PRODUCE_VERSION_MAX: i16 = 13;
 
@@ -231,6 +228,14 @@ mod tests {
     use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
     use kafka_protocol::protocol::{Encodable, StrBytes};
 
+    /// The first version `kafka-protocol` (generated from Kafka 4's definitions) knows: the
+    /// comparisons with it start there.
+    fn kafka_protocol_version_min() -> i16 {
+        kafka_protocol::messages::ApiKey::Produce
+            .valid_versions()
+            .min
+    }
+
     fn request() -> ProduceRequest {
         let topic = |name: &'static str, id: u8, parts: Vec<(i32, Option<Bytes>)>| {
             TopicProduceData::default()
@@ -269,7 +274,7 @@ mod tests {
     #[test]
     fn reads_what_kafka_protocol_writes_at_every_version() {
         let req = request();
-        for version in KAFKA_PROTOCOL_VERSION_MIN..=PRODUCE_VERSION_MAX {
+        for version in kafka_protocol_version_min()..=PRODUCE_VERSION_MAX {
             let mut buf = BytesMut::new();
             req.encode(&mut buf, version).unwrap();
             let view = ProduceRequestView::parse(buf.freeze(), version).unwrap();
@@ -355,7 +360,7 @@ mod tests {
     #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
         let req = request();
-        for version in KAFKA_PROTOCOL_VERSION_MIN..=PRODUCE_VERSION_MAX {
+        for version in kafka_protocol_version_min()..=PRODUCE_VERSION_MAX {
             let mut buf = BytesMut::new();
             req.encode(&mut buf, version).unwrap();
             crate::wire::assert_exact_body(
@@ -418,7 +423,7 @@ mod tests {
                 error_message: Some("bad record"),
             },
         ];
-        for version in KAFKA_PROTOCOL_VERSION_MIN..=PRODUCE_VERSION_MAX {
+        for version in kafka_protocol_version_min()..=PRODUCE_VERSION_MAX {
             let mut ours = BytesMut::new();
             let mut w = ProduceResponseWriter::new(&mut ours, version, 3);
             w.topic("alpha", [1; 16], 2);

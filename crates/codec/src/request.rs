@@ -55,6 +55,22 @@ pub enum DecodeError {
     Truncated(crate::Error),
 }
 
+/// The versions of `api_key` this crate can decode and encode: Produce and Fetch are read and
+/// written by its own in-place code, which also knows the versions before kafka-protocol's
+/// (generated from Kafka 4's definitions); every other API is kafka-protocol's.
+pub fn known_versions(api_key: ApiKey) -> std::ops::RangeInclusive<i16> {
+    match api_key {
+        ApiKey::Produce => {
+            crate::produce::PRODUCE_VERSION_MIN..=crate::produce::PRODUCE_VERSION_MAX
+        }
+        ApiKey::Fetch => crate::fetch::FETCH_VERSION_MIN..=crate::fetch::FETCH_VERSION_MAX,
+        _ => {
+            let v = api_key.valid_versions();
+            v.min..=v.max
+        }
+    }
+}
+
 /// Decodes one frame (length prefix already removed). Which versions are served is the
 /// caller's decision ([`peek_prefix`](crate::header::peek_prefix) first); this decodes any
 /// version kafka-protocol knows.
@@ -69,23 +85,8 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
         correlation_id,
     })?;
     let version = prefix.api_version;
-    // Produce and Fetch are read by this crate's own code, which knows the versions before
-    // kafka-protocol's too.
-    let (min, max) = match api_key {
-        ApiKey::Produce => (
-            crate::produce::PRODUCE_VERSION_MIN,
-            crate::produce::PRODUCE_VERSION_MAX,
-        ),
-        ApiKey::Fetch => (
-            crate::fetch::FETCH_VERSION_MIN,
-            crate::fetch::FETCH_VERSION_MAX,
-        ),
-        _ => {
-            let known = api_key.valid_versions();
-            (known.min, known.max)
-        }
-    };
-    if version < min || version > max {
+    let known = known_versions(api_key);
+    if !known.contains(&version) {
         return Err(DecodeError::UnsupportedVersion {
             api_key,
             version,
