@@ -414,16 +414,10 @@ pub fn patched_header(
 /// [`Error::InvalidBatch`] for a count that does not match.
 pub fn record_timestamp_range(header: &BatchHeader, batch: &[u8]) -> Result<(i64, i64), Error> {
     let body = batch.get(HEADER_BYTES..).unwrap_or_default();
-    let decompressed;
-    let records = if header.compression() == crate::compress::NONE {
-        body
-    } else {
-        decompressed = crate::compress::decompress(header.compression(), body)?;
-        decompressed.as_slice()
-    };
+    let records = crate::compress::plain(header.compression(), body)?;
     let (mut min, mut max) = (i64::MAX, i64::MIN);
     let mut count = 0i64;
-    let mut rest = records;
+    let mut rest = &records[..];
     while !rest.is_empty() {
         let (len, n) = read_varint(rest).ok_or_else(|| corrupt("record length varint"))?;
         let len = usize::try_from(len).map_err(|_| corrupt("negative record length"))?;

@@ -95,6 +95,19 @@ pub fn decompress(codec: i16, data: &[u8]) -> Result<Vec<u8>, Error> {
     }
 }
 
+/// The records section of a batch as plain bytes: `data` itself when `codec` is none (no
+/// copy), decompressed otherwise.
+///
+/// # Errors
+/// See [`decompress`].
+pub fn plain(codec: i16, data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
+    if codec == NONE {
+        Ok(std::borrow::Cow::Borrowed(data))
+    } else {
+        decompress(codec, data).map(std::borrow::Cow::Owned)
+    }
+}
+
 /// `data` compressed with `codec`; snappy is xerial-framed when `xerial`.
 pub fn compress(codec: i16, data: &[u8], xerial: bool) -> Result<Vec<u8>, Error> {
     let io = |e: std::io::Error| corrupt(codec, e);

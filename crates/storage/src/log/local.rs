@@ -571,14 +571,8 @@ fn check_keys(
     let body = records
         .get(range.start + HEADER_BYTES..range.end)
         .unwrap_or_default();
-    let plain;
-    let body = if header.compression() == 0 {
-        body
-    } else {
-        plain = crate::compress::decompress(header.compression(), body)?;
-        &plain
-    };
-    let keyless = batch::keyless_records(body).unwrap_or_default();
+    let body = crate::compress::plain(header.compression(), body)?;
+    let keyless = batch::keyless_records(&body).unwrap_or_default();
     if keyless.is_empty() {
         Ok(())
     } else {
