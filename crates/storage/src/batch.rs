@@ -471,6 +471,35 @@ pub fn build_uncompressed(values: &[&[u8]], ts: i64, producer: Option<(i64, i16,
     build_batch(&records, ts, 1, producer)
 }
 
+/// Appends one record without headers to a batch body: its length, attributes 0, the
+/// timestamp and offset deltas, key and value (null when `None`). `scratch` holds the record
+/// while its length is not yet known.
+pub fn encode_record(
+    body: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    timestamp_delta: i64,
+    offset_delta: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) {
+    scratch.clear();
+    scratch.push(0); // attributes
+    varint(timestamp_delta, scratch);
+    varint(offset_delta, scratch);
+    for field in [key, value] {
+        match field {
+            Some(b) => {
+                varint(i64::try_from(b.len()).unwrap_or(0), scratch);
+                scratch.extend_from_slice(b);
+            }
+            None => varint(-1, scratch),
+        }
+    }
+    varint(0, scratch); // no headers
+    varint(i64::try_from(scratch.len()).unwrap_or(0), body);
+    body.extend_from_slice(scratch);
+}
+
 /// Builds a valid uncompressed batch of `(key, value)` records (no headers); record `i` has
 /// timestamp `ts + i * ts_step`. The broker uses it for its internal topics.
 pub fn build_batch(
@@ -479,26 +508,10 @@ pub fn build_batch(
     ts_step: i64,
     producer: Option<(i64, i16, i32)>,
 ) -> Vec<u8> {
-    fn bytes_field(b: Option<&[u8]>, out: &mut Vec<u8>) {
-        match b {
-            Some(b) => {
-                varint(i64::try_from(b.len()).unwrap_or(0), out);
-                out.extend_from_slice(b);
-            }
-            None => varint(-1, out),
-        }
-    }
     let mut body = Vec::new();
-    for (i, (key, value)) in records.iter().enumerate() {
-        let i = i64::try_from(i).unwrap_or(0);
-        let mut r = vec![0u8]; // attributes
-        varint(i * ts_step, &mut r); // timestamp delta
-        varint(i, &mut r); // offset delta
-        bytes_field(*key, &mut r);
-        bytes_field(*value, &mut r);
-        varint(0, &mut r); // no headers
-        varint(i64::try_from(r.len()).unwrap_or(0), &mut body);
-        body.extend_from_slice(&r);
+    let mut scratch = Vec::new();
+    for (i, (key, value)) in (0i64..).zip(records) {
+        encode_record(&mut body, &mut scratch, i * ts_step, i, *key, *value);
     }
     let n = i32::try_from(records.len()).unwrap_or(0);
     let max_ts = ts.max(ts + i64::from(n - 1) * ts_step);

@@ -12,7 +12,7 @@
 //! inner message set; attributes bits 0–2 name the codec, bit 3 (magic 1) says the wrapper's
 //! timestamp is the log append time of every inner message.
 
-use crate::batch::{self, varint};
+use crate::batch;
 use crate::compress;
 use crate::Error;
 
@@ -37,22 +37,6 @@ pub fn magic(records: &[u8]) -> Option<i8> {
     records.get(16).map(|b| i8::from_be_bytes([*b]))
 }
 
-/// One message, with its timestamp (-1 for magic 0).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Message {
-    timestamp: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-}
-
-/// What a walk over a message set found.
-#[derive(Debug, Default)]
-struct Walk {
-    messages: Vec<Message>,
-    /// The codec of the first compressed wrapper, and whether its snappy was xerial-framed.
-    codec: Option<(i16, bool)>,
-}
-
 fn be_i32(b: &[u8]) -> Option<i32> {
     Some(i32::from_be_bytes(b.get(..4)?.try_into().ok()?))
 }
@@ -62,7 +46,7 @@ fn be_i64(b: &[u8]) -> Option<i64> {
 }
 
 /// Reads an i32-length byte field at `*at` (-1 is null).
-fn bytes_field(message: &[u8], at: &mut usize) -> Result<Option<Vec<u8>>, Error> {
+fn bytes_field<'a>(message: &'a [u8], at: &mut usize) -> Result<Option<&'a [u8]>, Error> {
     let len = message
         .get(*at..)
         .and_then(be_i32)
@@ -76,12 +60,24 @@ fn bytes_field(message: &[u8], at: &mut usize) -> Result<Option<Vec<u8>>, Error>
         .get(*at..*at + len)
         .ok_or_else(|| invalid("field extends past its message"))?;
     *at += len;
-    Ok(Some(bytes.to_vec()))
+    Ok(Some(bytes))
 }
 
-/// Walks a message set, checking each message's CRC and size, and collects its messages
-/// (the inner ones of a compressed wrapper, which may not nest).
-fn walk(mut set: &[u8], nested: bool, out: &mut Walk) -> Result<(), Error> {
+/// A message as a walk hands it on: timestamp (-1 for magic 0), key, value.
+type Sink<'s> = dyn FnMut(i64, Option<&[u8]>, Option<&[u8]>) + 's;
+
+/// Walks a message set, checking each message's CRC and size, and hands each message (the
+/// inner ones of a compressed wrapper, which may not nest) to `sink`, borrowed from the set
+/// or from the wrapper's decompressed bytes. `stamp` replaces the timestamps of the inner
+/// messages of a log-append-time wrapper. `codec` is set to the codec of the first
+/// compressed wrapper, and whether its snappy was xerial-framed.
+fn walk(
+    mut set: &[u8],
+    nested: bool,
+    stamp: Option<i64>,
+    codec: &mut Option<(i16, bool)>,
+    sink: &mut Sink<'_>,
+) -> Result<(), Error> {
     while !set.is_empty() {
         let size = set
             .get(8..)
@@ -123,33 +119,22 @@ fn walk(mut set: &[u8], nested: bool, out: &mut Walk) -> Result<(), Error> {
                 message.len() - at
             )));
         }
-        let codec = i16::from(attributes & ATTR_COMPRESSION);
-        if codec == compress::NONE {
-            out.messages.push(Message {
-                timestamp,
-                key,
-                value,
-            });
+        let wrapper_codec = i16::from(attributes & ATTR_COMPRESSION);
+        if wrapper_codec == compress::NONE {
+            sink(stamp.unwrap_or(timestamp), key, value);
             continue;
         }
         if nested {
             return Err(invalid("a compressed message inside a compressed message"));
         }
         let compressed = value.ok_or_else(|| invalid("a compressed message without a value"))?;
-        let inner = compress::decompress(codec, &compressed)?;
-        out.codec
-            .get_or_insert((codec, compress::is_xerial(&compressed)));
+        let inner = compress::decompress(wrapper_codec, compressed)?;
+        codec.get_or_insert((wrapper_codec, compress::is_xerial(compressed)));
         // A log-append-time wrapper's timestamp is every inner message's; otherwise each
         // inner message carries its own.
-        let stamp =
+        let inner_stamp =
             (magic == MAGIC_V1 && attributes & ATTR_LOG_APPEND_TIME != 0).then_some(timestamp);
-        let before = out.messages.len();
-        walk(&inner, true, out)?;
-        if let Some(ts) = stamp {
-            for m in out.messages.iter_mut().skip(before) {
-                m.timestamp = ts;
-            }
-        }
+        walk(&inner, true, inner_stamp, codec, sink)?;
     }
     Ok(())
 }
@@ -162,47 +147,34 @@ fn walk(mut set: &[u8], nested: bool, out: &mut Walk) -> Result<(), Error> {
 /// [`Error::CorruptBatch`] for a CRC that does not match or a body that does not decompress;
 /// [`Error::InvalidBatch`] for a malformed, empty or nested set.
 pub fn to_batch(set: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut found = Walk::default();
-    walk(set, false, &mut found)?;
-    let count = i32::try_from(found.messages.len()).map_err(|_| invalid("too many messages"))?;
-    let first = found
-        .messages
-        .first()
-        .map(|m| m.timestamp)
-        .ok_or_else(|| invalid("no message"))?;
-    let max = found
-        .messages
-        .iter()
-        .map(|m| m.timestamp)
-        .max()
-        .unwrap_or(first);
     let mut body = Vec::new();
-    let mut record = Vec::new();
-    for (offset_delta, m) in (0i64..).zip(&found.messages) {
-        record.clear();
-        record.push(0); // attributes
-        varint(m.timestamp.saturating_sub(first), &mut record);
-        varint(offset_delta, &mut record);
-        for field in [&m.key, &m.value] {
-            match field {
-                Some(b) => {
-                    varint(
-                        i64::try_from(b.len()).map_err(|_| invalid("field"))?,
-                        &mut record,
-                    );
-                    record.extend_from_slice(b);
-                }
-                None => varint(-1, &mut record),
-            }
-        }
-        varint(0, &mut record); // no headers
-        varint(
-            i64::try_from(record.len()).map_err(|_| invalid("record"))?,
-            &mut body,
-        );
-        body.extend_from_slice(&record);
-    }
-    let (codec, xerial) = found.codec.unwrap_or((compress::NONE, false));
+    let mut scratch = Vec::new();
+    let mut first: Option<i64> = None;
+    let mut max = i64::MIN;
+    let mut count = 0i64;
+    let mut codec = None;
+    walk(
+        set,
+        false,
+        None,
+        &mut codec,
+        &mut |timestamp, key, value| {
+            let base = *first.get_or_insert(timestamp);
+            max = max.max(timestamp);
+            batch::encode_record(
+                &mut body,
+                &mut scratch,
+                timestamp.saturating_sub(base),
+                count,
+                key,
+                value,
+            );
+            count += 1;
+        },
+    )?;
+    let first = first.ok_or_else(|| invalid("no message"))?;
+    let count = i32::try_from(count).map_err(|_| invalid("too many messages"))?;
+    let (codec, xerial) = codec.unwrap_or((compress::NONE, false));
     if codec != compress::NONE {
         body = compress::compress(codec, &body, xerial)?;
     }
@@ -228,6 +200,7 @@ pub fn to_batch(set: &[u8]) -> Result<Vec<u8>, Error> {
 /// [`Error::CorruptBatch`] for a batch that does not decompress or parse.
 pub fn from_batches(mut batches: &[u8], magic: u8) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(batches.len());
+    let mut inner = Vec::new();
     while let Ok(header) = batch::check_framing(batches) {
         let len = usize::try_from(header.total_bytes()).map_err(|_| corrupt("length"))?;
         let (whole, rest) = batches
@@ -244,79 +217,56 @@ pub fn from_batches(mut batches: &[u8], magic: u8) -> Result<Vec<u8>, Error> {
             ));
         }
         let body = whole.get(batch::HEADER_BYTES..).unwrap_or_default();
-        let decompressed;
-        let records = if codec == compress::NONE {
-            body
-        } else {
-            decompressed = compress::decompress(codec, body)?;
-            decompressed.as_slice()
-        };
-        let parsed = batch::parse_records(records).ok_or_else(|| corrupt("records"))?;
+        let records = compress::plain(codec, body)?;
+        let parsed = batch::parse_records(&records).ok_or_else(|| corrupt("records"))?;
         let append_time = header.is_log_append_time();
         let attributes = if append_time && magic == MAGIC_V1 {
             ATTR_LOG_APPEND_TIME
         } else {
             0
         };
-        let stamp = |delta: i64| {
-            if append_time {
-                header.max_timestamp
-            } else {
-                header.base_timestamp.saturating_add(delta)
-            }
-        };
-        if codec == compress::NONE {
-            for r in &parsed {
-                let offset = header.base_offset + r.offset_delta;
-                message(
-                    &mut out,
-                    offset,
-                    magic,
-                    attributes,
-                    stamp(r.timestamp_delta),
-                    r.key,
-                    r.value,
-                );
-            }
-            continue;
-        }
-        // Inner offsets are relative (0, 1, ...) at magic 1 and absolute at magic 0; the
-        // wrapper carries the last inner offset either way.
-        let mut inner = Vec::new();
+        let compressed = codec != compress::NONE;
+        // The records of a compressed batch go into one wrapper's inner set.
+        inner.clear();
+        let target = if compressed { &mut inner } else { &mut out };
         let mut last = header.base_offset;
         for r in &parsed {
             last = header.base_offset + r.offset_delta;
-            let offset = if magic == MAGIC_V1 {
+            // Inner offsets of a magic-1 wrapper are relative (0, 1, ...); all others are
+            // absolute.
+            let offset = if compressed && magic == MAGIC_V1 {
                 r.offset_delta
             } else {
                 last
             };
+            let timestamp = if append_time {
+                header.max_timestamp
+            } else {
+                header.base_timestamp.saturating_add(r.timestamp_delta)
+            };
+            message(target, offset, magic, attributes, timestamp, r.key, r.value);
+        }
+        if compressed {
+            // The wrapper carries the last inner offset.
+            let wrapped = compress::compress(codec, &inner, compress::is_xerial(body))?;
+            let wrapper_attributes =
+                attributes | u8::try_from(codec).map_err(|_| corrupt("codec"))?;
+            let max = header.max_timestamp;
             message(
-                &mut inner,
-                offset,
+                &mut out,
+                last,
                 magic,
-                attributes,
-                stamp(r.timestamp_delta),
-                r.key,
-                r.value,
+                wrapper_attributes,
+                max,
+                None,
+                Some(&wrapped),
             );
         }
-        let compressed = compress::compress(codec, &inner, compress::is_xerial(body))?;
-        let wrapper_attributes = attributes | u8::try_from(codec).map_err(|_| corrupt("codec"))?;
-        message(
-            &mut out,
-            last,
-            magic,
-            wrapper_attributes,
-            header.max_timestamp,
-            None,
-            Some(&compressed),
-        );
     }
     Ok(out)
 }
 
-/// Appends one message at `offset`.
+/// Appends one message at `offset`, written in place (its size and CRC filled in after).
 fn message(
     out: &mut Vec<u8>,
     offset: i64,
@@ -326,73 +276,74 @@ fn message(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
 ) {
-    let mut m = vec![magic, attributes];
+    out.extend_from_slice(&offset.to_be_bytes());
+    let size_at = out.len();
+    out.extend_from_slice(&[0; 8]); // size and CRC, below
+    let crc_from = out.len();
+    out.extend_from_slice(&[magic, attributes]);
     if magic == MAGIC_V1 {
-        m.extend_from_slice(&timestamp.to_be_bytes());
+        out.extend_from_slice(&timestamp.to_be_bytes());
     }
     for field in [key, value] {
         match field {
             Some(b) => {
-                m.extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
-                m.extend_from_slice(b);
+                out.extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
+                out.extend_from_slice(b);
             }
-            None => m.extend_from_slice(&(-1i32).to_be_bytes()),
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
         }
     }
     let mut crc = flate2::Crc::new();
-    crc.update(&m);
-    out.extend_from_slice(&offset.to_be_bytes());
-    out.extend_from_slice(&i32::try_from(m.len() + 4).unwrap_or(i32::MAX).to_be_bytes());
-    out.extend_from_slice(&crc.sum().to_be_bytes());
-    out.extend_from_slice(&m);
-}
-
-/// A message to encode: `(timestamp, key, value)`, key and value possibly null.
-pub type LegacyMessage<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
-
-/// Encodes a message set of `messages` at `magic` 0 or 1,
-/// uncompressed, offsets from 0. For tests and tools.
-pub fn encode_message_set(magic: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
-    encode_with(magic, 0, messages)
-}
-
-/// A message set of one wrapper message holding `messages` compressed with `codec` (magic 1
-/// inner offsets are relative, from 0). For tests and tools.
-///
-/// # Errors
-/// A codec that cannot compress.
-pub fn encode_compressed_set(
-    magic: u8,
-    codec: i16,
-    messages: &[LegacyMessage<'_>],
-) -> Result<Vec<u8>, Error> {
-    let inner = encode_with(magic, 0, messages);
-    let compressed = compress::compress(codec, &inner, false)?;
-    let timestamp = messages.last().map_or(-1, |m| m.0);
-    let attributes = u8::try_from(codec).map_err(|_| invalid("codec"))?;
-    let mut out = encode_with(magic, attributes, &[(timestamp, None, Some(&compressed))]);
-    // The wrapper's offset is its last inner message's.
-    let last = i64::try_from(messages.len()).unwrap_or(1) - 1;
-    if let Some(offset) = out.get_mut(..8) {
-        offset.copy_from_slice(&last.to_be_bytes());
+    crc.update(out.get(crc_from..).unwrap_or_default());
+    let size = i32::try_from(out.len() - crc_from + 4).unwrap_or(i32::MAX);
+    let mut head = [0u8; 8];
+    head[..4].copy_from_slice(&size.to_be_bytes());
+    head[4..].copy_from_slice(&crc.sum().to_be_bytes());
+    if let Some(slot) = out.get_mut(size_at..crc_from) {
+        slot.copy_from_slice(&head);
     }
-    Ok(out)
-}
-
-fn encode_with(magic: u8, attributes: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (offset, (timestamp, key, value)) in (0i64..).zip(messages) {
-        message(
-            &mut out, offset, magic, attributes, *timestamp, *key, *value,
-        );
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::batch::{check_framing, parse_records, HEADER_BYTES};
+
+    /// A message to encode: `(timestamp, key, value)`, key and value possibly null.
+    type LegacyMessage<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
+    /// A message set of `messages` at `magic` 0 or 1, uncompressed, offsets from 0.
+    fn encode_message_set(magic: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
+        encode_with(magic, 0, messages)
+    }
+
+    /// A message set of one wrapper message holding `messages` compressed with `codec`
+    /// (magic 1 inner offsets are relative, from 0).
+    fn encode_compressed_set(
+        magic: u8,
+        codec: i16,
+        messages: &[LegacyMessage<'_>],
+    ) -> Result<Vec<u8>, Error> {
+        let inner = encode_with(magic, 0, messages);
+        let compressed = compress::compress(codec, &inner, false)?;
+        let timestamp = messages.last().map_or(-1, |m| m.0);
+        let attributes = u8::try_from(codec).map_err(|_| invalid("codec"))?;
+        let mut out = encode_with(magic, attributes, &[(timestamp, None, Some(&compressed))]);
+        // The wrapper's offset is its last inner message's.
+        let last = i64::try_from(messages.len()).unwrap_or(1) - 1;
+        out[..8].copy_from_slice(&last.to_be_bytes());
+        Ok(out)
+    }
+
+    fn encode_with(magic: u8, attributes: u8, messages: &[LegacyMessage<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (offset, (timestamp, key, value)) in (0i64..).zip(messages) {
+            message(
+                &mut out, offset, magic, attributes, *timestamp, *key, *value,
+            );
+        }
+        out
+    }
 
     /// The records of a converted batch: (timestamp, key, value).
     type Owned = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -478,8 +429,11 @@ mod tests {
     type Read = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
     fn messages(set: &[u8]) -> Vec<Read> {
-        let mut found = Walk::default();
-        walk(set, false, &mut found).unwrap();
+        let mut found = Vec::new();
+        walk(set, false, None, &mut None, &mut |t, k, v| {
+            found.push((t, k.map(<[u8]>::to_vec), v.map(<[u8]>::to_vec)));
+        })
+        .unwrap();
         // Offsets are not kept by the walk; read them off the top level for plain sets.
         let mut offsets = Vec::new();
         let mut rest = set;
@@ -489,17 +443,9 @@ mod tests {
             rest = &rest[LOG_OVERHEAD + size..];
         }
         found
-            .messages
             .into_iter()
             .enumerate()
-            .map(|(i, m)| {
-                (
-                    offsets.get(i).copied().unwrap_or(-1),
-                    m.timestamp,
-                    m.key,
-                    m.value,
-                )
-            })
+            .map(|(i, (t, k, v))| (offsets.get(i).copied().unwrap_or(-1), t, k, v))
             .collect()
     }
 
