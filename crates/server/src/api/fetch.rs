@@ -164,7 +164,14 @@ pub async fn handle(
             () = ctx.state.shutdown.cancelled() => {}
         }
     }
-    respond(&ctx.state.metrics, request, scratch, read_committed, out)
+    let mut answer = || respond(&ctx.state.metrics, request, scratch, read_committed, out);
+    // Before v4 the answer converts batches down, reading and (de)compressing them: off the
+    // async worker where the runtime allows it.
+    if request.version() < 4 && super::can_block_in_place() {
+        tokio::task::block_in_place(answer)
+    } else {
+        answer()
+    }
 }
 
 /// Watches the log end of every partition the fetch names; sets `moved` when one is no

@@ -20,3 +20,10 @@ pub mod security;
 pub mod text;
 pub mod topic;
 pub mod txn;
+
+/// Whether this task may turn its worker into a blocking thread (`block_in_place`): only on
+/// a multi-threaded runtime. Produce's appends and Fetch's down-conversion use it to keep
+/// file I/O and (de)compression off the async workers.
+pub(crate) fn can_block_in_place() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+}

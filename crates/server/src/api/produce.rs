@@ -125,22 +125,19 @@ fn plan(ctx: &RequestContext<'_>, request: &ProduceRequestView, scratch: &mut Pr
                         // Message sets of magic 0/1 have no producer id or transaction.
                         let legacy = request.version() < 3
                             && strom_storage::legacy::magic(&records).is_some_and(|m| m < 2);
-                        let refusal = if legacy {
-                            None
+                        let refusal = (!legacy)
+                            .then(|| transactional_refusal(ctx, &records, name, data.index))
+                            .flatten();
+                        if let Some(e) = refusal {
+                            Planned::Refused(e, OUTSIDE_TRANSACTION)
                         } else {
-                            transactional_refusal(ctx, &records, name, data.index)
-                        };
-                        match refusal {
-                            Some(e) => Planned::Refused(e, OUTSIDE_TRANSACTION),
-                            None => {
-                                scratch.appends.push(Append {
-                                    partition: Arc::clone(partition),
-                                    records,
-                                    legacy,
-                                    result: None,
-                                });
-                                Planned::Append(scratch.appends.len() - 1)
-                            }
+                            scratch.appends.push(Append {
+                                partition: Arc::clone(partition),
+                                records,
+                                legacy,
+                                result: None,
+                            });
+                            Planned::Append(scratch.appends.len() - 1)
                         }
                     }
                 }
@@ -169,9 +166,7 @@ async fn append_all(appends: &mut Vec<Append>) {
             });
         }
     };
-    if tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread
-    {
+    if super::can_block_in_place() {
         tokio::task::block_in_place(|| run(appends));
         return;
     }
