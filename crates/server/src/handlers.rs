@@ -137,12 +137,21 @@ pub fn handler(api_key: ApiKey) -> Option<&'static Handler> {
     HANDLERS.iter().find(|h| h.api_key == api_key)
 }
 
-/// The first version Kafka 4 serves, for the APIs whose older versions (KIP-896) are served
-/// here only with `strom.legacy.api.versions.enable`.
+/// The first version Kafka 4.1 serves, for the APIs whose older versions (KIP-896) are
+/// served here only with `strom.legacy.api.versions.enable`.
 fn kafka_4_min(api_key: ApiKey) -> i16 {
     match api_key {
         ApiKey::Produce => 3,
         ApiKey::Fetch => 4,
+        ApiKey::CreateTopics | ApiKey::OffsetCommit | ApiKey::OffsetForLeaderEpoch => 2,
+        ApiKey::ListOffsets
+        | ApiKey::OffsetFetch
+        | ApiKey::DeleteTopics
+        | ApiKey::DescribeAcls
+        | ApiKey::CreateAcls
+        | ApiKey::DeleteAcls
+        | ApiKey::DescribeConfigs
+        | ApiKey::DescribeLogDirs => 1,
         _ => 0,
     }
 }

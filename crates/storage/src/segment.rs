@@ -209,6 +209,13 @@ impl SegmentView {
         self.files.base_offset
     }
 
+    /// When the data file was last written, in ms since the epoch, if the file system says.
+    pub fn modified_ms(&self) -> Option<i64> {
+        let modified = self.files.file().metadata().ok()?.modified().ok()?;
+        let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        i64::try_from(since.as_millis()).ok()
+    }
+
     /// Position and header of the batch containing `offset` (or the first after it).
     pub fn find_batch(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, Error> {
         self.files.find_batch(offset, self.size)

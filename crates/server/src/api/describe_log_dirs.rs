@@ -1,4 +1,4 @@
-//! DescribeLogDirs (API key 35, v1–v4): the one data directory with every (or the asked)
+//! DescribeLogDirs (API key 35, v0–v4): the one data directory with every (or the asked)
 //! partition's size on disk, and (v4) the volume's total and usable bytes.
 
 use std::ops::RangeInclusive;
@@ -11,7 +11,7 @@ use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=4;
+pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 /// Kafka's "unknown" for the volume byte counts.
 const VOLUME_BYTES_UNKNOWN: i64 = -1;

@@ -1,9 +1,12 @@
-//! ListOffsets (API key 2, v1–v9): earliest (-2), latest (-1; the last stable offset for
+//! ListOffsets (API key 2, v0–v9): earliest (-2), latest (-1; the last stable offset for
 //! `read_committed`), max timestamp (-3, KIP-734),
 //! earliest local (-4), earliest pending upload (-5, no tiered storage: none), or the first
-//! offset whose timestamp is ≥ a given time, through the time index.
+//! offset whose timestamp is ≥ a given time, through the time index. v0 answers as Kafka 3.9
+//! did: a list of at most `max_num_offsets` segment boundaries before the time, newest
+//! first, none past the high watermark for a consumer.
 
 use std::ops::RangeInclusive;
+use strom_codec::kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use strom_codec::kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -15,7 +18,7 @@ use crate::error::storage_error_code;
 use crate::topics::Partition;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=9;
+pub const VERSIONS: RangeInclusive<i16> = 0..=9;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -37,10 +40,20 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Li
                 .map(|p| {
                     let base = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
-                    match topic
+                    let partition = topic
                         .as_ref()
-                        .and_then(|tp| tp.partition(p.partition_index))
-                    {
+                        .and_then(|tp| tp.partition(p.partition_index));
+                    if version == 0 {
+                        let now_ms = ctx.state.clock.wall_ms();
+                        return lookup_v0(
+                            partition.map(|p| &**p),
+                            p,
+                            request.replica_id.0,
+                            base,
+                            now_ms,
+                        );
+                    }
+                    match partition {
                         Some(partition) => {
                             lookup(partition, p.timestamp, base, version, read_committed)
                         }
@@ -58,6 +71,29 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> Li
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// v0: offsets only, in `old_style_offsets`; `timestamp` and `offset` stay -1, as the
+/// version has no such fields.
+fn lookup_v0(
+    partition: Option<&Partition>,
+    request: &ListOffsetsPartition,
+    replica_id: i32,
+    base: ListOffsetsPartitionResponse,
+    now_ms: i64,
+) -> ListOffsetsPartitionResponse {
+    let Some(partition) = partition else {
+        return base.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+    };
+    let state = partition.read_state();
+    let mut offsets = state.offsets_before(request.timestamp, request.max_num_offsets, now_ms);
+    // A consumer (replica id -1) sees nothing past the high watermark: the offsets above it
+    // are replaced by it, as Kafka's handleListOffsetRequestV0.
+    if replica_id < 0 && offsets.first().is_some_and(|&o| o > state.high_watermark) {
+        offsets.retain(|&o| o <= state.high_watermark);
+        offsets.insert(0, state.high_watermark);
+    }
+    base.with_old_style_offsets(offsets)
 }
 
 fn lookup(

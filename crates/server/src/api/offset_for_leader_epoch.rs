@@ -1,4 +1,4 @@
-//! OffsetForLeaderEpoch (API key 23, v2–v4): where a leader epoch ended, from the log's
+//! OffsetForLeaderEpoch (API key 23, v0–v4): where a leader epoch ended, from the log's
 //! leader-epoch cache (the current epoch ends at the log end), which clients use to detect
 //! log truncation. `current_leader_epoch` fences clients that know another epoch (KIP-320):
 //! an older one gets FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH.
@@ -15,7 +15,7 @@ use strom_codec::ErrorCode;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 2..=4;
+pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,

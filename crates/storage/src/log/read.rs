@@ -206,6 +206,43 @@ impl ReadState {
         Ok(None)
     }
 
+    /// ListOffsets v0's answer, as Kafka's `legacyFetchOffsetsBefore`: the log's segment
+    /// boundaries (each segment's base offset, at least the log start, with the time its file
+    /// was last modified) and, when the active segment holds data, the log end stamped
+    /// `now_ms`. `LATEST` (-1) starts from the last of them, `EARLIEST` (-2) from the first,
+    /// any other time from the last one modified at or before it; at most `max_offsets`
+    /// offsets are returned, counting back towards the log start, newest first.
+    pub fn offsets_before(&self, timestamp: i64, max_offsets: i32, now_ms: i64) -> Vec<i64> {
+        let mut points: Vec<(i64, i64)> = self
+            .segments()
+            .map(|s| {
+                let modified = s.modified_ms().unwrap_or(s.max_timestamp);
+                (s.base_offset().max(self.log_start_offset), modified)
+            })
+            .collect();
+        if self.active.size > 0 {
+            points.push((self.log_end_offset, now_ms));
+        }
+        let start = match timestamp {
+            -1 => points.len().checked_sub(1),
+            -2 => (!points.is_empty()).then_some(0),
+            t => points.iter().rposition(|&(_, modified)| modified <= t),
+        };
+        let Some(start) = start else {
+            return Vec::new();
+        };
+        let take = usize::try_from(max_offsets).unwrap_or(0).min(start + 1);
+        let mut offsets: Vec<i64> = points
+            .iter()
+            .take(start + 1)
+            .rev()
+            .take(take)
+            .map(|&(offset, _)| offset)
+            .collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        offsets
+    }
+
     /// Offset and timestamp of the record with the largest timestamp (KIP-734), or
     /// `(-1, -1)` for an empty log.
     pub fn max_timestamp(&self) -> (i64, i64) {

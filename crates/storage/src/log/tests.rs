@@ -777,3 +777,40 @@ fn truncation_cuts_segments_and_appends_continue_there() {
         vec![0, 1, 2, 3]
     );
 }
+
+#[test]
+fn offsets_before_lists_segment_boundaries_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 200,
+        ..config()
+    };
+    let log = Log::open_with(dir.path(), cfg, false, None);
+    assert_eq!(log.read_state().offsets_before(-1, 10, 0), vec![0]);
+    for i in 0..4 {
+        log.append(&batch(&[&[b'x'; 100]], i, None), 0).unwrap();
+    }
+    let state = log.read_state();
+    // Four segments of one batch each (the last one active) and the log end.
+    assert_eq!(state.offsets_before(-1, 10, i64::MAX), vec![4, 3, 2, 1, 0]);
+    assert_eq!(state.offsets_before(-1, 2, i64::MAX), vec![4, 3]);
+    assert_eq!(state.offsets_before(-2, 10, i64::MAX), vec![0]);
+    assert_eq!(state.offsets_before(-1, 0, i64::MAX), Vec::<i64>::new());
+    assert_eq!(state.offsets_before(-1, -5, i64::MAX), Vec::<i64>::new());
+    // Files written just now: nothing was modified before 1970 and a bit.
+    assert_eq!(state.offsets_before(1_000, 10, i64::MAX), Vec::<i64>::new());
+    // Every file is older than a day from now; the log end is stamped "now".
+    let now = strom_now_ms();
+    let day = 86_400_000;
+    assert_eq!(
+        state.offsets_before(now + day, 10, now + 2 * day),
+        vec![3, 2, 1, 0]
+    );
+}
+
+fn strom_now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}

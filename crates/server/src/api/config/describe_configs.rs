@@ -1,4 +1,4 @@
-//! DescribeConfigs (API key 32, v1–v4): every config of a topic, of this broker or of a
+//! DescribeConfigs (API key 32, v0–v4): every config of a topic, of this broker or of a
 //! group, with its value, source (topic override, dynamic broker config, static broker
 //! config, group config, Kafka default), read-only and sensitive flags, synonyms (v1+, when
 //! asked), type and documentation (v3+, when asked).
@@ -30,7 +30,7 @@ use strom_cluster::records::{
 };
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=4;
+pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 pub type Dynamic = BTreeMap<String, BTreeMap<String, String>>;
 
@@ -134,6 +134,8 @@ pub async fn handle(
                         .with_value(Some(str_bytes(e.value)))
                         .with_read_only(e.read_only)
                         .with_config_source(e.source)
+                        // v0 has no source, only whether the value is the default.
+                        .with_is_default(version == 0 && e.source == SOURCE_DEFAULT_CONFIG)
                         .with_is_sensitive(false)
                         .with_synonyms(synonyms)
                         .with_documentation(documentation)

@@ -1,7 +1,10 @@
-//! OffsetCommit (API key 8, v2–v9): committed offsets with their metadata, checked against
-//! the member's generation (generation -1: a simple consumer outside any group); partitions
-//! of unknown topics get UNKNOWN_TOPIC_OR_PARTITION. Stored in `__consumer_offsets` before
-//! the answer.
+//! OffsetCommit (API key 8, v0–v9): committed offsets with their metadata, checked against
+//! the member's generation (generation -1: a simple consumer outside any group; v0 has no
+//! generation and is one). v0 wrote to ZooKeeper in Kafka 3.9's ZooKeeper mode; here it is
+//! stored like v1, in `__consumer_offsets`, where every version reads it. v1's per-partition
+//! commit timestamp and v2–v4's retention time are accepted and not used: offsets expire by
+//! the broker's `offsets.retention.minutes` alone. Partitions of unknown topics get
+//! UNKNOWN_TOPIC_OR_PARTITION. Stored in `__consumer_offsets` before the answer.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -18,7 +21,7 @@ use crate::api::text::topic_name;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 2..=9;
+pub const VERSIONS: RangeInclusive<i16> = 0..=9;
 
 /// Per topic, each partition's error decided before the coordinator is asked.
 type Prechecked = Vec<(String, Vec<(i32, Option<ErrorCode>)>)>;

@@ -1,5 +1,8 @@
-//! OffsetFetch (API key 9, v1–v9): committed offsets of one group (v1–v7) or several (v8+);
-//! `topics = null` asks for all of a group's offsets (v2+). Unknown offsets are -1 with empty
+//! OffsetFetch (API key 9, v0–v9): committed offsets of one group (v0–v7) or several (v8+);
+//! `topics = null` asks for all of a group's offsets (v2+). v0 read ZooKeeper in Kafka 3.9's
+//! ZooKeeper mode; here it reads what every other version reads (`__consumer_offsets`), so a
+//! v0 client sees the commits of newer ones. v0 and v1 have no group-level error: a group
+//! error is repeated in every partition asked for, as Kafka did. Unknown offsets are -1 with empty
 //! metadata. With `require_stable` (v7+), a partition whose offset waits on an open
 //! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in KIP-447.
 
@@ -16,7 +19,7 @@ use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=9;
+pub const VERSIONS: RangeInclusive<i16> = 0..=9;
 
 async fn fetch(
     ctx: &RequestContext<'_>,
@@ -109,6 +112,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
         }
         return OffsetFetchResponse::default().with_groups(groups);
     }
+    // Before v2 the group-level error cannot be encoded: keep what was asked for, to repeat
+    // the error per partition.
+    let asked = (version < 2).then(|| request.topics.clone().unwrap_or_default());
     let wanted = request.topics.map(|topics| {
         topics
             .into_iter()
@@ -150,7 +156,32 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
                 })
                 .collect(),
         ),
-        None => OffsetFetchResponse::default()
-            .with_error_code(ErrorCode::CoordinatorNotAvailable.code()),
+        None => match asked {
+            Some(asked) => OffsetFetchResponse::default().with_topics(
+                asked
+                    .into_iter()
+                    .map(|t| {
+                        OffsetFetchResponseTopic::default()
+                            .with_name(t.name)
+                            .with_partitions(
+                                t.partition_indexes
+                                    .into_iter()
+                                    .map(|p| {
+                                        OffsetFetchResponsePartition::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(-1)
+                                            .with_metadata(Some(str_bytes(String::new())))
+                                            .with_error_code(
+                                                ErrorCode::CoordinatorNotAvailable.code(),
+                                            )
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+            None => OffsetFetchResponse::default()
+                .with_error_code(ErrorCode::CoordinatorNotAvailable.code()),
+        },
     }
 }

@@ -1,4 +1,4 @@
-//! CreateAcls (API key 30, v1–v3; v0, LITERAL-only patterns, was removed in Kafka 4): bindings
+//! CreateAcls (API key 30, v0–v3; v0 carries LITERAL patterns only, and Kafka 4 removed it): bindings
 //! are validated and stored durably in the metadata log by the controller. Not enforced
 //! yet: see the scope note in [`strom_cluster::acl`].
 
@@ -15,7 +15,7 @@ use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=3;
+pub const VERSIONS: RangeInclusive<i16> = 0..=3;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: CreateAclsRequest) -> CreateAclsResponse {
     let bindings: Vec<AclBinding> = request

@@ -1,4 +1,4 @@
-//! DeleteAcls (API key 31, v1–v3): removes every stored binding each filter matches, durably
+//! DeleteAcls (API key 31, v0–v3; v0 filters LITERAL patterns only): removes every stored binding each filter matches, durably
 //! (through the controller), and reports them.
 
 use std::ops::RangeInclusive;
@@ -16,7 +16,7 @@ use crate::context::RequestContext;
 use strom_cluster::acl::AclFilter;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=3;
+pub const VERSIONS: RangeInclusive<i16> = 0..=3;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: DeleteAclsRequest) -> DeleteAclsResponse {
     let filters: Vec<AclFilter> = request

@@ -1,4 +1,4 @@
-//! DescribeAcls (API key 29, v1–v3): the stored bindings a filter matches, by Kafka's
+//! DescribeAcls (API key 29, v0–v3; v0 filters LITERAL patterns only): the stored bindings a filter matches, by Kafka's
 //! matching rules (see [`strom_cluster::acl`]).
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use crate::context::RequestContext;
 use strom_cluster::acl::AclFilter;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=3;
+pub const VERSIONS: RangeInclusive<i16> = 0..=3;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,

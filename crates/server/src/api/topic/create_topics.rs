@@ -1,4 +1,4 @@
-//! CreateTopics (API key 19, v2–v7): partitions (-1 = `num.partitions`), replication factor
+//! CreateTopics (API key 19, v0–v7): partitions (-1 = `num.partitions`), replication factor
 //! (-1 = `default.replication.factor`, at most the registered brokers), manual assignments,
 //! configs validated against Kafka's topic config keys, `validate_only`; decided by the
 //! controller (see `strom_cluster::controller`). v5+ answers with the topic's full config.
@@ -21,7 +21,7 @@ use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 2..=7;
+pub const VERSIONS: RangeInclusive<i16> = 0..=7;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,

@@ -1,4 +1,4 @@
-//! DeleteTopics (API key 20, v1–v6): by name, and from v6 by topic id; decided by the
+//! DeleteTopics (API key 20, v0–v6): by name, and from v6 by topic id; decided by the
 //! controller (internal topics are never deleted).
 
 use std::ops::RangeInclusive;
@@ -14,7 +14,7 @@ use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 1..=6;
+pub const VERSIONS: RangeInclusive<i16> = 0..=6;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,
