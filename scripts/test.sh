@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine (kcat, kafka-python, confluent-kafka, librdkafka's
+# Installs what the tests need on a fresh Debian machine (kcat, kafka-python, confluent-kafka,
+# Go and Debian's sarama 1.22, librdkafka's
 # build dependencies) and runs every test: unit, integration with stock clients, and
 # librdkafka's own suite on the allow-list when ../shared/compat is present.
 #
@@ -19,6 +20,9 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     command -v pkg-config >/dev/null || need="$need pkg-config"
     command -v python3 >/dev/null || need="$need python3 python3-pip"
     dpkg-query -W -f='${Status}' zlib1g-dev 2>/dev/null | grep -q "ok installed" || need="$need zlib1g-dev"
+    # sarama 1.22 as Debian packages it, for the old-clients test (built in GOPATH mode).
+    command -v go >/dev/null || need="$need golang-go"
+    [ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need="$need golang-github-shopify-sarama-dev"
     if [ -n "$need" ]; then
         echo "test.sh: installing$need" >&2
         $SUDO apt-get update -qq

@@ -3,7 +3,8 @@
 Each pinned client produces keyed records (plain and gzip) with Produce v1 (0.9: message format
 v0) or v2 (0.10: format v1); the broker converts them to record batches. A current consumer
 reads them all back: keys, values and, from 0.10 on, the timestamps sent (format v0 has none).
-The (0,11) client also consumes from the start, commits and reads its commit back.
+Pinned consumers then consume in a group from the earliest offset, commit, read the commit
+back and resume from it; the (0,11) client does the same with record batches.
 """
 import sys
 import time
@@ -42,27 +43,49 @@ for topic, (records, with_ts) in sent.items():
     else:
         assert all(t == -1 for _, _, t, _ in got), (topic, got)
 
-# Pinned consumers read batches converted down to their message format (Fetch v0-v1: magic 0,
-# v2-v3: magic 1), from an offset they seek to (ListOffsets v0, which 0.9 and 0.10.0 would use
-# to find the start, is not served yet), and commit.
+def upto(consumer, last, row):
+    """The messages up to offset `last` (or until none came for the consumer's timeout)."""
+    out = []
+    for m in consumer:
+        out.append(row(m))
+        if m.offset >= last:
+            break
+    return out
+
+
+# Pinned consumers subscribe in a group and start from the earliest offset (ListOffsets v0 for
+# 0.9 and 0.10.0, v1 after), read batches converted down to their message format (Fetch v0-v1:
+# magic 0, v2-v3: magic 1), commit with metadata (OffsetCommit v2), read the commit back
+# (OffsetFetch v1), and a second pinned consumer of the group resumes after it.
 for api in PINNED:
     for compression in (None, "gzip"):
         topic = "legacy-%s-%s" % ("-".join(map(str, api)), compression or "none")
         records, with_ts = sent[topic]
         group = "pinned-" + topic
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, api_version=api, group_id=group,
+        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, api_version=api,
+                                 group_id=group, auto_offset_reset="earliest",
                                  enable_auto_commit=False, consumer_timeout_ms=5000)
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 0)
-        got = [(m.key, m.value, m.timestamp, m.offset) for m in consumer]
+        got = upto(consumer, 4, lambda m: (m.key, m.value, m.timestamp, m.offset))
         assert [(k, v) for k, v, _, _ in got] == [(k, v) for k, v, _ in records], (api, topic, got)
         assert [o for _, _, _, o in got] == list(range(5)), (api, topic, got)
         if api >= (0, 10):
             assert [t for _, _, t, _ in got] == [t for _, _, t in records], (api, topic, got)
-        consumer.commit({tp: OffsetAndMetadata(5, "pinned", -1)})
-        assert consumer.committed(tp) == 5, (api, topic)
+        tp = TopicPartition(topic, 0)
+        consumer.commit({tp: OffsetAndMetadata(3, "pinned", -1)})
+        assert consumer.committed(tp) == 3, (api, topic)
+        meta = consumer.committed(tp, metadata=True)
+        assert meta.metadata == "pinned", (api, topic, meta)
         consumer.close()
+        # The group's next member resumes from the commit.
+        again = KafkaConsumer(topic, bootstrap_servers=bootstrap, api_version=api,
+                              group_id=group, auto_offset_reset="earliest",
+                              enable_auto_commit=False, consumer_timeout_ms=5000)
+        rest = upto(again, 4, lambda m: m.offset)
+        assert rest == [3, 4], (api, topic, rest)
+        # The end of the log, as a pinned client finds it (ListOffsets v0 before 0.10.1).
+        again.seek_to_end(tp)
+        assert again.position(tp) == 5, (api, topic)
+        again.close()
 
 # 0.11 speaks record batches end to end: consume, commit, read the commit back.
 topic = "legacy-0-11-none"

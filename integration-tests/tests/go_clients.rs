@@ -1,0 +1,66 @@
+//! Go clients against the built binary: a program on sarama 1.22.1 as Debian packages it
+//! (`golang-github-shopify-sarama-dev`, built in GOPATH mode with no network), configured for
+//! Kafka 0.10.2, 0.11 and 2.0: admin (create, list and describe topics), produce, offsets by
+//! time, consumer groups with the offset manager's commits, commits read back at OffsetFetch
+//! v0 and v1, and a group resuming from its commits.
+
+use std::path::Path;
+use std::process::Command;
+
+use strom_integration_tests::{require_clients, ChildBroker};
+
+/// Where Debian installs sarama's sources (and the GOPATH of every Debian Go package).
+const DEBIAN_GOPATH: &str = "/usr/share/gocode";
+
+#[test]
+fn sarama_1_22_admin_groups_commits_and_offsets_by_time() {
+    let sarama = Path::new(DEBIAN_GOPATH).join("src/github.com/Shopify/sarama");
+    let has_go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_go || !sarama.is_dir() {
+        assert!(
+            !require_clients(),
+            "go and golang-github-shopify-sarama-dev are required (STROM_REQUIRE_CLIENTS=1)"
+        );
+        eprintln!("SKIPPED: apt-get install golang-go golang-github-shopify-sarama-dev");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let program = work.path().join("sarama122");
+    let source = format!("{}/go/sarama122/main.go", env!("CARGO_MANIFEST_DIR"));
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&program)
+        .arg(&source)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", DEBIAN_GOPATH)
+        .env("GOFLAGS", "")
+        .env(
+            "GOCACHE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build-cache"),
+        )
+        .output()
+        .expect("go runs");
+    assert!(
+        build.status.success(),
+        "go build failed:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
+    let out = Command::new(&program)
+        .arg(broker.bootstrap())
+        .output()
+        .expect("the sarama program runs");
+    assert!(
+        out.status.success(),
+        "sarama 1.22 program failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches(" ok").count(), 3, "{stdout}");
+    broker.terminate();
+}
