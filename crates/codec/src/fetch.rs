@@ -7,7 +7,8 @@
 //! connection's output buffer, leaving each partition's record bytes to the caller (who
 //! copies small ones in and sends large ones from the segment file). Both follow Kafka's
 //! `FetchRequest.json` / `FetchResponse.json`: flexible from v12, topic ids from v13, no
-//! replica id in the body from v15 (it moved to a tagged field).
+//! replica id in the body from v15 (it moved to a tagged field), and v17 differs from v16
+//! only by a tagged field of that follower state (its directory id, KIP-853).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -17,7 +18,7 @@ use crate::wire::{self, Reader, Writer};
 /// which the broker converts down from its batches (Kafka 3.9 served them; Kafka 4 does not).
 pub const FETCH_VERSION_MIN: i16 = 0;
 /// The last Fetch version this module reads and writes.
-pub const FETCH_VERSION_MAX: i16 = 16;
+pub const FETCH_VERSION_MAX: i16 = 17;
 
 /// Flexible versions (compact lengths, tagged fields) start at v12.
 fn is_flexible(version: i16) -> bool {
@@ -326,6 +327,12 @@ mod tests {
                 .with_last_fetched_epoch(if version >= 12 { 4 } else { -1 })
                 .with_log_start_offset(if version >= 5 { 2 } else { -1 })
                 .with_partition_max_bytes(max)
+                // v17's tagged field (a follower's directory id): read past, not used.
+                .with_replica_directory_id(if version >= 17 {
+                    uuid::Uuid::from_bytes([9; 16])
+                } else {
+                    uuid::Uuid::nil()
+                })
         };
         let topic = |name: &'static str, id: u8, parts: Vec<KpPartition>| {
             KpTopic::default()

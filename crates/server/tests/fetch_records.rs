@@ -119,7 +119,7 @@ async fn large_and_small_record_sets_decode_the_same_at_every_version() {
         .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some("mixed"))
         .unwrap()
         .topic_id;
-    for version in [4, 7, 11, 12, 13, 16] {
+    for version in [4, 7, 11, 12, 13, 16, 17] {
         let r: FetchResponse = call(
             &mut conn,
             ApiKey::Fetch,
