@@ -481,6 +481,109 @@ mod tests {
         assert_eq!(records(&again), records(&b));
     }
 
+    /// One legacy message as written: (offset, magic, attributes, timestamp, key, value).
+    type Legacy = (i64, u8, u8, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+    /// Reads a message set's top level, checking each CRC.
+    fn legacy_messages(mut set: &[u8]) -> Vec<Legacy> {
+        let bytes = |b: &[u8]| -> (Option<Vec<u8>>, usize) {
+            let n = be_i32(b).unwrap();
+            match usize::try_from(n) {
+                Ok(n) => (Some(b[4..4 + n].to_vec()), 4 + n),
+                Err(_) => (None, 4),
+            }
+        };
+        let mut out = Vec::new();
+        while set.len() >= LOG_OVERHEAD {
+            let offset = be_i64(set).unwrap();
+            let size = usize::try_from(be_i32(&set[8..]).unwrap()).unwrap();
+            let m = &set[LOG_OVERHEAD..LOG_OVERHEAD + size];
+            let mut crc = flate2::Crc::new();
+            crc.update(&m[4..]);
+            assert_eq!(crc.sum().to_be_bytes(), m[..4], "CRC of message {offset}");
+            let (magic, attributes) = (m[4], m[5]);
+            let (timestamp, mut at) = if magic == 1 {
+                (be_i64(&m[6..]).unwrap(), 14)
+            } else {
+                (-1, 6)
+            };
+            let (key, n) = bytes(&m[at..]);
+            at += n;
+            let (value, n) = bytes(&m[at..]);
+            assert_eq!(at + n, m.len());
+            out.push((offset, magic, attributes, timestamp, key, value));
+            set = &set[LOG_OVERHEAD + size..];
+        }
+        out
+    }
+
+    #[test]
+    fn a_new_producers_compressed_batch_with_headers_converts_down_as_kafka_3_9() {
+        // Three records as a current client writes them: gzip, a header on each, create
+        // times 1000, 1007, 1003, stored at offsets 40-42.
+        let mut body = Vec::new();
+        for (i, (key, value, delta)) in [
+            (Some(&b"k0"[..]), &b"v0"[..], 0i64),
+            (None, &b"v1"[..], 7),
+            (Some(&b"k2"[..]), &b"v2"[..], 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = vec![0u8];
+            batch::varint(delta, &mut r);
+            batch::varint(i64::try_from(i).unwrap(), &mut r);
+            match key {
+                Some(k) => {
+                    batch::varint(i64::try_from(k.len()).unwrap(), &mut r);
+                    r.extend_from_slice(k);
+                }
+                None => batch::varint(-1, &mut r),
+            }
+            batch::varint(2, &mut r);
+            r.extend_from_slice(value);
+            batch::varint(1, &mut r);
+            batch::varint(5, &mut r);
+            r.extend_from_slice(b"trace");
+            batch::varint(2, &mut r);
+            r.extend_from_slice(b"id");
+            batch::varint(i64::try_from(r.len()).unwrap(), &mut body);
+            body.extend_from_slice(&r);
+        }
+        let gz = compress::compress(compress::GZIP, &body, false).unwrap();
+        let mut b = batch::assemble(compress::GZIP, 2, 1000, 1007, (-1, -1, -1), 3, &gz);
+        b[..8].copy_from_slice(&40i64.to_be_bytes());
+        let plain = |v: &[u8]| Some(v.to_vec());
+
+        for magic in [0u8, 1] {
+            let set = from_batches(&b, magic).unwrap();
+            // One gzip wrapper at the last offset; with magic 1 it carries the batch's max
+            // timestamp and create-time type.
+            let wrapper = legacy_messages(&set);
+            assert_eq!(wrapper.len(), 1, "magic {magic}");
+            let (offset, m, attributes, timestamp, key, value) = wrapper[0].clone();
+            assert_eq!((offset, m, attributes & 0x07), (42, magic, 1));
+            assert_eq!(attributes & 0x08, 0, "create time");
+            assert_eq!(timestamp, if magic == 1 { 1007 } else { -1 });
+            assert_eq!(key, None);
+            let inner = compress::decompress(compress::GZIP, &value.unwrap()).unwrap();
+            // Inner offsets: relative with magic 1, absolute with magic 0 (Kafka's
+            // MemoryRecordsBuilder.toInnerOffset); timestamps only with magic 1; the headers
+            // have no place in either format and are dropped.
+            let ts = |t: i64| if magic == 1 { t } else { -1 };
+            let off = |o: i64| if magic == 1 { o - 40 } else { o };
+            assert_eq!(
+                legacy_messages(&inner),
+                vec![
+                    (off(40), magic, 0, ts(1000), plain(b"k0"), plain(b"v0")),
+                    (off(41), magic, 0, ts(1007), None, plain(b"v1")),
+                    (off(42), magic, 0, ts(1003), plain(b"k2"), plain(b"v2")),
+                ],
+                "magic {magic}"
+            );
+        }
+    }
+
     #[test]
     fn zstd_cannot_be_converted_down() {
         let plain = batch::build_uncompressed(&[b"x"], 0, None);
