@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine (kcat, kafka-python, confluent-kafka,
-# Go and Debian's sarama 1.22, librdkafka's
+# Go and Debian's sarama 1.22, a JDK and Maven, librdkafka's
 # build dependencies) and runs every test: unit, integration with stock clients, and
 # librdkafka's own suite on the allow-list when ../shared/compat is present.
 #
@@ -23,6 +23,9 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     # sarama 1.22 as Debian packages it, for the old-clients test (built in GOPATH mode).
     command -v go >/dev/null || need="$need golang-go"
     [ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need="$need golang-github-shopify-sarama-dev"
+    # The Java client's test resolves kafka-clients from Maven Central.
+    command -v javac >/dev/null || need="$need default-jdk-headless"
+    command -v mvn >/dev/null || need="$need maven"
     if [ -n "$need" ]; then
         echo "test.sh: installing$need" >&2
         $SUDO apt-get update -qq
