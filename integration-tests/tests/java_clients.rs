@@ -4,7 +4,9 @@
 //! transactions read with read_committed, a classic consumer group, and consume-transform-
 //! produce with `sendOffsetsToTransaction` (`integration-tests/java/src/JavaClients.java`);
 //! and Kafka's command-line tools (`org.apache.kafka:kafka-tools`) run as a user runs them
-//! (`integration-tests/java/kafka-tools.sh`).
+//! (`integration-tests/java/kafka-tools.sh`); and a Kafka Streams word count with
+//! `exactly_once_v2`, killed mid-stream and restored from its changelog, counting exactly
+//! (`integration-tests/java/streams-wordcount.sh`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -117,6 +119,30 @@ fn kafka_command_line_tools() {
     assert!(
         out.status.success() && stdout.contains("kafka tools ok"),
         "a Kafka tool failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    broker.terminate();
+}
+
+#[test]
+fn kafka_streams_word_count_is_exact_after_sigkill_and_restore() {
+    if !java_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let classpath = classpath("streams-pom.xml", work.path());
+    let dir = tempfile::tempdir().unwrap();
+    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
+    let out = Command::new("bash")
+        .arg(java_dir().join("streams-wordcount.sh"))
+        .arg(broker.bootstrap())
+        .arg(&classpath)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("streams wordcount ok"),
+        "the Kafka Streams word count failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     broker.terminate();
