@@ -4,7 +4,8 @@
 //! time, consumer groups with the offset manager's commits, commits read back at OffsetFetch
 //! v0 and v1, and a group resuming from its commits; and franz-go's own integration tests
 //! (`pkg/kgo`, from the Go module proxy) pointed at the broker as its helpers describe
-//! (`KGO_SEEDS`, `KGO_TEST_RF=1` for one broker).
+//! (`KGO_SEEDS`, `KGO_TEST_RF=1` for one broker); and a program on today's Go clients
+//! (`go/modern`: IBM/sarama's newest release, segmentio/kafka-go, franz-go's kadm).
 
 use std::path::Path;
 use std::process::Command;
@@ -129,5 +130,53 @@ fn franz_go_kgo_integration_tests() {
             "{test} did not pass:\n{stdout}"
         );
     }
+    broker.terminate();
+}
+
+#[test]
+fn newest_sarama_kafka_go_and_kadm() {
+    let has_go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_go {
+        assert!(
+            !require_clients(),
+            "go is required (STROM_REQUIRE_CLIENTS=1)"
+        );
+        eprintln!("SKIPPED: apt-get install golang-go");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let program = work.path().join("modern");
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&program)
+        .arg(".")
+        .current_dir(format!("{}/go/modern", env!("CARGO_MANIFEST_DIR")))
+        .env("GOFLAGS", "-mod=mod")
+        .env(
+            "GOCACHE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build-cache"),
+        )
+        .output()
+        .expect("go runs");
+    assert!(
+        build.status.success(),
+        "go build failed:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let data = tempfile::tempdir().unwrap();
+    let broker = ChildBroker::spawn(data.path(), 0, &[]);
+    let out = Command::new(&program)
+        .arg(broker.bootstrap())
+        .output()
+        .expect("the Go program runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("go clients ok"),
+        "the Go clients program failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     broker.terminate();
 }
