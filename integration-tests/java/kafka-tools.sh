@@ -140,8 +140,15 @@ expect acl_list "principal=User:alice, host=\*, operation=READ, permissionType=A
 
 # kafka-producer-perf-test and kafka-consumer-perf-test
 run pperf ProducerPerformance --topic tools-perf --num-records 20000 --record-size 100 \
-    --throughput -1 --producer-props bootstrap.servers="$B" acks=all
+    --throughput -1 --producer-props bootstrap.servers="$B" acks=all \
+    --transactional-id tools-perf-txn --transaction-duration-ms 200
 expect pperf "^20000 records sent"
+
+# kafka-transactions: the perf test's transactional id, listed and described
+run txn_list TransactionsCommand --bootstrap-server "$B" list
+expect txn_list "^tools-perf-txn[[:space:]]+[0-9]+[[:space:]]+[0-9]+[[:space:]]+CompleteCommit"
+run txn_describe TransactionsCommand --bootstrap-server "$B" describe --transactional-id tools-perf-txn
+expect txn_describe "CompleteCommit"
 run cperf ConsumerPerformance --bootstrap-server "$B" --topic tools-perf --messages 20000 --timeout 30000
 expect cperf ", 20000, "
 

@@ -128,6 +128,8 @@ handlers! {
         AlterUserScramCredentials => api::security::alter_user_scram_credentials,
         DescribeCluster => api::describe_cluster,
         DescribeProducers => api::describe_producers,
+        DescribeTransactions => api::txn::describe_transactions,
+        ListTransactions => api::txn::list_transactions,
         DescribeTopicPartitions => api::describe_topic_partitions,
     }
 }

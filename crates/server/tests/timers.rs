@@ -149,7 +149,7 @@ async fn a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced() {
     };
     advance(4_000).await;
     assert_eq!(
-        txn_state(state.txns.list().await),
+        txn_state(state.txns.list().await.expect("the coordinator runs")),
         (TxnState::Ongoing, epoch),
         "within its timeout"
     );
@@ -166,13 +166,15 @@ async fn a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced() {
     high_watermark.changed().await.unwrap();
     // ... and the Complete state is written right after, on the blocking pool.
     for _ in 0..1000 {
-        if txn_state(state.txns.list().await).0 == TxnState::CompleteAbort {
+        if txn_state(state.txns.list().await.expect("the coordinator runs")).0
+            == TxnState::CompleteAbort
+        {
             break;
         }
         wait_for_the_disk().await;
     }
     assert_eq!(
-        txn_state(state.txns.list().await),
+        txn_state(state.txns.list().await.expect("the coordinator runs")),
         (TxnState::CompleteAbort, epoch + 1),
         "aborted with a bumped epoch"
     );

@@ -175,7 +175,7 @@ public class JavaClients {
         System.out.println("idempotent ok");
     }
 
-    static void transactions() throws Exception {
+    static void transactions(Admin admin) throws Exception {
         String t = "java-txn";
         Properties extra = new Properties();
         extra.put("transactional.id", "java-txn-1");
@@ -212,6 +212,16 @@ public class JavaClients {
             c.seekToBeginning(c.assignment());
             check(pollN(c, 16).size() == 16, "read_uncommitted sees all 16");
         }
+        // The coordinator's view (KIP-664): listed, filtered, described.
+        Collection<TransactionListing> listed = get(admin.listTransactions().all());
+        check(listed.stream().anyMatch(l -> l.transactionalId().equals("java-txn-1")
+                && l.state() == TransactionState.COMPLETE_COMMIT), "listed: " + listed);
+        Collection<TransactionListing> ongoing = get(admin.listTransactions(
+                new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING))).all());
+        check(ongoing.isEmpty(), "nothing ongoing: " + ongoing);
+        TransactionDescription desc = get(admin.describeTransactions(List.of("java-txn-1")).all()).get("java-txn-1");
+        check(desc.state() == TransactionState.COMPLETE_COMMIT && desc.topicPartitions().isEmpty(),
+                "described: " + desc);
         System.out.println("transactions ok");
     }
 
@@ -334,7 +344,7 @@ public class JavaClients {
         try (Admin admin = Admin.create(p)) {
             admin(admin);
             idempotent();
-            transactions();
+            transactions(admin);
             groups(admin);
             exactlyOnce(admin);
         }

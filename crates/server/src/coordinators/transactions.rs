@@ -159,11 +159,9 @@ impl TxnCoordinator {
             .unwrap_or_default()
     }
 
-    /// Every transactional id's state.
-    pub async fn list(&self) -> Vec<TxnMetadata> {
-        self.ask(|reply| Message::List { reply })
-            .await
-            .unwrap_or_default()
+    /// Every transactional id's state; `None` when the coordinator is not running.
+    pub async fn list(&self) -> Option<Vec<TxnMetadata>> {
+        self.ask(|reply| Message::List { reply }).await
     }
 
     /// Checks a transactional produce: the producer's current epoch, with the partition in its
