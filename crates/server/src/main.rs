@@ -143,6 +143,9 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // The handlers are in place before the "listening" line: a SIGTERM sent as soon as a
+        // script reads it shuts the broker down cleanly instead of killing it.
+        let signals = Signals::install();
         let broker = match Broker::start_on(config, listener).await {
             Ok(b) => b,
             Err(e) => {
@@ -152,24 +155,47 @@ fn main() -> ExitCode {
         };
         // Tests and scripts read this line to learn the port chosen for --listen host:0.
         println!("strom listening on {}", broker.local_addr());
-        wait_for_signal().await;
+        signals.wait().await;
         broker.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGTERM and SIGINT, listened for from the moment they are installed.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for {name}");
+                None
+            }
+        };
+        Self {
+            term: listen(SignalKind::terminate(), "SIGTERM"),
+            int: listen(SignalKind::interrupt(), "SIGINT"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+
+    /// Returns at the first SIGTERM or SIGINT (never, if neither could be listened for).
+    async fn wait(mut self) {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.int) => tracing::info!("SIGINT: shutting down"),
+            () = next(&mut self.term) => tracing::info!("SIGTERM: shutting down"),
+        }
     }
 }
