@@ -183,6 +183,25 @@ pub fn external(program: &str) -> Option<PathBuf> {
     found
 }
 
+/// Starts a broker, runs the command `make(bootstrap)` builds against it, and checks that it
+/// exits 0 and prints `marker` on stdout; `what` names the program in a failure. Returns
+/// its stdout.
+pub fn run_against_broker(make: impl FnOnce(&str) -> Command, marker: &str, what: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
+    let out = make(&broker.bootstrap())
+        .output()
+        .unwrap_or_else(|e| panic!("{what} cannot start: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(marker),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    broker.terminate();
+    stdout.into_owned()
+}
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};

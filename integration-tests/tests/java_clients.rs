@@ -11,26 +11,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use strom_integration_tests::{require_clients, ChildBroker};
+use strom_integration_tests::{external, run_against_broker};
 
-fn runs(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Whether a JDK and Maven are here; skips (or fails, when clients are required) if not.
+/// Whether a JDK and Maven are here; [`external`] skips (or fails, when clients are
+/// required) if not.
 fn java_available() -> bool {
-    if runs("javac", "-version") && runs("mvn", "-v") {
-        return true;
-    }
-    assert!(
-        !require_clients(),
-        "a JDK and Maven are required (STROM_REQUIRE_CLIENTS=1)"
-    );
-    eprintln!("SKIPPED: javac or mvn missing (apt-get install default-jdk-headless maven)");
-    false
+    external("javac").is_some() && external("mvn").is_some()
 }
 
 fn java_dir() -> PathBuf {
@@ -60,6 +46,23 @@ fn classpath(pom: &str, work: &Path) -> String {
         .to_string()
 }
 
+/// Runs `java/SCRIPT BOOTSTRAP CLASSPATH` with `pom`'s classpath; it must print `marker`.
+fn run_script(pom: &str, script: &str, marker: &str) {
+    let work = tempfile::tempdir().unwrap();
+    let classpath = classpath(pom, work.path());
+    run_against_broker(
+        |bootstrap| {
+            let mut c = Command::new("bash");
+            c.arg(java_dir().join(script))
+                .arg(bootstrap)
+                .arg(&classpath);
+            c
+        },
+        marker,
+        script,
+    );
+}
+
 #[test]
 fn java_client_admin_idempotence_transactions_groups() {
     if !java_available() {
@@ -81,69 +84,35 @@ fn java_client_admin_idempotence_transactions_groups() {
         "javac failed:\n{}",
         String::from_utf8_lossy(&compile.stderr)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
-    let out = Command::new("java")
-        .arg("-cp")
-        .arg(format!("{}:{classpath}", classes.display()))
-        .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
-        .arg("JavaClients")
-        .arg(broker.bootstrap())
-        .output()
-        .expect("java runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("java clients ok"),
-        "the Java client program failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_against_broker(
+        |bootstrap| {
+            let mut c = Command::new("java");
+            c.arg("-cp")
+                .arg(format!("{}:{classpath}", classes.display()))
+                .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
+                .arg("JavaClients")
+                .arg(bootstrap);
+            c
+        },
+        "java clients ok",
+        "the Java client program",
     );
-    broker.terminate();
 }
 
 #[test]
 fn kafka_command_line_tools() {
-    if !java_available() {
-        return;
+    if java_available() {
+        run_script("tools-pom.xml", "kafka-tools.sh", "kafka tools ok");
     }
-    let work = tempfile::tempdir().unwrap();
-    let classpath = classpath("tools-pom.xml", work.path());
-    let dir = tempfile::tempdir().unwrap();
-    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
-    let out = Command::new("bash")
-        .arg(java_dir().join("kafka-tools.sh"))
-        .arg(broker.bootstrap())
-        .arg(&classpath)
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("kafka tools ok"),
-        "a Kafka tool failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    broker.terminate();
 }
 
 #[test]
 fn kafka_streams_word_count_is_exact_after_sigkill_and_restore() {
-    if !java_available() {
-        return;
+    if java_available() {
+        run_script(
+            "streams-pom.xml",
+            "streams-wordcount.sh",
+            "streams wordcount ok",
+        );
     }
-    let work = tempfile::tempdir().unwrap();
-    let classpath = classpath("streams-pom.xml", work.path());
-    let dir = tempfile::tempdir().unwrap();
-    let broker = ChildBroker::spawn(dir.path(), 0, &[]);
-    let out = Command::new("bash")
-        .arg(java_dir().join("streams-wordcount.sh"))
-        .arg(broker.bootstrap())
-        .arg(&classpath)
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("streams wordcount ok"),
-        "the Kafka Streams word count failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    broker.terminate();
 }
