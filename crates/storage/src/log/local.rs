@@ -82,6 +82,9 @@ pub(crate) struct LocalLog {
     pub(super) sealed_views: Arc<Vec<SegmentView>>,
     /// Aborted transactions as readers see them; rebuilt when that list changes.
     pub(super) aborted_view: Arc<Vec<AbortedTxn>>,
+    /// When the active segment was created or opened (set by the first append after it),
+    /// for time-based rolling of batches without timestamps.
+    pub(super) active_since_ms: Option<i64>,
 }
 
 impl LocalLog {
@@ -286,7 +289,7 @@ impl LocalLog {
             self.log_end_offset(),
             "a batch must be written at the log end"
         );
-        self.maybe_roll(bytes.len() as u64, written.last_offset(), now_ms)?;
+        self.maybe_roll(bytes.len() as u64, written, now_ms)?;
         self.epochs.assign(leader_epoch, written.base_offset)?;
         self.active_mut()
             .append(head, written, bytes.get(HEADER_BYTES..).unwrap_or_default())
@@ -363,18 +366,29 @@ impl LocalLog {
         Ok(())
     }
 
-    fn maybe_roll(&mut self, bytes: u64, last_offset: i64, now_ms: i64) -> Result<(), Error> {
+    /// Rolls before `batch` when it does not fit the active segment or when the segment
+    /// has waited `segment.ms`. As Kafka's `LogSegment.shouldRoll`, the wait is measured in
+    /// record time (the batch's max timestamp minus the first batch's) when the segment's
+    /// first batch has a timestamp, so records produced with old timestamps (a replay, a
+    /// mirror) do not roll a segment per batch; otherwise in wall time since the segment was
+    /// created or opened.
+    fn maybe_roll(&mut self, bytes: u64, batch: &BatchHeader, now_ms: i64) -> Result<(), Error> {
+        let since = *self.active_since_ms.get_or_insert(now_ms);
         let active = self.active();
-        let aged = active
-            .first_batch_timestamp()
-            .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.segment_ms);
-        if active.fits(bytes, last_offset, self.config.segment_bytes) && !aged {
+        let waited = match active.first_batch_timestamp() {
+            Some(first) if first >= 0 => batch.max_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(since),
+        };
+        let aged = waited > self.config.segment_ms;
+        if active.fits(bytes, batch.last_offset(), self.config.segment_bytes) && !aged {
             return Ok(());
         }
         if active.size() == 0 {
             return Ok(());
         }
-        self.roll()
+        self.roll()?;
+        self.active_since_ms = Some(now_ms);
+        Ok(())
     }
 
     /// Starts a new active segment at the log end offset. The old one is flushed to the
@@ -389,6 +403,7 @@ impl LocalLog {
         flusher::sync_later(files, next, Arc::clone(&self.recovery));
         let segment = Segment::create(&self.dir, next, Self::settings(&self.config))?;
         self.segments.insert(next, segment);
+        self.active_since_ms = None;
         self.segments_changed();
         Ok(())
     }

@@ -162,6 +162,7 @@ impl LocalLog {
             cleaner_checkpoint,
             sealed_views: Arc::new(Vec::new()),
             aborted_view: Arc::new(Vec::new()),
+            active_since_ms: None,
         };
         log.drop_empty_segments()?;
         let end = log.log_end_offset();
