@@ -25,6 +25,8 @@ pub struct ActiveProducer {
     pub epoch: i16,
     pub last_sequence: i32,
     pub last_timestamp: i64,
+    /// First offset of its open transaction on this partition, -1 when none.
+    pub current_txn_start_offset: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +162,7 @@ impl ProducerStates {
                     epoch: e.epoch,
                     last_sequence: b.last_sequence,
                     last_timestamp: b.timestamp,
+                    current_txn_start_offset: -1,
                 })
             })
             .collect();

@@ -68,6 +68,11 @@ impl TxnIndex {
             .min(log_end)
     }
 
+    /// The first offset of `producer_id`'s open transaction here.
+    pub fn open_since(&self, producer_id: i64) -> Option<i64> {
+        self.ongoing.get(&producer_id).copied()
+    }
+
     /// Whether `producer_id` has an open transaction here.
     pub fn is_open(&self, producer_id: i64) -> bool {
         self.ongoing.contains_key(&producer_id)

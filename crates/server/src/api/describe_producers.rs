@@ -1,6 +1,6 @@
 //! DescribeProducers (API key 61, v0, KIP-664): the idempotent producers that wrote to each
-//! named partition, with epoch, last sequence and last timestamp. Transactions are not
-//! served yet, so `coordinator_epoch` and `current_txn_start_offset` are always -1.
+//! named partition, with epoch, last sequence, last timestamp and the first offset of its
+//! open transaction. `coordinator_epoch` is -1 (markers are written without one).
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -57,7 +57,9 @@ pub async fn handle(
                                             .with_last_sequence(p.last_sequence)
                                             .with_last_timestamp(p.last_timestamp)
                                             .with_coordinator_epoch(-1)
-                                            .with_current_txn_start_offset(-1)
+                                            .with_current_txn_start_offset(
+                                                p.current_txn_start_offset,
+                                            )
                                     })
                                     .collect(),
                             ),

@@ -416,11 +416,15 @@ impl LocalLog {
         if self.producers.is_none() {
             self.producers = Some(self.rebuild_producer_state()?);
         }
-        Ok(self
+        let mut active = self
             .producers
             .as_ref()
             .map(ProducerStates::active)
-            .unwrap_or_default())
+            .unwrap_or_default();
+        for p in &mut active {
+            p.current_txn_start_offset = self.txns.open_since(p.producer_id).unwrap_or(-1);
+        }
+        Ok(active)
     }
 
     fn rebuild_producer_state(&self) -> Result<ProducerStates, Error> {

@@ -313,6 +313,14 @@ fn transactions_set_the_lso_and_aborted_ranges_and_survive_a_restart() {
     log.append(&transactional(&[b"c"], (6, 0, 0)), 1000)
         .unwrap(); // 3
     assert_eq!(log.last_stable_offset(), 1);
+    // DescribeProducers shows where each open transaction starts.
+    let open: Vec<(i64, i64)> = log
+        .active_producers()
+        .unwrap()
+        .iter()
+        .map(|p| (p.producer_id, p.current_txn_start_offset))
+        .collect();
+    assert_eq!(open, vec![(5, 1), (6, 3)]);
     assert!(log.read_upto(1, 1 << 20, 1).unwrap().is_none());
     assert!(
         matches!(
@@ -327,6 +335,11 @@ fn transactions_set_the_lso_and_aborted_ranges_and_survive_a_restart() {
     assert_eq!(log.last_stable_offset(), 3);
     assert_eq!(log.append_marker_at(6, 0, true, 1000).unwrap(), 5); // commit pid 6
     assert_eq!(log.last_stable_offset(), 6);
+    assert!(log
+        .active_producers()
+        .unwrap()
+        .iter()
+        .all(|p| p.current_txn_start_offset == -1));
     let aborted = log.aborted_transactions(0, 6);
     assert_eq!(aborted.len(), 1);
     assert_eq!(
