@@ -217,6 +217,17 @@ async fn topics_offsets_and_list_offsets_at_version_0() {
         .find(|t| t.name.0.as_str() == "old")
         .expect("topic listed");
     assert!(topic.partitions[0].partition_size > 0);
+    // v4 adds the volume's size and free space (statvfs of the data directory).
+    let r: DescribeLogDirsResponse = call(
+        &mut conn,
+        ApiKey::DescribeLogDirs,
+        4,
+        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(None)),
+    )
+    .await;
+    let dir = &r.results[0];
+    assert!(dir.total_bytes > 0, "{dir:?}");
+    assert!((0..=dir.total_bytes).contains(&dir.usable_bytes), "{dir:?}");
 
     // DeleteTopics v0.
     let delete = DeleteTopicsRequest::default()

@@ -56,9 +56,23 @@ pub async fn handle(
     }
     let dir = topics.data_dir();
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let (total, usable) = volume_bytes(&dir);
     DescribeLogDirsResponse::default().with_results(vec![DescribeLogDirsResult::default()
         .with_log_dir(str_bytes(dir.display().to_string()))
         .with_topics(described)
-        .with_total_bytes(VOLUME_BYTES_UNKNOWN)
-        .with_usable_bytes(VOLUME_BYTES_UNKNOWN)])
+        .with_total_bytes(total)
+        .with_usable_bytes(usable)])
+}
+
+/// The size of the volume holding `dir` and the bytes an unprivileged writer may still use
+/// there (v4+, KIP-827, as Kafka's `FileStore` total and usable space); -1 when unknown.
+fn volume_bytes(dir: &std::path::Path) -> (i64, i64) {
+    match rustix::fs::statvfs(dir) {
+        Ok(st) => {
+            let bytes =
+                |blocks: u64| i64::try_from(blocks.saturating_mul(st.f_frsize)).unwrap_or(i64::MAX);
+            (bytes(st.f_blocks), bytes(st.f_bavail))
+        }
+        Err(_) => (VOLUME_BYTES_UNKNOWN, VOLUME_BYTES_UNKNOWN),
+    }
 }

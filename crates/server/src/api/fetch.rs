@@ -105,7 +105,9 @@ pub async fn handle(
     for t in request.topics() {
         let by_id = version >= 13;
         let topic = ctx.state.topics.get_named(t.name, t.topic_id, by_id);
-        let unknown_error = if by_id {
+        // An unknown id is UNKNOWN_TOPIC_ID; a partition a known topic lacks is
+        // UNKNOWN_TOPIC_OR_PARTITION, by id or by name.
+        let unknown_error = if by_id && topic.is_none() {
             ErrorCode::UnknownTopicId
         } else {
             ErrorCode::UnknownTopicOrPartition
@@ -240,17 +242,15 @@ fn plan_partition(
                 log_start_offset: outcome.log_start_offset,
             }
         }
-        Err(e) => {
-            let (log_start_offset, high_watermark) = partition.offsets();
-            Planned {
-                error: Some(storage_error_code(&e)),
-                slice: None,
-                high_watermark,
-                last_stable_offset: high_watermark,
-                log_start_offset,
-                aborted: Vec::new(),
-            }
-        }
+        // As Kafka, a partition that fails to read reports no offsets (-1).
+        Err(e) => Planned {
+            error: Some(storage_error_code(&e)),
+            slice: None,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            aborted: Vec::new(),
+        },
     }
 }
 
@@ -305,7 +305,10 @@ fn write_partition(
         log_start_offset: p.log_start_offset,
         preferred_read_replica: -1,
     };
-    let aborted = read_committed.then(|| p.aborted.iter().map(|a| (a.producer_id, a.first_offset)));
+    // Null for read_uncommitted answers and failed reads, an empty list for a partition
+    // the broker does not have (as Kafka writes them).
+    let aborted = (read_committed || wanted.partition.is_none())
+        .then(|| p.aborted.iter().map(|a| (a.producer_id, a.first_offset)));
     match p.slice.take() {
         None => w.partition(&head, aborted, Some(0)),
         Some(slice) if version < 4 => {

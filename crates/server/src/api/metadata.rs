@@ -29,16 +29,10 @@ pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 pub const TOPIC_OPERATIONS_ALL: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 /// Cluster operations: CREATE(5) ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9) DESCRIBE_CONFIGS(10)
-/// ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12) CREATE_TOKENS(13) DESCRIBE_TOKENS(14).
-pub const CLUSTER_OPERATIONS_ALL: i32 = (1 << 5)
-    | (1 << 7)
-    | (1 << 8)
-    | (1 << 9)
-    | (1 << 10)
-    | (1 << 11)
-    | (1 << 12)
-    | (1 << 13)
-    | (1 << 14);
+/// ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12), as Kafka's cluster resource (the token
+/// operations belong to users and tokens, not to the cluster).
+pub const CLUSTER_OPERATIONS_ALL: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataResponse {
     let version = ctx.version;
@@ -60,7 +54,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
     if all {
         topics.extend(image.topics.iter().map(|t| topic_response(t, topic_ops)));
     } else {
-        let wanted = request.topics.unwrap_or_default();
+        let mut wanted = request.topics.unwrap_or_default();
+        // A topic id, when given, names the topic (as Kafka: the name is then ignored).
+        for w in &mut wanted {
+            if !w.topic_id.is_nil() {
+                w.name = None;
+            }
+        }
         let missing: Vec<String> = wanted
             .iter()
             .filter_map(|w| w.name.as_ref().map(|n| n.0.as_str().to_string()))

@@ -248,6 +248,20 @@ pub async fn handle(
                         error_message = e.to_string();
                         let mut response =
                             failed(index, storage_error_code(e), Some(&error_message));
+                        // As Kafka: a batch the log refused after reading it (a bad record
+                        // or timestamp, a sequence or epoch it does not accept) is answered
+                        // with the log start offset; one it could not take at all (corrupt,
+                        // too large, storage failure) with -1.
+                        if matches!(
+                            e,
+                            strom_storage::Error::InvalidBatch(_)
+                                | strom_storage::Error::KeylessRecords { .. }
+                                | strom_storage::Error::InvalidTimestamp(_)
+                                | strom_storage::Error::OutOfOrderSequence { .. }
+                                | strom_storage::Error::InvalidProducerEpoch { .. }
+                        ) {
+                            response.log_start_offset = partition.offsets().0;
+                        }
                         if let strom_storage::Error::KeylessRecords { record_indexes } = e {
                             // v8+: which records were bad; clients fail the others of the
                             // batch with INVALID_DIFFERENT_RECORD (KIP-467).

@@ -155,7 +155,7 @@ pub static BROKER_KEYS: &[BrokerKey] = &[
     stored!("compression.type", String, true, "producer"),
     field!(
         "default.replication.factor",
-        Short,
+        Int,
         false,
         |c, v| c.default_replication_factor = {
             int_in(v, 1, 1).map_err(|_| "a single broker can only hold 1 replica".to_string())?;

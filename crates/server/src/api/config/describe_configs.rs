@@ -34,6 +34,16 @@ pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 pub type Dynamic = BTreeMap<String, BTreeMap<String, String>>;
 
+/// Broker keys Kafka leaves null by default (another key holds the default: hours for
+/// `log.retention.ms`, `log.roll.hours` for `log.roll.ms`, the topic default for
+/// `log.flush.interval.ms`): at their default they are described with a null value and
+/// are not listed as synonyms.
+const NULL_BY_DEFAULT: &[&str] = &["log.retention.ms", "log.roll.ms", "log.flush.interval.ms"];
+
+fn null_default(name: &str, source: i8) -> bool {
+    source == SOURCE_DEFAULT_CONFIG && NULL_BY_DEFAULT.contains(&name)
+}
+
 struct Entry {
     name: String,
     value: String,
@@ -60,6 +70,12 @@ pub async fn handle(
                 .with_resource_name(r.resource_name.clone());
             let name = r.resource_name.as_str();
             let entries = match r.resource_type {
+                RESOURCE_TOPIC if strom_cluster::controller::validate_topic_name(name).is_err() => {
+                    Err((
+                        ErrorCode::InvalidTopicException,
+                        format!("'{name}' is not a valid topic name"),
+                    ))
+                }
                 RESOURCE_TOPIC => match image.topics.get(name) {
                     Some(_) => Ok(topic_entries(
                         &state.config,
@@ -111,6 +127,7 @@ pub async fn handle(
                     let synonyms = if request.include_synonyms {
                         e.synonyms
                             .iter()
+                            .filter(|(n, _, s)| !null_default(n, *s))
                             .map(|(n, v, s)| {
                                 DescribeConfigsSynonym::default()
                                     .with_name(str_bytes(n.clone()))
@@ -128,10 +145,11 @@ pub async fn handle(
                                 e.name
                             ))
                         });
+                    let value = (!null_default(&e.name, e.source)).then(|| str_bytes(e.value));
                     DescribeConfigsResourceResult::default()
                         .with_config_type(topic_configs::config_type(&e.name))
                         .with_name(str_bytes(e.name))
-                        .with_value(Some(str_bytes(e.value)))
+                        .with_value(value)
                         .with_read_only(e.read_only)
                         .with_config_source(e.source)
                         // v0 has no source, only whether the value is the default.

@@ -17,8 +17,9 @@ use crate::context::RequestContext;
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 0..=5;
 
-/// Group operations allowed without ACLs: READ(3), DELETE(6), DESCRIBE(8).
-pub const GROUP_OPERATIONS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+/// Group operations allowed without ACLs: READ(3), DELETE(6), DESCRIBE(8), and, as groups
+/// have configs (KIP-848), DESCRIBE_CONFIGS(10) and ALTER_CONFIGS(11), as Kafka 4.x.
+pub const GROUP_OPERATIONS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
 
 pub async fn handle(
     ctx: &RequestContext<'_>,
