@@ -275,3 +275,5 @@ pub fn consume(consumer: &BaseConsumer, count: usize, timeout: Duration) -> Vec<
     }
     out
 }
+
+pub mod differential;
