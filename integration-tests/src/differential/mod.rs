@@ -31,9 +31,17 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Known-difference patterns that matched nothing.
     pub stale: Vec<String>,
+    /// APIs Strom serves that no exchange used.
+    pub not_exercised: Vec<String>,
 }
 
 impl Report {
+    /// Whether the run passes: every difference known and every API Strom serves used.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.new_differences() == 0 && self.not_exercised.is_empty()
+    }
+
     /// Differences not on the known list.
     #[must_use]
     pub fn new_differences(&self) -> usize {
@@ -49,12 +57,13 @@ impl Report {
     pub fn markdown(&self) -> String {
         let total: usize = self.findings.iter().map(|f| f.differences.len()).sum();
         let mut out = format!(
-            "# Strom vs Apache Kafka\n\n{} exchanges, {} answered identically; {} differences in {} exchanges, {} of them not on the known list.\n",
+            "# Strom vs Apache Kafka\n\n{} exchanges, {} answered identically; {} differences in {} exchanges, {} of them not on the known list; {} APIs Strom serves not exercised.\n",
             self.exchanges,
             self.identical,
             total,
             self.findings.len(),
-            self.new_differences()
+            self.new_differences(),
+            self.not_exercised.len()
         );
         for f in &self.findings {
             let api =
@@ -73,6 +82,12 @@ impl Report {
                     cell(&d.strom),
                     if *known { "known" } else { "**new**" }
                 );
+            }
+        }
+        if !self.not_exercised.is_empty() {
+            out.push_str("\n## APIs Strom serves that the conversation does not use\n\n");
+            for a in &self.not_exercised {
+                let _ = writeln!(out, "- {a}");
             }
         }
         if !self.stale.is_empty() {
@@ -113,11 +128,18 @@ pub async fn common_versions(kafka: &str, strom: &str) -> anyhow::Result<Version
 /// A broker cannot be reached.
 pub async fn run(kafka: &str, strom: &str, known: &[String]) -> anyhow::Result<Report> {
     let common = common_versions(kafka, strom).await?;
+    let served = Session::versions_of(strom).await?;
     let mut k = Session::connect(kafka, common.clone()).await?;
     scenario::run(&mut k).await;
     let mut s = Session::connect(strom, common).await?;
     scenario::run(&mut s).await;
-    Ok(compare(&k.log, &s.log, known))
+    let mut report = compare(&k.log, &s.log, known);
+    report.not_exercised = served
+        .keys()
+        .filter(|api| !s.log.iter().any(|e| e.api == **api))
+        .map(|&api| ApiKey::try_from(api).map_or_else(|()| api.to_string(), |k| format!("{k:?}")))
+        .collect();
+    Ok(report)
 }
 
 /// Compares two logs of the same conversation.

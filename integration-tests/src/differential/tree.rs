@@ -50,6 +50,7 @@ const KEYS: &[&str] = &[
     "topic",
     "topic_name",
     "group_id",
+    "user",
     "transactional_id",
     "partition_index",
     "partition",

@@ -366,8 +366,44 @@ pub async fn acls_and_users(c: &mut Session) {
                 .collect()
         }))
     };
+    use strom_codec::kafka_protocol::messages::alter_user_scram_credentials_request::{
+        ScramCredentialDeletion, ScramCredentialUpsertion,
+    };
+    use strom_codec::kafka_protocol::messages::AlterUserScramCredentialsRequest;
+    let upsert = |name: &str, mechanism: i8, iterations: i32| {
+        ScramCredentialUpsertion::default()
+            .with_name(s(name))
+            .with_mechanism(mechanism)
+            .with_iterations(iterations)
+            .with_salt(bytes::Bytes::from_static(b"differential-salt"))
+            .with_salted_password(bytes::Bytes::from(vec![7u8; 32]))
+    };
+    let alter = AlterUserScramCredentialsRequest::default().with_upsertions(vec![
+        upsert("alice", 1, 4096),
+        upsert("bob", 2, 8192),
+        upsert("too-few", 1, 10),
+        upsert("bad-mechanism", 9, 4096),
+    ]);
+    c.ask("alter scram users: upsert", alter).await;
     c.ask("describe scram users: all", users(None)).await;
-    c.ask("describe scram users: unknown", users(Some(&["nobody"])))
+    c.ask(
+        "describe scram users: unknown",
+        users(Some(&["nobody", "alice"])),
+    )
+    .await;
+    let delete = AlterUserScramCredentialsRequest::default().with_deletions(vec![
+        ScramCredentialDeletion::default()
+            .with_name(s("alice"))
+            .with_mechanism(1),
+        ScramCredentialDeletion::default()
+            .with_name(s("nobody"))
+            .with_mechanism(1),
+        ScramCredentialDeletion::default()
+            .with_name(s(""))
+            .with_mechanism(1),
+    ]);
+    c.ask("alter scram users: delete", delete).await;
+    c.ask("describe scram users: after delete", users(None))
         .await;
 }
 
