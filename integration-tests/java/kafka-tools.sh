@@ -149,6 +149,11 @@ run txn_list TransactionsCommand --bootstrap-server "$B" list
 expect txn_list "^tools-perf-txn[[:space:]]+[0-9]+[[:space:]]+[0-9]+[[:space:]]+CompleteCommit"
 run txn_describe TransactionsCommand --bootstrap-server "$B" describe --transactional-id tools-perf-txn
 expect txn_describe "CompleteCommit"
+# find-hanging reads every partition's producers (DescribeProducers, with each open
+# transaction's start offset) and asks the coordinator about old ones: none hang here.
+run hanging TransactionsCommand --bootstrap-server "$B" find-hanging --broker-id 1
+expect hanging "^Topic[[:space:]]+Partition[[:space:]]+ProducerId"
+[ "$(wc -l <"$WORK/hanging")" = 1 ] || { echo "FAIL: find-hanging lists transactions" >&2; cat "$WORK/hanging" >&2; exit 1; }
 run cperf ConsumerPerformance --bootstrap-server "$B" --topic tools-perf --messages 20000 --timeout 30000
 expect cperf ", 20000, "
 
