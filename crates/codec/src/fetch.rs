@@ -7,8 +7,9 @@
 //! connection's output buffer, leaving each partition's record bytes to the caller (who
 //! copies small ones in and sends large ones from the segment file). Both follow Kafka's
 //! `FetchRequest.json` / `FetchResponse.json`: flexible from v12, topic ids from v13, no
-//! replica id in the body from v15 (it moved to a tagged field), and v17 differs from v16
-//! only by a tagged field of that follower state (its directory id, KIP-853).
+//! replica id in the body from v15 (it moved to a tagged field), v17 differs from v16 only
+//! by a tagged field of that follower state (its directory id, KIP-853) and v18 from v17
+//! only by a tagged field of each partition (a follower's high watermark, KIP-1166).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -18,7 +19,7 @@ use crate::wire::{self, Reader, Writer};
 /// which the broker converts down from its batches (Kafka 3.9 served them; Kafka 4 does not).
 pub const FETCH_VERSION_MIN: i16 = 0;
 /// The last Fetch version this module reads and writes.
-pub const FETCH_VERSION_MAX: i16 = 17;
+pub const FETCH_VERSION_MAX: i16 = 18;
 
 /// Flexible versions (compact lengths, tagged fields) start at v12.
 fn is_flexible(version: i16) -> bool {
@@ -333,6 +334,8 @@ mod tests {
                 } else {
                     uuid::Uuid::nil()
                 })
+                // v18's tagged field (a follower's high watermark): read past, not used.
+                .with_high_watermark(if version >= 18 { 77 } else { i64::MAX })
         };
         let topic = |name: &'static str, id: u8, parts: Vec<KpPartition>| {
             KpTopic::default()

@@ -86,6 +86,25 @@ async fn metadata_by_topic_id_and_fetch_errors_answer_as_kafka() {
     )
     .await;
     assert_eq!(groups.groups[0].authorized_operations, 3400);
+    assert_eq!(
+        groups.groups[0].error_code, 0,
+        "an unknown group is Dead before v6"
+    );
+    // v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND.
+    let groups: DescribeGroupsResponse = call(
+        &mut conn,
+        ApiKey::DescribeGroups,
+        6,
+        RequestKind::DescribeGroups(
+            DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(s("nobody"))])
+                .with_include_authorized_operations(true),
+        ),
+    )
+    .await;
+    assert_eq!(groups.groups[0].error_code, 69);
+    assert_eq!(groups.groups[0].group_state.as_str(), "Dead");
+    assert_eq!(groups.groups[0].authorized_operations, i32::MIN);
 
     // Fetch v13 by id: a partition the topic lacks is UNKNOWN_TOPIC_OR_PARTITION (an unknown
     // id stays UNKNOWN_TOPIC_ID); an offset out of range reports no offsets; error

@@ -1,6 +1,8 @@
-//! DescribeCluster (API key 60, v0–v1): this one broker, the cluster id and the controller
+//! DescribeCluster (API key 60, v0–v2): this one broker, the cluster id and the controller
 //! (itself). v1's endpoint type 1 (brokers) is the only one served; 2 (controllers) is
-//! refused with UNSUPPORTED_ENDPOINT_TYPE as Kafka does on a broker listener.
+//! refused with UNSUPPORTED_ENDPOINT_TYPE as Kafka does on a broker listener. v2
+//! (KIP-1073) may ask for fenced brokers too and marks each broker fenced or not: this
+//! broker, answering, is registered and unfenced.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -14,7 +16,7 @@ use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=1;
+pub const VERSIONS: RangeInclusive<i16> = 0..=2;
 
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
 
@@ -39,7 +41,8 @@ pub async fn handle(
             .with_broker_id(BrokerId(state.config.node_id))
             .with_host(str_bytes(host))
             .with_port(port)
-            .with_rack(None)])
+            .with_rack(None)
+            .with_is_fenced(false)])
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
             CLUSTER_OPERATIONS_ALL
         } else {

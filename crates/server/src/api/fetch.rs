@@ -1,4 +1,4 @@
-//! Fetch (API key 1, v0–v17; topic ids from v13; v0–v3 get their batches converted down to
+//! Fetch (API key 1, v0–v18; topic ids from v13; v0–v3 get their batches converted down to
 //! message sets of magic 0 or 1, as Kafka 3.9 answered them): long polling woken by the append that
 //! satisfies it, `max_wait_ms`, `min_bytes`, response and partition byte limits, at least
 //! one whole batch for the first partition with data (KIP-74). Fetch sessions (KIP-227) are
@@ -27,7 +27,7 @@ use crate::error::storage_error_code;
 use crate::topics::Partition;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=17;
+pub const VERSIONS: RangeInclusive<i16> = 0..=18;
 /// The versions ApiVersions lists.
 pub const ADVERTISED: RangeInclusive<i16> = VERSIONS;
 

@@ -1,9 +1,10 @@
-//! ListOffsets (API key 2, v0–v9): earliest (-2), latest (-1; the last stable offset for
+//! ListOffsets (API key 2, v0–v10): earliest (-2), latest (-1; the last stable offset for
 //! `read_committed`), max timestamp (-3, KIP-734),
-//! earliest local (-4), earliest pending upload (-5, no tiered storage: none), or the first
+//! earliest local (-4), latest tiered (-5, KIP-1005; no tiered storage: none), or the first
 //! offset whose timestamp is ≥ a given time, through the time index. v0 answers as Kafka 3.9
 //! did: a list of at most `max_num_offsets` segment boundaries before the time, newest
-//! first, none past the high watermark for a consumer.
+//! first, none past the high watermark for a consumer. v10's timeout bounds waiting for
+//! tiered offsets, which never happens here.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
@@ -18,7 +19,7 @@ use crate::error::storage_error_code;
 use crate::topics::Partition;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=9;
+pub const VERSIONS: RangeInclusive<i16> = 0..=10;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;

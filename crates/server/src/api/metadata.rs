@@ -1,6 +1,8 @@
-//! Metadata (API key 3, v0–v12): brokers, cluster id, controller, and topics with their
+//! Metadata (API key 3, v0–v13): brokers, cluster id, controller, and topics with their
 //! partitions. Unknown topics are auto-created when `auto.create.topics.enable` is on and the
-//! client allows it (always below v4, `allow_auto_topic_creation` from v4).
+//! client allows it (always below v4, `allow_auto_topic_creation` from v4). v13's top-level
+//! error code (KIP-1102's REBOOTSTRAP_REQUIRED, for a client whose brokers all changed) is
+//! always 0: this broker's metadata is its own.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -20,7 +22,7 @@ use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=12;
+pub const VERSIONS: RangeInclusive<i16> = 0..=13;
 
 /// "Authorized operations were not requested" (Kafka's `Integer.MIN_VALUE`).
 pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;

@@ -1,5 +1,6 @@
-//! DescribeGroups (API key 15, v0–v5): state, protocol, members with their metadata and
-//! assignment (in Stable), authorized operations (v3+). Unknown groups are "Dead".
+//! DescribeGroups (API key 15, v0–v6): state, protocol, members with their metadata and
+//! assignment (in Stable), authorized operations (v3+). Unknown groups are "Dead", and from
+//! v6 (KIP-1043) also GROUP_ID_NOT_FOUND with a message.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_groups_response::{
@@ -15,7 +16,7 @@ use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=5;
+pub const VERSIONS: RangeInclusive<i16> = 0..=6;
 
 /// Group operations allowed without ACLs: READ(3), DELETE(6), DESCRIBE(8), and, as groups
 /// have configs (KIP-848), DESCRIBE_CONFIGS(10) and ALTER_CONFIGS(11), as Kafka 4.x.
@@ -41,12 +42,28 @@ pub async fn handle(
         Some(list) => list
             .into_iter()
             .map(|d| {
+                let unknown = ctx.version >= 6 && d.state == "Dead" && d.members.is_empty();
+                let (code, message) = if unknown {
+                    (
+                        ErrorCode::GroupIdNotFound.code(),
+                        Some(str_bytes(format!("Group {} not found.", d.group_id))),
+                    )
+                } else {
+                    (0, None)
+                };
                 DescribedGroup::default()
+                    .with_error_code(code)
+                    .with_error_message(message)
                     .with_group_id(GroupId(str_bytes(d.group_id)))
                     .with_group_state(str_bytes(d.state))
                     .with_protocol_type(str_bytes(d.protocol_type))
                     .with_protocol_data(str_bytes(d.protocol))
-                    .with_authorized_operations(ops)
+                    // A group that is not found has no operations to tell (as Kafka).
+                    .with_authorized_operations(if unknown {
+                        AUTHORIZED_OPERATIONS_OMITTED
+                    } else {
+                        ops
+                    })
                     .with_members(
                         d.members
                             .into_iter()
