@@ -7,11 +7,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use strom_codec::kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestKind, ResponseHeader,
 };
-use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use strom_codec::kafka_protocol::protocol::{Decodable, StrBytes};
 
 /// Largest response the CLI accepts.
 const RESPONSE_BYTES_MAX: usize = 256 * 1024 * 1024;
@@ -94,21 +94,13 @@ impl Client {
 
     fn send<R: Decodable>(&mut self, api: ApiKey, version: i16, body: RequestKind) -> Result<R> {
         self.correlation += 1;
-        let mut out = BytesMut::new();
-        out.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("strom-cli")))
-            .encode(&mut out, api.request_header_version(version))
-            .map_err(|e| format!("cannot encode {api:?} header: {e}"))?;
-        body.encode(&mut out, version)
-            .map_err(|e| format!("cannot encode {api:?} v{version}: {e}"))?;
-        let len = i32::try_from(out.len() - 4).map_err(|_| "request too large".to_string())?;
-        if let Some(prefix) = out.get_mut(..4) {
-            prefix.copy_from_slice(&len.to_be_bytes());
-        }
+        let out = strom_codec::client::request_frame(
+            api,
+            version,
+            self.correlation,
+            "strom-cli",
+            |out| body.encode(out, version),
+        )?;
         let io = |e: std::io::Error| format!("{}: {e}", self.address);
         self.stream.write_all(&out).map_err(io)?;
         let mut len = [0u8; 4];

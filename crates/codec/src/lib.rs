@@ -15,6 +15,7 @@
     )
 )]
 
+pub mod client;
 pub mod error;
 pub mod fetch;
 pub mod frame;

@@ -6,11 +6,11 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use strom_codec::kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseHeader,
 };
-use strom_codec::kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use strom_codec::kafka_protocol::protocol::{Decodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -91,7 +91,7 @@ impl Session {
     pub async fn ask<R>(&mut self, label: &str, req: R) -> Option<R::Response>
     where
         R: Request,
-        R::Response: Debug + Clone,
+        R::Response: Debug,
     {
         let v = self.version::<R>()?;
         self.ask_at(label, v, req).await
@@ -101,79 +101,96 @@ impl Session {
     pub async fn ask_at<R>(&mut self, label: &str, version: i16, req: R) -> Option<R::Response>
     where
         R: Request,
-        R::Response: Debug + Clone,
+        R::Response: Debug,
     {
-        self.ask_with(label, version, req, |r| r).await
+        let answer = self.send::<R>(&req, version).await;
+        self.record(
+            label,
+            R::KEY,
+            version,
+            answer.as_ref().map(|r| format!("{r:?}")),
+        );
+        answer.ok()
     }
 
-    /// Sends `req` at `version` and records the answer, as `shown` makes it, under `label`;
-    /// returns the answer as it came. A failed exchange reconnects for the next one.
+    /// Sends `req` at `version` and records the answer, as `shown` makes it, under `label`.
     pub async fn ask_with<R>(
         &mut self,
         label: &str,
         version: i16,
         req: R,
         shown: impl FnOnce(R::Response) -> R::Response,
-    ) -> Option<R::Response>
-    where
+    ) where
         R: Request,
-        R::Response: Debug + Clone,
+        R::Response: Debug,
     {
-        let answer = self.send::<R>(&req, version).await;
-        let (tree, resp) = match answer {
-            Ok(resp) => (
-                Tree::parse(&format!("{:?}", shown(resp.clone()))).map(Tree::normalise),
-                Some(resp),
-            ),
-            Err(e) => {
-                if let Ok(fresh) = TcpStream::connect(&self.addr).await {
-                    self.stream = fresh;
-                }
-                (Err(format!("{e:#}")), None)
-            }
+        let answer = self.send::<R>(&req, version).await.map(shown);
+        self.record(
+            label,
+            R::KEY,
+            version,
+            answer.as_ref().map(|r| format!("{r:?}")),
+        );
+    }
+
+    fn record(
+        &mut self,
+        label: &str,
+        api: i16,
+        version: i16,
+        debug: Result<String, &anyhow::Error>,
+    ) {
+        let tree = match debug {
+            Ok(text) => Tree::parse(&text).map(Tree::normalise),
+            Err(e) => Err(format!("{e:#}")),
         };
         if std::env::var("DIFF_SHOW").is_ok_and(|l| l == label) {
             eprintln!("{} {label}: {tree:?}", self.addr);
         }
         self.log.push(Exchange {
             label: label.to_owned(),
-            api: R::KEY,
+            api,
             version,
             answer: tree,
         });
-        resp
     }
 
-    /// Sends `req` at the highest common version without recording it (for waiting until
-    /// a broker is ready).
-    pub async fn quiet<R: Request>(&mut self, req: &R) -> Option<R::Response> {
-        let v = self.version::<R>()?;
-        match self.send(req, v).await {
-            Ok(r) => Some(r),
-            Err(_) => {
-                if let Ok(fresh) = TcpStream::connect(&self.addr).await {
-                    self.stream = fresh;
-                }
-                None
+    /// Sends `req` at the highest common version, unrecorded, until `done` holds for its
+    /// answer (at most 150 tries 200 ms apart): for waiting until a broker is ready.
+    pub async fn wait_until<R: Request>(&mut self, req: &R, done: impl Fn(&R::Response) -> bool) {
+        let Some(v) = self.version::<R>() else {
+            return;
+        };
+        for _ in 0..150 {
+            if self.send(req, v).await.is_ok_and(|r| done(&r)) {
+                return;
             }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
+    /// One request and its answer; a failed exchange reconnects for the next one.
     async fn send<R: Request>(&mut self, req: &R, version: i16) -> anyhow::Result<R::Response> {
+        let answer = self.exchange(req, version).await;
+        if answer.is_err() {
+            if let Ok(fresh) = TcpStream::connect(&self.addr).await {
+                self.stream = fresh;
+            }
+        }
+        answer
+    }
+
+    async fn exchange<R: Request>(&mut self, req: &R, version: i16) -> anyhow::Result<R::Response> {
         self.correlation += 1;
         let api = ApiKey::try_from(R::KEY).map_err(|()| anyhow::anyhow!("api key {}", R::KEY))?;
-        let mut out = BytesMut::new();
-        out.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("strom-differential")))
-            .encode(&mut out, R::header_version(version))?;
-        req.encode(&mut out, version)
-            .with_context(|| format!("{api:?} v{version} cannot carry this request"))?;
-        let len = i32::try_from(out.len() - 4)?;
-        out[..4].copy_from_slice(&len.to_be_bytes());
+        let out = strom_codec::client::request_frame(
+            api,
+            version,
+            self.correlation,
+            "strom-differential",
+            |out| req.encode(out, version),
+        )
+        .map_err(anyhow::Error::msg)?;
         self.stream.write_all(&out).await?;
         let mut frame = tokio::time::timeout(ANSWER, self.read_frame())
             .await
