@@ -129,7 +129,7 @@ pub async fn topics(c: &mut Session, st: &mut State) {
     c.ask("metadata: by topic id", ids).await;
 }
 
-fn produce_to(name: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
+pub(super) fn produce_to(name: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
     ProduceRequest::default()
         .with_acks(acks)
         .with_timeout_ms(10_000)
@@ -143,69 +143,59 @@ fn produce_to(name: &str, partition: i32, records: Bytes, acks: i16) -> ProduceR
 /// Produce: acks=1 and all, several partitions, bad topics, partitions, acks and CRCs, and
 /// every version from 3.
 pub async fn produce(c: &mut Session) {
-    c.ask(
-        "produce acks=all p0",
-        produce_to(TOPIC_A, 0, batch(3, 0, None), -1),
-    )
-    .await;
-    c.ask(
-        "produce acks=1 p0",
-        produce_to(TOPIC_A, 0, batch(2, 3, None), 1),
-    )
-    .await;
-    c.ask("produce p1", produce_to(TOPIC_A, 1, batch(4, 0, None), -1))
-        .await;
-    c.ask(
-        "produce compacted",
-        produce_to(TOPIC_COMPACT, 0, batch(2, 0, None), -1),
-    )
-    .await;
-    let nulls = Bytes::from(strom_storage::batch::build_batch(
-        &[(None, Some(b"v"))],
-        TS,
-        1,
-        None,
-    ));
-    c.ask(
-        "produce compacted: null key",
-        produce_to(TOPIC_COMPACT, 0, nulls, -1),
-    )
-    .await;
-    c.ask(
-        "produce: unknown topic",
-        produce_to("no-such-topic", 0, batch(1, 0, None), -1),
-    )
-    .await;
-    c.ask(
-        "produce: unknown partition",
-        produce_to(TOPIC_A, 9, batch(1, 0, None), -1),
-    )
-    .await;
-    c.ask(
-        "produce: acks=2",
-        produce_to(TOPIC_A, 0, batch(1, 0, None), 2),
-    )
-    .await;
+    let one = |key: Option<&[u8]>, ts: i64| {
+        Bytes::from(strom_storage::batch::build_batch(
+            &[(key, Some(b"v"))],
+            ts,
+            1,
+            None,
+        ))
+    };
     let mut corrupt = batch(2, 0, None).to_vec();
     if let Some(last) = corrupt.last_mut() {
         *last ^= 0xff;
     }
-    c.ask(
-        "produce: corrupt crc",
-        produce_to(TOPIC_A, 0, Bytes::from(corrupt), -1),
-    )
-    .await;
-    let old = Bytes::from(strom_storage::batch::build_batch(
-        &[(Some(b"k"), Some(b"v"))],
-        1,
-        1,
-        None,
-    ));
-    c.ask(
-        "produce: timestamp from 1970",
-        produce_to(TOPIC_A, 0, old, -1),
-    )
-    .await;
+    for (label, req) in [
+        (
+            "produce acks=all p0",
+            produce_to(TOPIC_A, 0, batch(3, 0, None), -1),
+        ),
+        (
+            "produce acks=1 p0",
+            produce_to(TOPIC_A, 0, batch(2, 3, None), 1),
+        ),
+        ("produce p1", produce_to(TOPIC_A, 1, batch(4, 0, None), -1)),
+        (
+            "produce compacted",
+            produce_to(TOPIC_COMPACT, 0, batch(2, 0, None), -1),
+        ),
+        (
+            "produce compacted: null key",
+            produce_to(TOPIC_COMPACT, 0, one(None, TS), -1),
+        ),
+        (
+            "produce: unknown topic",
+            produce_to("no-such-topic", 0, batch(1, 0, None), -1),
+        ),
+        (
+            "produce: unknown partition",
+            produce_to(TOPIC_A, 9, batch(1, 0, None), -1),
+        ),
+        (
+            "produce: acks=2",
+            produce_to(TOPIC_A, 0, batch(1, 0, None), 2),
+        ),
+        (
+            "produce: corrupt crc",
+            produce_to(TOPIC_A, 0, Bytes::from(corrupt), -1),
+        ),
+        (
+            "produce: timestamp from 1970",
+            produce_to(TOPIC_A, 0, one(Some(b"k"), 1), -1),
+        ),
+    ] {
+        c.ask(label, req).await;
+    }
     for v in c
         .all_versions::<ProduceRequest>()
         .into_iter()

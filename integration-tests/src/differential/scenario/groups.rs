@@ -20,7 +20,7 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::kafka_protocol::protocol::StrBytes;
 
-use super::{group, s, topic, GROUP, TOPIC_A};
+use super::{find_coordinator, group, s, topic, GROUP, TOPIC_A};
 use crate::differential::session::Session;
 
 /// A consumer protocol subscription to diff-a (version 0, no user data).
@@ -53,7 +53,7 @@ fn join(member: &StrBytes) -> JoinGroupRequest {
             .with_metadata(subscription())])
 }
 
-fn offset_fetch(v: i16, group_id: &str, all: bool) -> OffsetFetchRequest {
+pub(super) fn offset_fetch(v: i16, group_id: &str, all: bool) -> OffsetFetchRequest {
     if v >= 8 {
         let topics = (!all).then(|| {
             vec![OffsetFetchRequestTopics::default()
@@ -86,11 +86,7 @@ fn heartbeat(generation: i32, member: &StrBytes) -> HeartbeatRequest {
 /// commits and fetches of offsets at every version, describe, list, leave, delete.
 pub async fn classic(c: &mut Session) {
     for v in c.all_versions::<FindCoordinatorRequest>() {
-        let req = if v >= 4 {
-            FindCoordinatorRequest::default().with_coordinator_keys(vec![s(GROUP), s("other")])
-        } else {
-            FindCoordinatorRequest::default().with_key(s(GROUP))
-        };
+        let req = find_coordinator(v, 0, &[GROUP, "other"]);
         c.ask_at(&format!("find coordinator v{v}"), v, req).await;
     }
     let empty = StrBytes::default();

@@ -12,7 +12,9 @@ mod txn;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use strom_codec::kafka_protocol::messages::{GroupId, TopicName, TransactionalId};
+use strom_codec::kafka_protocol::messages::{
+    FindCoordinatorRequest, GroupId, InitProducerIdRequest, ProducerId, TopicName, TransactionalId,
+};
 use strom_codec::kafka_protocol::protocol::StrBytes;
 
 use super::session::Session;
@@ -62,66 +64,45 @@ pub async fn run(c: &mut Session) {
 /// producer-id manager answer without error: Kafka creates its internal topics and loads
 /// coordinators on first use, and clients retry until then.
 async fn settle(c: &mut Session) {
-    use strom_codec::kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
-    use strom_codec::kafka_protocol::messages::{
-        FindCoordinatorRequest, InitProducerIdRequest, OffsetFetchRequest, ProducerId,
-    };
-    let pause = std::time::Duration::from_millis(200);
-    for key_type in [0i8, 1] {
-        let key = if key_type == 0 {
-            "diff-warmup"
-        } else {
-            "diff-warmup-txn"
-        };
-        for _ in 0..150 {
-            let req = if c.version::<FindCoordinatorRequest>().unwrap_or(0) >= 4 {
-                FindCoordinatorRequest::default()
-                    .with_key_type(key_type)
-                    .with_coordinator_keys(vec![s(key)])
-            } else {
-                FindCoordinatorRequest::default()
-                    .with_key_type(key_type)
-                    .with_key(s(key))
-            };
-            let ok = c.quiet(&req).await.is_some_and(|r| {
-                r.error_code == 0 && r.coordinators.iter().all(|k| k.error_code == 0)
-            });
-            if ok {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-        }
+    for (key_type, key) in [(0, "diff-warmup"), (1, "diff-warmup-txn")] {
+        let v = c.version::<FindCoordinatorRequest>().unwrap_or(0);
+        let req = find_coordinator(v, key_type, &[key]);
+        c.wait_until(&req, |r| {
+            r.error_code == 0 && r.coordinators.iter().all(|k| k.error_code == 0)
+        })
+        .await;
     }
-    for _ in 0..150 {
-        let req = if c.version::<OffsetFetchRequest>().unwrap_or(0) >= 8 {
-            OffsetFetchRequest::default().with_groups(vec![
-                OffsetFetchRequestGroup::default().with_group_id(group("diff-warmup"))
-            ])
-        } else {
-            OffsetFetchRequest::default().with_group_id(group("diff-warmup"))
-        };
-        let ok = c
-            .quiet(&req)
-            .await
-            .is_some_and(|r| r.error_code == 0 && r.groups.iter().all(|g| g.error_code == 0));
-        if ok {
-            break;
-        }
-        tokio::time::sleep(pause).await;
-    }
+    let v = c
+        .version::<strom_codec::kafka_protocol::messages::OffsetFetchRequest>()
+        .unwrap_or(0);
+    c.wait_until(&groups::offset_fetch(v, "diff-warmup", true), |r| {
+        r.error_code == 0 && r.groups.iter().all(|g| g.error_code == 0)
+    })
+    .await;
     for id in [None, Some("diff-warmup-txn")] {
-        for _ in 0..150 {
-            let req = InitProducerIdRequest::default()
-                .with_transactional_id(id.map(txn_id))
-                .with_transaction_timeout_ms(60_000)
-                .with_producer_id(ProducerId(-1))
-                .with_producer_epoch(-1);
-            if c.quiet(&req).await.is_some_and(|r| r.error_code == 0) {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-        }
+        c.wait_until(&init_producer_id(id), |r| r.error_code == 0)
+            .await;
     }
+}
+
+/// FindCoordinator for `keys` of `key_type` (0 group, 1 transaction) as version `v` carries
+/// them: a batch from v4, the first key alone before.
+pub fn find_coordinator(v: i16, key_type: i8, keys: &[&str]) -> FindCoordinatorRequest {
+    let req = FindCoordinatorRequest::default().with_key_type(key_type);
+    if v >= 4 {
+        req.with_coordinator_keys(keys.iter().map(|k| s(k)).collect())
+    } else {
+        req.with_key(s(keys.first().copied().unwrap_or_default()))
+    }
+}
+
+/// InitProducerId for a new producer, transactional when `txn` names it.
+pub fn init_producer_id(txn: Option<&str>) -> InitProducerIdRequest {
+    InitProducerIdRequest::default()
+        .with_transactional_id(txn.map(txn_id))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1)
 }
 
 pub fn s(x: &str) -> StrBytes {

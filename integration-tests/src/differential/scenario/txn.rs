@@ -7,24 +7,25 @@ use strom_codec::kafka_protocol::messages::txn_offset_commit_request::{
 };
 use strom_codec::kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest,
-    DescribeTransactionsRequest, EndTxnRequest, FindCoordinatorRequest, InitProducerIdRequest,
-    ListOffsetsRequest, ListTransactionsRequest, ProducerId, TxnOffsetCommitRequest,
+    DescribeTransactionsRequest, EndTxnRequest, FindCoordinatorRequest, ListOffsetsRequest,
+    ListTransactionsRequest, ProduceRequest, ProducerId, TxnOffsetCommitRequest,
 };
 
-use super::data::{fetch_req, fetch_summarised};
-use super::{batch, group, s, topic, txn_id, State, TOPIC_A, TOPIC_TXN, TXN_ID};
+use super::data::{fetch_req, fetch_summarised, produce_to};
+use super::{
+    batch, find_coordinator, group, init_producer_id, s, topic, txn_id, State, TOPIC_A, TOPIC_TXN,
+    TXN_ID,
+};
 use crate::differential::session::Session;
 
+/// `n` records of `producer` to `partition` of `name`, in transaction `txn` if given.
 fn produce(
     name: &str,
     partition: i32,
     n: usize,
     producer: (i64, i16, i32),
     txn: Option<&str>,
-) -> strom_codec::kafka_protocol::messages::ProduceRequest {
-    use strom_codec::kafka_protocol::messages::produce_request::{
-        PartitionProduceData, TopicProduceData,
-    };
+) -> ProduceRequest {
     let mut records = batch(n, 100, Some(producer)).to_vec();
     if txn.is_some() {
         // The transactional attribute bit; the CRC covers attributes, so recompute it.
@@ -32,79 +33,60 @@ fn produce(
         let crc = crc32c::crc32c(&records[21..]);
         records[17..21].copy_from_slice(&crc.to_be_bytes());
     }
-    strom_codec::kafka_protocol::messages::ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
+    produce_to(name, partition, bytes::Bytes::from(records), -1)
         .with_transactional_id(txn.map(txn_id))
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(topic(name))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(bytes::Bytes::from(records)))])])
 }
 
 /// InitProducerId without a transactional id, then sequences: in order, a duplicate, a gap,
 /// a stale epoch.
 pub async fn idempotent(c: &mut Session) {
-    let init = InitProducerIdRequest::default()
-        .with_transactional_id(None)
-        .with_transaction_timeout_ms(60_000)
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1);
-    let Some(ids) = c.ask("init producer id: idempotent", init).await else {
+    let Some(ids) = c
+        .ask("init producer id: idempotent", init_producer_id(None))
+        .await
+    else {
         return;
     };
     let (pid, epoch) = (ids.producer_id.0, ids.producer_epoch);
-    c.ask(
-        "idempotent produce seq 0",
-        produce(TOPIC_A, 2, 3, (pid, epoch, 0), None),
-    )
-    .await;
-    c.ask(
-        "idempotent produce seq 3",
-        produce(TOPIC_A, 2, 2, (pid, epoch, 3), None),
-    )
-    .await;
-    c.ask(
-        "idempotent produce: duplicate of seq 3",
-        produce(TOPIC_A, 2, 2, (pid, epoch, 3), None),
-    )
-    .await;
-    c.ask(
-        "idempotent produce: sequence gap",
-        produce(TOPIC_A, 2, 1, (pid, epoch, 9), None),
-    )
-    .await;
-    c.ask(
-        "idempotent produce: stale epoch",
-        produce(TOPIC_A, 2, 1, (pid, epoch - 1, 5), None),
-    )
-    .await;
-    c.ask(
-        "idempotent produce: unknown producer id",
-        produce(TOPIC_A, 1, 1, (pid + 1000, 0, 0), None),
-    )
-    .await;
+    for (label, req) in [
+        (
+            "idempotent produce seq 0",
+            produce(TOPIC_A, 2, 3, (pid, epoch, 0), None),
+        ),
+        (
+            "idempotent produce seq 3",
+            produce(TOPIC_A, 2, 2, (pid, epoch, 3), None),
+        ),
+        (
+            "idempotent produce: duplicate of seq 3",
+            produce(TOPIC_A, 2, 2, (pid, epoch, 3), None),
+        ),
+        (
+            "idempotent produce: sequence gap",
+            produce(TOPIC_A, 2, 1, (pid, epoch, 9), None),
+        ),
+        (
+            "idempotent produce: stale epoch",
+            produce(TOPIC_A, 2, 1, (pid, epoch - 1, 5), None),
+        ),
+        (
+            "idempotent produce: unknown producer id",
+            produce(TOPIC_A, 1, 1, (pid + 1000, 0, 0), None),
+        ),
+    ] {
+        c.ask(label, req).await;
+    }
 }
 
 /// A transaction: coordinator, init, add partitions, produce, add offsets, txn offset
 /// commit, list and describe while open, end, read_committed reads; then the error cases.
 pub async fn transactional(c: &mut Session, st: &State) {
-    let find = if c.version::<FindCoordinatorRequest>().unwrap_or(0) >= 4 {
-        FindCoordinatorRequest::default()
-            .with_key_type(1)
-            .with_coordinator_keys(vec![s(TXN_ID)])
-    } else {
-        FindCoordinatorRequest::default()
-            .with_key_type(1)
-            .with_key(s(TXN_ID))
-    };
-    c.ask("find coordinator: transaction", find).await;
-    let init = InitProducerIdRequest::default()
-        .with_transactional_id(Some(txn_id(TXN_ID)))
-        .with_transaction_timeout_ms(60_000)
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1);
+    let v = c.version::<FindCoordinatorRequest>().unwrap_or(0);
+    c.ask(
+        "find coordinator: transaction",
+        find_coordinator(v, 1, &[TXN_ID]),
+    )
+    .await;
+    let init = init_producer_id(Some(TXN_ID));
     let Some(ids) = c.ask("init producer id: transactional", init.clone()).await else {
         return;
     };
@@ -119,10 +101,8 @@ pub async fn transactional(c: &mut Session, st: &State) {
                 .with_partitions(partitions)])
     };
     let v3 = c.version::<AddPartitionsToTxnRequest>().unwrap_or(0).min(3);
-    c.ask_at(
+    c.ask(
         "produce: partition not added",
-        c.version::<strom_codec::kafka_protocol::messages::ProduceRequest>()
-            .unwrap_or(9),
         produce(TOPIC_TXN, 0, 2, (pid, epoch, 0), Some(TXN_ID)),
     )
     .await;
@@ -206,17 +186,12 @@ pub async fn transactional(c: &mut Session, st: &State) {
     c.ask("end txn commit", end(true, epoch)).await;
     // Kafka answers EndTxn before its markers are written: wait (unrecorded, bounded) until
     // the transaction is complete, as a client's next request would be retried until then.
-    for _ in 0..150 {
-        let done = c.quiet(&describe).await.is_some_and(|r| {
-            r.transaction_states
-                .first()
-                .is_some_and(|t| t.transaction_state.as_str() == "CompleteCommit")
-        });
-        if done {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    c.wait_until(&describe, |r| {
+        r.transaction_states
+            .first()
+            .is_some_and(|t| t.transaction_state.as_str() == "CompleteCommit")
+    })
+    .await;
     c.ask("end txn: nothing open", end(false, epoch)).await;
     c.ask("describe transactions: committed", describe).await;
     c.ask("describe producers: committed", producers).await;
