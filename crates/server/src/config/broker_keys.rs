@@ -30,6 +30,10 @@ pub struct BrokerKey {
     /// May change at runtime: IncrementalAlterConfigs and AlterConfigs accept it.
     pub dynamic: bool,
     pub effect: BrokerEffect,
+    /// Kafka leaves it null unless set (another key holds the default, as
+    /// `log.retention.hours` for `log.retention.ms`): DescribeConfigs shows it null at its
+    /// default and does not list it as a synonym then.
+    pub null_in_kafka: bool,
 }
 
 impl BrokerKey {
@@ -94,17 +98,25 @@ macro_rules! field {
                 },
                 get: |$g: &Config| -> String { $get },
             },
+            null_in_kafka: false,
         }
     };
 }
 
 macro_rules! topic_default {
     ($name:literal, $ty:ident, $topic_key:literal) => {
+        topic_default!($name, $ty, $topic_key, false)
+    };
+    ($name:literal, $ty:ident, $topic_key:literal, null_in_kafka) => {
+        topic_default!($name, $ty, $topic_key, true)
+    };
+    ($name:literal, $ty:ident, $topic_key:literal, $null:literal) => {
         BrokerKey {
             name: $name,
             ty: Type::$ty,
             dynamic: true,
             effect: BrokerEffect::TopicDefault($topic_key),
+            null_in_kafka: $null,
         }
     };
 }
@@ -116,6 +128,7 @@ macro_rules! stored {
             ty: Type::$ty,
             dynamic: $dynamic,
             effect: BrokerEffect::Stored { default: $default },
+            null_in_kafka: false,
         }
     };
 }
@@ -278,7 +291,7 @@ pub static BROKER_KEYS: &[BrokerKey] = &[
         |c| c.data_dir.display().to_string()
     ),
     topic_default!("log.flush.interval.messages", Long, "flush.messages"),
-    topic_default!("log.flush.interval.ms", Long, "flush.ms"),
+    topic_default!("log.flush.interval.ms", Long, "flush.ms", null_in_kafka),
     field!(
         "log.flush.offset.checkpoint.interval.ms",
         Int,
@@ -340,7 +353,7 @@ pub static BROKER_KEYS: &[BrokerKey] = &[
             (c.log.retention_ms / 60_000).to_string()
         }
     ),
-    topic_default!("log.retention.ms", Long, "retention.ms"),
+    topic_default!("log.retention.ms", Long, "retention.ms", null_in_kafka),
     field!(
         "log.roll.hours",
         Int,
@@ -349,7 +362,7 @@ pub static BROKER_KEYS: &[BrokerKey] = &[
         |c| (c.log.segment_ms / 3_600_000).to_string()
     ),
     stored!("log.roll.jitter.ms", Long, true, "0"),
-    topic_default!("log.roll.ms", Long, "segment.ms"),
+    topic_default!("log.roll.ms", Long, "segment.ms", null_in_kafka),
     topic_default!("log.segment.bytes", Int, "segment.bytes"),
     stored!("log.segment.delete.delay.ms", Long, true, "60000"),
     stored!("max.connection.creation.rate", Int, true, "2147483647"),

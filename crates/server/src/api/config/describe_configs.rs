@@ -34,14 +34,10 @@ pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 pub type Dynamic = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Broker keys Kafka leaves null by default (another key holds the default: hours for
-/// `log.retention.ms`, `log.roll.hours` for `log.roll.ms`, the topic default for
-/// `log.flush.interval.ms`): at their default they are described with a null value and
-/// are not listed as synonyms.
-const NULL_BY_DEFAULT: &[&str] = &["log.retention.ms", "log.roll.ms", "log.flush.interval.ms"];
-
+/// A broker key Kafka leaves null at its default (`BrokerKey::null_in_kafka`), at its
+/// default: described with a null value and not listed as a synonym.
 fn null_default(name: &str, source: i8) -> bool {
-    source == SOURCE_DEFAULT_CONFIG && NULL_BY_DEFAULT.contains(&name)
+    source == SOURCE_DEFAULT_CONFIG && broker_key(name).is_some_and(|k| k.null_in_kafka)
 }
 
 struct Entry {
