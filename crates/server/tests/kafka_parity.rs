@@ -11,7 +11,9 @@ mod common;
 
 use common::{broker, call, create_topic, produce};
 use strom_codec::kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use strom_codec::kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use strom_codec::kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use strom_codec::kafka_protocol::messages::fetch_response::PartitionData;
 use strom_codec::kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use strom_codec::kafka_protocol::messages::{
     ApiKey, BrokerId, DescribeClusterRequest, DescribeClusterResponse, DescribeConfigsRequest,
@@ -20,9 +22,48 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
+use uuid::Uuid;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.into())
+}
+
+/// DescribeGroups of the unknown group "nobody" at `version`, operations asked for.
+async fn describe_nobody(conn: &mut TcpStream, version: i16) -> DescribedGroup {
+    let request = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(s("nobody"))])
+        .with_include_authorized_operations(true);
+    let r: DescribeGroupsResponse = call(
+        conn,
+        ApiKey::DescribeGroups,
+        version,
+        RequestKind::DescribeGroups(request),
+    )
+    .await;
+    r.groups.into_iter().next().unwrap()
+}
+
+/// Fetch v13 of one partition of the topic `id` from `offset`: that partition's answer.
+async fn fetch_v13(conn: &mut TcpStream, id: Uuid, partition: i32, offset: i64) -> PartitionData {
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_bytes(1 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(id)
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])]);
+    let r: FetchResponse = call(conn, ApiKey::Fetch, 13, RequestKind::Fetch(request)).await;
+    r.responses
+        .into_iter()
+        .next()
+        .unwrap()
+        .partitions
+        .into_iter()
+        .next()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -60,7 +101,8 @@ async fn metadata_by_topic_id_and_fetch_errors_answer_as_kafka() {
         r.topics[0].name.as_ref().map(|n| n.0.as_str()),
         Some("parity")
     );
-    // The cluster's operations are Kafka's cluster resource's, without the token ones.
+    // Not asked for, Metadata leaves the cluster's operations out; DescribeCluster lists
+    // Kafka's cluster resource's, without the token ones.
     assert_eq!(r.cluster_authorized_operations, i32::MIN);
     let cluster: DescribeClusterResponse = call(
         &mut conn,
@@ -74,85 +116,29 @@ async fn metadata_by_topic_id_and_fetch_errors_answer_as_kafka() {
     assert_eq!(cluster.cluster_authorized_operations, 8096);
     // A group's: READ, DELETE, DESCRIBE and, groups having configs, DESCRIBE_CONFIGS and
     // ALTER_CONFIGS.
-    let groups: DescribeGroupsResponse = call(
-        &mut conn,
-        ApiKey::DescribeGroups,
-        5,
-        RequestKind::DescribeGroups(
-            DescribeGroupsRequest::default()
-                .with_groups(vec![GroupId(s("nobody"))])
-                .with_include_authorized_operations(true),
-        ),
-    )
-    .await;
-    assert_eq!(groups.groups[0].authorized_operations, 3400);
-    assert_eq!(
-        groups.groups[0].error_code, 0,
-        "an unknown group is Dead before v6"
-    );
+    let group = describe_nobody(&mut conn, 5).await;
+    assert_eq!(group.authorized_operations, 3400);
+    assert_eq!(group.error_code, 0, "an unknown group is Dead before v6");
     // v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND.
-    let groups: DescribeGroupsResponse = call(
-        &mut conn,
-        ApiKey::DescribeGroups,
-        6,
-        RequestKind::DescribeGroups(
-            DescribeGroupsRequest::default()
-                .with_groups(vec![GroupId(s("nobody"))])
-                .with_include_authorized_operations(true),
-        ),
-    )
-    .await;
-    assert_eq!(groups.groups[0].error_code, 69);
-    assert_eq!(groups.groups[0].group_state.as_str(), "Dead");
-    assert_eq!(groups.groups[0].authorized_operations, i32::MIN);
+    let group = describe_nobody(&mut conn, 6).await;
+    assert_eq!(group.error_code, 69);
+    assert_eq!(group.group_state.as_str(), "Dead");
+    assert_eq!(group.authorized_operations, i32::MIN);
 
-    // Fetch v13 by id: a partition the topic lacks is UNKNOWN_TOPIC_OR_PARTITION (an unknown
-    // id stays UNKNOWN_TOPIC_ID); an offset out of range reports no offsets; error
-    // partitions carry an empty (not null) list of aborted transactions.
-    let fetch = |partition: i32, offset: i64| {
-        FetchRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_max_bytes(1 << 20)
-            .with_session_epoch(-1)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic_id(id)
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(partition)
-                    .with_fetch_offset(offset)
-                    .with_partition_max_bytes(1 << 20)])])
-    };
-    let r: FetchResponse = call(
-        &mut conn,
-        ApiKey::Fetch,
-        13,
-        RequestKind::Fetch(fetch(4, 0)),
-    )
-    .await;
-    let p = &r.responses[0].partitions[0];
+    // Fetch v13 by id: a partition the topic lacks is UNKNOWN_TOPIC_OR_PARTITION; an offset
+    // out of range reports no offsets; a partition the broker does not have carries an
+    // empty (not null) list of aborted transactions.
+    let p = fetch_v13(&mut conn, id, 4, 0).await;
     assert_eq!(p.error_code, 3);
     assert_eq!(p.aborted_transactions, Some(vec![]));
-    let r: FetchResponse = call(
-        &mut conn,
-        ApiKey::Fetch,
-        13,
-        RequestKind::Fetch(fetch(0, 99)),
-    )
-    .await;
-    let p = &r.responses[0].partitions[0];
+    let p = fetch_v13(&mut conn, id, 0, 99).await;
     assert_eq!(p.error_code, 1, "OFFSET_OUT_OF_RANGE");
     assert_eq!(
         (p.high_watermark, p.last_stable_offset, p.log_start_offset),
         (-1, -1, -1)
     );
     assert_eq!(p.aborted_transactions, None, "null for a failed read");
-    let r: FetchResponse = call(
-        &mut conn,
-        ApiKey::Fetch,
-        13,
-        RequestKind::Fetch(fetch(0, 0)),
-    )
-    .await;
-    let p = &r.responses[0].partitions[0];
+    let p = fetch_v13(&mut conn, id, 0, 0).await;
     assert_eq!((p.error_code, p.high_watermark), (0, 1));
     assert_eq!(p.aborted_transactions, None, "null for read_uncommitted");
 }

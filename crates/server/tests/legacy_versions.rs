@@ -17,6 +17,7 @@ use strom_codec::kafka_protocol::messages::create_topics_request::{
 };
 use strom_codec::kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use strom_codec::kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use strom_codec::kafka_protocol::messages::describe_log_dirs_response::DescribeLogDirsResult;
 use strom_codec::kafka_protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsTopic,
 };
@@ -80,6 +81,18 @@ async fn create_v0(conn: &mut TcpStream, topic: &str, configs: &[(&str, &str)]) 
     .await;
     assert_eq!(r.topics.len(), 1);
     r.topics[0].error_code
+}
+
+/// DescribeLogDirs of every topic at `version`: the one log directory's answer.
+async fn log_dir(conn: &mut TcpStream, version: i16) -> DescribeLogDirsResult {
+    let r: DescribeLogDirsResponse = call(
+        conn,
+        ApiKey::DescribeLogDirs,
+        version,
+        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(None)),
+    )
+    .await;
+    r.results.into_iter().next().expect("one log dir")
 }
 
 async fn list_offsets_v0(
@@ -202,14 +215,7 @@ async fn topics_offsets_and_list_offsets_at_version_0() {
     assert!(entry("retention.ms").synonyms.is_empty());
 
     // DescribeLogDirs v0 sees the three records' bytes.
-    let r: DescribeLogDirsResponse = call(
-        &mut conn,
-        ApiKey::DescribeLogDirs,
-        0,
-        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(None)),
-    )
-    .await;
-    let dir = &r.results[0];
+    let dir = log_dir(&mut conn, 0).await;
     assert_eq!(dir.error_code, 0);
     let topic = dir
         .topics
@@ -218,14 +224,7 @@ async fn topics_offsets_and_list_offsets_at_version_0() {
         .expect("topic listed");
     assert!(topic.partitions[0].partition_size > 0);
     // v4 adds the volume's size and free space (statvfs of the data directory).
-    let r: DescribeLogDirsResponse = call(
-        &mut conn,
-        ApiKey::DescribeLogDirs,
-        4,
-        RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(None)),
-    )
-    .await;
-    let dir = &r.results[0];
+    let dir = log_dir(&mut conn, 4).await;
     assert!(dir.total_bytes > 0, "{dir:?}");
     assert!((0..=dir.total_bytes).contains(&dir.usable_bytes), "{dir:?}");
 

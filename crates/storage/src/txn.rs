@@ -75,7 +75,7 @@ impl TxnIndex {
 
     /// Whether `producer_id` has an open transaction here.
     pub fn is_open(&self, producer_id: i64) -> bool {
-        self.ongoing.contains_key(&producer_id)
+        self.open_since(producer_id).is_some()
     }
 
     /// Aborted transactions overlapping `[from, to)`, as a Fetch response lists them.

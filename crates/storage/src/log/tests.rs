@@ -87,7 +87,7 @@ fn segments_roll_by_record_time_not_by_the_age_of_records() {
         segment_ms: 1000,
         ..config()
     };
-    let log = Log::open_with(dir.path(), cfg, false, None);
+    let log = Log::open_with(dir.path(), cfg.clone(), false, None);
     let now = 1_800_000_000_000;
     let year_ago = now - 31_536_000_000;
     // A replay of year-old records: one segment, not one per batch.
@@ -102,20 +102,13 @@ fn segments_roll_by_record_time_not_by_the_age_of_records() {
     assert_eq!(log.segment_count(), 2);
     // Without timestamps, wall time since the segment was created counts.
     let dir = tempfile::tempdir().unwrap();
-    let log = Log::open_with(dir.path(), cfg_ms(1000), false, None);
+    let log = Log::open_with(dir.path(), cfg, false, None);
     log.append(&batch(&[b"a"], -1, None), now).unwrap();
     log.append(&batch(&[b"b"], -1, None), now + 1000).unwrap();
     assert_eq!(log.segment_count(), 1);
     log.append(&batch(&[b"c"], -1, None), now + 1001).unwrap();
     assert_eq!(log.segment_count(), 2);
     assert_eq!(read_all(&log, 0).len(), 3);
-}
-
-fn cfg_ms(segment_ms: i64) -> LogConfig {
-    LogConfig {
-        segment_ms,
-        ..config()
-    }
 }
 
 #[test]
