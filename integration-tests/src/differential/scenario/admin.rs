@@ -17,8 +17,9 @@ use strom_codec::kafka_protocol::messages::{
 use strom_codec::kafka_protocol::messages::{
     AlterConfigsRequest, AlterPartitionReassignmentsRequest, CreateAclsRequest,
     CreatePartitionsRequest, DeleteAclsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeAclsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest,
-    DescribeTopicPartitionsRequest, DescribeUserScramCredentialsRequest, ElectLeadersRequest,
+    DescribeAclsRequest, DescribeAclsResponse, DescribeClusterRequest, DescribeConfigsRequest,
+    DescribeConfigsResponse, DescribeLogDirsRequest, DescribeTopicPartitionsRequest,
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse, ElectLeadersRequest,
     IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
 };
 
@@ -168,6 +169,11 @@ pub async fn configs(c: &mut Session) {
         .await;
     let missing = incremental("no-such-topic", &[("retention.ms", 0, Some("1"))], false);
     c.ask("incremental alter: unknown topic", missing).await;
+    // Kafka's broker applies a topic's new configs a moment after the controller commits
+    // them; a client that describes at once may see the old ones.
+    let retention = describe(vec![(2, TOPIC_A, Some(&["retention.ms"]))], false);
+    c.wait_until(&retention, |r| config_is(r, "retention.ms", "3600000"))
+        .await;
     c.ask(
         "describe configs: after alter",
         describe(
@@ -196,6 +202,9 @@ pub async fn configs(c: &mut Session) {
             ]),
     ]);
     c.ask("alter configs", alter).await;
+    let retention = describe(vec![(2, TOPIC_COMPACT, Some(&["retention.ms"]))], false);
+    c.wait_until(&retention, |r| config_is(r, "retention.ms", "7200000"))
+        .await;
     c.ask(
         "describe configs: after alter configs",
         describe(vec![(2, TOPIC_COMPACT, Some(TOPIC_KEYS))], false),
@@ -316,6 +325,24 @@ fn acl_filter(resource_type: i8, name: Option<&str>, pattern: i8) -> DescribeAcl
         .with_permission_type(1)
 }
 
+/// Whether a DescribeConfigs answer gives `key` the value `value`.
+fn config_is(r: &DescribeConfigsResponse, key: &str, value: &str) -> bool {
+    r.results
+        .iter()
+        .flat_map(|x| &x.configs)
+        .any(|c| c.name.as_str() == key && c.value.as_deref() == Some(value))
+}
+
+/// How many ACLs a DescribeAcls answer lists.
+fn acl_count(r: &DescribeAclsResponse) -> usize {
+    r.resources.iter().map(|x| x.acls.len()).sum()
+}
+
+/// Whether a DescribeUserScramCredentials answer lists `user`.
+fn has_user(r: &DescribeUserScramCredentialsResponse, user: &str) -> bool {
+    r.results.iter().any(|x| x.user.as_str() == user)
+}
+
 /// CreateAcls (good and bad), DescribeAcls with filters, DeleteAcls; SCRAM users.
 pub async fn acls_and_users(c: &mut Session) {
     let create = CreateAclsRequest::default().with_creations(vec![
@@ -324,6 +351,10 @@ pub async fn acls_and_users(c: &mut Session) {
         acl(TOPIC_A, 3, "User:carol", 4, 3),
     ]);
     c.ask("create acls", create).await;
+    // Kafka answers once the controller has the ACLs; its authorizer learns them a moment
+    // later, as a client that describes straight away would see.
+    c.wait_until(&acl_filter(1, None, 1), |r| acl_count(r) >= 3)
+        .await;
     for (what, bad) in [
         ("principal without a type", acl(TOPIC_A, 3, "alice", 3, 3)),
         ("pattern ANY", acl(TOPIC_A, 1, "User:alice", 3, 3)),
@@ -357,6 +388,8 @@ pub async fn acls_and_users(c: &mut Session) {
             .with_permission_type(1),
     ]);
     c.ask("delete acls", delete).await;
+    c.wait_until(&acl_filter(1, None, 1), |r| acl_count(r) <= 1)
+        .await;
     c.ask("describe acls: after delete", acl_filter(1, None, 1))
         .await;
     let users = |names: Option<&[&str]>| {
@@ -385,6 +418,9 @@ pub async fn acls_and_users(c: &mut Session) {
         upsert("bad-mechanism", 9, 4096),
     ]);
     c.ask("alter scram users: upsert", alter).await;
+    // As with ACLs, Kafka's broker learns the credentials a moment after the controller.
+    c.wait_until(&users(None), |r| has_user(r, "alice") && has_user(r, "bob"))
+        .await;
     c.ask("describe scram users: all", users(None)).await;
     c.ask(
         "describe scram users: unknown",
@@ -403,6 +439,7 @@ pub async fn acls_and_users(c: &mut Session) {
             .with_mechanism(1),
     ]);
     c.ask("alter scram users: delete", delete).await;
+    c.wait_until(&users(None), |r| !has_user(r, "alice")).await;
     c.ask("describe scram users: after delete", users(None))
         .await;
 }
