@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 
+use crate::consumer_group::ConsumerGroup;
 use crate::records::OffsetValue;
 
 /// Identifies a parked request; the server maps it to the connection waiting for it.
@@ -111,6 +112,9 @@ pub struct Group {
     /// members and its record is being stored; the group turns Stable (and every parked
     /// SyncGroup is answered) once the store completes, as Kafka's coordinator does.
     pub assignment_storing: Option<i32>,
+    /// A KIP-848 consumer group (`ConsumerGroupHeartbeat`): its members live here and the
+    /// classic fields above stay Empty. `None` for a classic group.
+    pub consumer: Option<Box<ConsumerGroup>>,
 }
 
 impl Group {
@@ -130,6 +134,27 @@ impl Group {
             rebalance_from_empty: false,
             state_timestamp: now_wall,
             assignment_storing: None,
+            consumer: None,
+        }
+    }
+
+    /// Whether this is a KIP-848 consumer group.
+    pub fn is_consumer(&self) -> bool {
+        self.consumer.is_some()
+    }
+
+    /// No member of either protocol: offsets may expire, the group may be deleted or change
+    /// protocol.
+    pub fn is_empty(&self) -> bool {
+        self.state == GroupState::Empty
+            && self.consumer.as_ref().is_none_or(|c| c.members.is_empty())
+    }
+
+    /// The name ListGroups and DescribeGroups give its state.
+    pub fn state_name(&self) -> &'static str {
+        match &self.consumer {
+            Some(c) => c.state_name(),
+            None => self.state.name(),
         }
     }
 
@@ -277,6 +302,15 @@ impl Group {
                     "static instance {instance} maps to {member_id}, not a member with it"
                 ));
             }
+        }
+        if let Some(c) = &self.consumer {
+            if !self.members.is_empty() || self.state != GroupState::Empty {
+                return Err(format!(
+                    "{} is a consumer group with classic members",
+                    self.group_id
+                ));
+            }
+            c.check_invariants(&self.group_id)?;
         }
         if self.state == GroupState::Stable && self.members.iter().any(|m| m.join_waiter.is_some())
         {

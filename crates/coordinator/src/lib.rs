@@ -11,6 +11,7 @@
     )
 )]
 
+pub mod consumer_group;
 pub mod group;
 pub mod groups;
 pub mod producer_ids;

@@ -131,6 +131,8 @@ handlers! {
         DescribeTransactions => api::txn::describe_transactions,
         ListTransactions => api::txn::list_transactions,
         DescribeTopicPartitions => api::describe_topic_partitions,
+        ConsumerGroupHeartbeat => api::group::consumer_group_heartbeat,
+        ConsumerGroupDescribe => api::group::consumer_group_describe,
     }
 }
 

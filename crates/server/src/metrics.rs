@@ -163,6 +163,8 @@ pub fn first_error(response: &ResponseKind) -> i16 {
         ResponseKind::SyncGroup(r) => r.error_code,
         ResponseKind::DescribeGroups(r) => first(r.groups.iter().map(|g| g.error_code)),
         ResponseKind::ListGroups(r) => r.error_code,
+        ResponseKind::ConsumerGroupHeartbeat(r) => r.error_code,
+        ResponseKind::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         ResponseKind::ApiVersions(r) => r.error_code,
         ResponseKind::CreateTopics(r) => first(r.topics.iter().map(|t| t.error_code)),
         ResponseKind::DeleteTopics(r) => first(r.responses.iter().map(|t| t.error_code)),

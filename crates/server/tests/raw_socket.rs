@@ -282,6 +282,12 @@ fn default_request(api_key: ApiKey) -> RequestKind {
         ApiKey::DescribeProducers => {
             RequestKind::DescribeProducers(DescribeProducersRequest::default())
         }
+        ApiKey::ConsumerGroupHeartbeat => RequestKind::ConsumerGroupHeartbeat(
+            strom_codec::kafka_protocol::messages::ConsumerGroupHeartbeatRequest::default(),
+        ),
+        ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(
+            strom_codec::kafka_protocol::messages::ConsumerGroupDescribeRequest::default(),
+        ),
         ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
             DescribeTopicPartitionsRequest::default().with_response_partition_limit(10),
         ),

@@ -20,14 +20,26 @@ impl Groups {
                 states.is_empty()
                     || states
                         .iter()
-                        .any(|s| s.eq_ignore_ascii_case(g.state.name()))
+                        .any(|s| s.eq_ignore_ascii_case(g.state_name()))
             })
-            // Every group here is a classic group (KIP-848 groups do not exist yet).
-            .filter(|_| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case("classic")))
+            .filter(|g| {
+                let kind = if g.is_consumer() {
+                    "consumer"
+                } else {
+                    "classic"
+                };
+                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(kind))
+            })
             .map(|g| GroupListing {
                 group_id: g.group_id.clone(),
                 protocol_type: g.protocol_type.clone().unwrap_or_default(),
-                state: g.state,
+                state: g.state_name().to_string(),
+                group_type: if g.is_consumer() {
+                    "consumer"
+                } else {
+                    "classic"
+                }
+                .to_string(),
             })
             .collect();
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -35,9 +47,10 @@ impl Groups {
     }
 
     pub fn describe(&self, group_id: &str) -> GroupDescription {
-        let Some(g) = self.groups.get(group_id) else {
+        let Some(g) = self.groups.get(group_id).filter(|g| !g.is_consumer()) else {
             return GroupDescription {
                 group_id: group_id.into(),
+                is_consumer: self.groups.get(group_id).is_some_and(Group::is_consumer),
                 state: "Dead".into(),
                 protocol_type: String::new(),
                 protocol: String::new(),
@@ -47,6 +60,7 @@ impl Groups {
         let protocol = g.protocol_name.clone().unwrap_or_default();
         GroupDescription {
             group_id: group_id.into(),
+            is_consumer: false,
             state: g.state.name().into(),
             protocol_type: g.protocol_type.clone().unwrap_or_default(),
             protocol: if g.state == GroupState::Stable {
@@ -82,7 +96,7 @@ impl Groups {
         let Some(g) = self.groups.get(group_id) else {
             return (Some(ErrorCode::GroupIdNotFound), Vec::new());
         };
-        if g.state != GroupState::Empty {
+        if !g.is_empty() {
             return (Some(ErrorCode::NonEmptyGroup), Vec::new());
         }
         let records = Self::tombstones(g, None);
@@ -103,10 +117,13 @@ impl Groups {
         let mut results = Vec::new();
         let mut records = Vec::new();
         for (topic, partition) in partitions {
-            let in_use = g.state != GroupState::Empty
+            let in_use = (g.state != GroupState::Empty
                 && g.members
                     .iter()
-                    .any(|m| subscribes_to(&m.metadata_for(&protocol), topic));
+                    .any(|m| subscribes_to(&m.metadata_for(&protocol), topic)))
+                || g.consumer.as_ref().is_some_and(|c| {
+                    !c.members.is_empty() && c.subscribed_topics().contains(topic)
+                });
             if in_use {
                 results.push((
                     topic.clone(),

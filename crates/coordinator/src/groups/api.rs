@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use strom_codec::ErrorCode;
 
-use crate::group::{GroupState, Token};
+use crate::group::Token;
 use crate::records::Record;
 
 #[derive(Debug, Clone, Default)]
@@ -112,6 +112,8 @@ pub struct CommitRequest {
     pub generation_id: i32,
     pub member_id: String,
     pub group_instance_id: Option<String>,
+    /// The OffsetCommit version (KIP-848 members must use v9+).
+    pub api_version: i16,
     /// (topic, partition, offset, leader_epoch, metadata)
     pub offsets: Vec<(String, i32, i64, i32, Option<String>)>,
 }
@@ -135,7 +137,10 @@ pub struct CommittedOffset {
 pub struct GroupListing {
     pub group_id: String,
     pub protocol_type: String,
-    pub state: GroupState,
+    /// Kafka's state name (`Empty`, `Stable`, … for either protocol).
+    pub state: String,
+    /// `classic` or `consumer`.
+    pub group_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +156,9 @@ pub struct MemberDescription {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupDescription {
     pub group_id: String,
+    /// A KIP-848 consumer group, which DescribeGroups describes as "Dead" (it describes
+    /// classic groups only, as Kafka's).
+    pub is_consumer: bool,
     pub state: String,
     pub protocol_type: String,
     pub protocol: String,

@@ -73,6 +73,21 @@ impl Groups {
                 )),
             );
         };
+        if let Some(cg) = &group.consumer {
+            if !cg.members.is_empty() {
+                // Classic members do not join a KIP-848 group that has members.
+                return Outputs::reply(
+                    token,
+                    Reply::Join(JoinResponse::error(
+                        ErrorCode::InconsistentGroupProtocol,
+                        &req.member_id,
+                    )),
+                );
+            }
+            // An empty consumer group turns classic; its committed offsets stay.
+            group.consumer = None;
+            group.protocol_type = None;
+        }
         if group.state == GroupState::Dead {
             return Outputs::reply(
                 token,

@@ -10,6 +10,7 @@
 
 mod admin;
 mod api;
+mod consumer;
 mod heartbeat;
 mod join;
 mod leave;
@@ -27,6 +28,10 @@ use crate::group::Group;
 use crate::records::{self, GroupValue, MemberValue, Record};
 
 pub use api::*;
+pub use consumer::{
+    compile_regex, ConsumerGroupDescription, ConsumerHeartbeat, ConsumerHeartbeatResponse,
+    ConsumerMemberDescription, REGEX_BYTES_MAX,
+};
 pub use subscription::subscribes_to;
 
 /// Most members one group may hold (`group.max.size`; Kafka's default is unbounded).
@@ -52,6 +57,16 @@ pub struct GroupConfig {
     /// `group.coordinator.append.linger.ms`: how long records wait for others to join
     /// their batch before being stored; the replies that depend on them wait as long.
     pub append_linger_ms: i64,
+    /// `group.consumer.session.timeout.ms`: a KIP-848 member's session unless its group's
+    /// `consumer.session.timeout.ms` says otherwise (the server resolves it).
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`, likewise.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: most members of one KIP-848 consumer group.
+    pub consumer_max_size: usize,
+    /// `group.consumer.assignors`: the server-side assignors members may name, the default
+    /// first.
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -68,6 +83,13 @@ impl Default for GroupConfig {
             offsets_partitions: 50,
             offset_metadata_bytes_max: OFFSET_METADATA_BYTES_MAX,
             append_linger_ms: 5,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: GROUP_MEMBERS_MAX,
+            consumer_assignors: crate::consumer_group::assignors::KNOWN
+                .iter()
+                .map(|a| (*a).to_string())
+                .collect(),
         }
     }
 }

@@ -43,7 +43,12 @@ impl Groups {
         }
         if !self.groups.contains_key(&req.group_id) {
             if req.generation_id >= 0 {
-                return all(ErrorCode::IllegalGeneration);
+                // v9+ may come from a KIP-848 member: its group is gone.
+                return all(if req.api_version >= 9 {
+                    ErrorCode::GroupIdNotFound
+                } else {
+                    ErrorCode::IllegalGeneration
+                });
             }
             if self.groups.len() >= GROUPS_MAX {
                 return all(ErrorCode::CoordinatorNotAvailable);
@@ -55,7 +60,14 @@ impl Groups {
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             return all(ErrorCode::CoordinatorNotAvailable);
         };
-        let check = if group.state == GroupState::Dead {
+        let check = if let Some(cg) = group.consumer.as_deref() {
+            Self::consumer_commit_check(
+                cg,
+                &req.member_id,
+                req.generation_id,
+                Some(req.api_version),
+            )
+        } else if group.state == GroupState::Dead {
             Some(ErrorCode::CoordinatorNotAvailable)
         } else if req.generation_id < 0 && group.state == GroupState::Empty {
             None
@@ -134,7 +146,9 @@ impl Groups {
         let Some(group) = self.groups.get(group_id) else {
             return Some(ErrorCode::IllegalGeneration);
         };
-        if group.state == GroupState::Dead {
+        if let Some(cg) = group.consumer.as_deref() {
+            Self::consumer_commit_check(cg, member_id, generation_id, None)
+        } else if group.state == GroupState::Dead {
             Some(ErrorCode::CoordinatorNotAvailable)
         } else if group.is_fenced(member_id, group_instance_id) {
             Some(ErrorCode::FencedInstanceId)

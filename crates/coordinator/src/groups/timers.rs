@@ -28,6 +28,7 @@ impl Groups {
     fn tick_unchecked(&mut self, now: i64, wall: i64) -> Outputs {
         let mut out = Outputs::default();
         let retention = self.config.offsets_retention_ms;
+        let assignors = self.config.consumer_assignors.clone();
         let mut deleted = Vec::new();
         for group in self.groups.values_mut() {
             let pending_before = group.pending_members.len();
@@ -48,13 +49,14 @@ impl Groups {
             if removed {
                 Self::after_member_removed(group, now, wall, &mut out);
             }
+            Self::consumer_tick(group, now, wall, &assignors);
             if group.state == GroupState::PreparingRebalance
                 && (group.rebalance_deadline.is_some_and(|d| d <= now)
                     || (pending_expired && group.all_joined()))
             {
                 Self::complete_join(group, now, wall, &mut out);
             }
-            if group.state == GroupState::Empty
+            if group.is_empty()
                 && retention >= 0
                 && wall.saturating_sub(group.state_timestamp) > retention
             {
@@ -78,6 +80,7 @@ impl Groups {
                     .map(|m| m.session_deadline)
                     .chain(g.rebalance_deadline)
                     .chain(g.pending_members.values().copied())
+                    .chain(Self::consumer_deadlines(g))
             })
             .min()
     }

@@ -191,6 +191,45 @@ pub static BROKER_KEYS: &[BrokerKey] = &[
         |c| c.fetch_max_bytes.to_string()
     ),
     field!(
+        "group.consumer.assignors",
+        List,
+        false,
+        |c, v| c.groups.consumer_assignors = consumer_assignors(v)?,
+        |c| c
+            .groups
+            .consumer_assignors
+            .iter()
+            .map(|a| assignor_class(a))
+            .collect::<Vec<_>>()
+            .join(",")
+    ),
+    field!(
+        "group.consumer.heartbeat.interval.ms",
+        Int,
+        false,
+        |c, v| c.groups.consumer_heartbeat_interval_ms = int_in(v, 1, i32::MAX)?,
+        |c| c.groups.consumer_heartbeat_interval_ms.to_string()
+    ),
+    field!(
+        "group.consumer.max.size",
+        Int,
+        false,
+        |c, v| c.groups.consumer_max_size = usize::try_from(long_in(
+            v,
+            1,
+            i64::try_from(strom_coordinator::groups::GROUP_MEMBERS_MAX).unwrap_or(1000)
+        )?)
+        .map_err(|e| e.to_string())?,
+        |c| c.groups.consumer_max_size.to_string()
+    ),
+    field!(
+        "group.consumer.session.timeout.ms",
+        Int,
+        false,
+        |c, v| c.groups.consumer_session_timeout_ms = int_in(v, 1, i32::MAX)?,
+        |c| c.groups.consumer_session_timeout_ms.to_string()
+    ),
+    field!(
         "group.coordinator.append.linger.ms",
         Int,
         false,
@@ -572,6 +611,34 @@ fn metrics_listen(v: &str) -> Result<Option<String>, String> {
 /// The broker key named `name`.
 pub fn broker_key(name: &str) -> Option<&'static BrokerKey> {
     BROKER_KEYS.iter().find(|k| k.name == name)
+}
+
+/// Kafka's class name of a server-side assignor (what `group.consumer.assignors` lists).
+fn assignor_class(name: &str) -> String {
+    match name {
+        "uniform" => "org.apache.kafka.coordinator.group.assignor.UniformAssignor".into(),
+        "range" => "org.apache.kafka.coordinator.group.assignor.RangeAssignor".into(),
+        other => other.into(),
+    }
+}
+
+/// `group.consumer.assignors`: a comma-separated list of assignors, by name (`uniform`,
+/// `range`) or by Kafka's class name; at least one.
+fn consumer_assignors(v: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let name = strom_coordinator::consumer_group::assignors::KNOWN
+            .iter()
+            .find(|k| item == **k || item == assignor_class(k))
+            .ok_or_else(|| format!("unknown assignor {item}: Strom has uniform and range"))?;
+        if !out.iter().any(|o: &String| o == name) {
+            out.push((*name).to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err("at least one assignor is required".into());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -14,10 +14,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use strom_codec::ErrorCode;
+use strom_coordinator::consumer_group::TopicsView;
 use strom_coordinator::group::Token;
 use strom_coordinator::groups::{
-    CommitRequest, CommitResponse, CommittedOffset, Completion, GroupDescription, GroupListing,
-    Groups, HeartbeatRequest, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, Outputs,
+    CommitRequest, CommitResponse, CommittedOffset, Completion, ConsumerGroupDescription,
+    ConsumerHeartbeat, ConsumerHeartbeatResponse, GroupDescription, GroupListing, Groups,
+    HeartbeatRequest, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, Outputs,
     PartitionErrors, Reply, SyncRequest, SyncResponse,
 };
 use strom_coordinator::records::partition_for;
@@ -49,6 +51,15 @@ enum Message {
     Heartbeat(HeartbeatRequest, oneshot::Sender<Option<ErrorCode>>),
     Leave(LeaveRequest, oneshot::Sender<LeaveResponse>),
     Commit(CommitRequest, oneshot::Sender<CommitResponse>),
+    ConsumerHeartbeat(
+        ConsumerHeartbeat,
+        Arc<TopicsView>,
+        oneshot::Sender<ConsumerHeartbeatResponse>,
+    ),
+    ConsumerDescribe {
+        group_ids: Vec<String>,
+        reply: oneshot::Sender<Vec<ConsumerGroupDescription>>,
+    },
     FetchOffsets {
         group_id: String,
         partitions: Option<Vec<(String, i32)>>,
@@ -161,6 +172,25 @@ impl GroupCoordinator {
 
     pub async fn commit(&self, request: CommitRequest) -> Option<CommitResponse> {
         self.ask(|r| Message::Commit(request, r)).await
+    }
+
+    /// A KIP-848 ConsumerGroupHeartbeat, resolved against `view`.
+    pub async fn consumer_heartbeat(
+        &self,
+        request: ConsumerHeartbeat,
+        view: Arc<TopicsView>,
+    ) -> Option<ConsumerHeartbeatResponse> {
+        self.ask(|r| Message::ConsumerHeartbeat(request, view, r))
+            .await
+    }
+
+    /// ConsumerGroupDescribe.
+    pub async fn consumer_describe(
+        &self,
+        group_ids: Vec<String>,
+    ) -> Option<Vec<ConsumerGroupDescription>> {
+        self.ask(|reply| Message::ConsumerDescribe { group_ids, reply })
+            .await
     }
 
     /// Committed offsets of `group_id` (all when `partitions` is `None`).
@@ -438,6 +468,19 @@ impl Actor {
             Message::Commit(req, tx) => {
                 let token = self.token(Waiter::Commit(tx));
                 self.groups.commit(now, wall, token, req)
+            }
+            Message::ConsumerHeartbeat(req, view, reply) => {
+                let _ = reply.send(self.groups.consumer_heartbeat(now, wall, req, &view));
+                return;
+            }
+            Message::ConsumerDescribe { group_ids, reply } => {
+                let _ = reply.send(
+                    group_ids
+                        .iter()
+                        .map(|id| self.groups.consumer_describe(id))
+                        .collect(),
+                );
+                return;
             }
             Message::FetchOffsets {
                 group_id,

@@ -5,6 +5,7 @@
 //! producer ids, topic ids), each from its own broker.
 
 mod admin;
+mod consumer;
 mod data;
 mod groups;
 mod txn;
@@ -51,6 +52,7 @@ pub async fn run(c: &mut Session) {
     data::fetch(c, &st).await;
     data::offsets(c).await;
     groups::classic(c).await;
+    consumer::consumer(c, &st).await;
     txn::idempotent(c).await;
     txn::transactional(c, &st).await;
     admin::configs(c).await;

@@ -1,5 +1,6 @@
 //! Tests of the group coordinator, by concern, with shared builders.
 
+mod consumer;
 mod join;
 mod offsets;
 mod simulation;

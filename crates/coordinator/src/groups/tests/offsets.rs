@@ -31,6 +31,7 @@ fn commits_check_generation_and_membership() {
         generation_id: generation,
         member_id: member.into(),
         group_instance_id: None,
+        api_version: 9,
         offsets: vec![("t".into(), 0, 42, 0, Some("meta".into()))],
     };
     // Simple consumer on a new group.
@@ -83,6 +84,7 @@ fn replay_restores_offsets_and_groups() {
             generation_id: 1,
             member_id: "m1".into(),
             group_instance_id: None,
+            api_version: 9,
             offsets: vec![("t".into(), 2, 7, 0, None)],
         },
     );

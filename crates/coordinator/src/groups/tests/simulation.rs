@@ -98,6 +98,7 @@ fn simulate(seed: u64) {
                         generation_id: generation,
                         member_id: m,
                         group_instance_id: None,
+                        api_version: 9,
                         offsets: vec![("t".into(), 0, i64::from(step), 0, None)],
                     },
                 )

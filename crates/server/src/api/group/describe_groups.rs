@@ -44,10 +44,12 @@ pub async fn handle(
             .map(|d| {
                 let unknown = ctx.version >= 6 && d.state == "Dead" && d.members.is_empty();
                 let (code, message) = if unknown {
-                    (
-                        ErrorCode::GroupIdNotFound.code(),
-                        Some(str_bytes(format!("Group {} not found.", d.group_id))),
-                    )
+                    let message = if d.is_consumer {
+                        format!("Group {} is not a classic group.", d.group_id)
+                    } else {
+                        format!("Group {} not found.", d.group_id)
+                    };
+                    (ErrorCode::GroupIdNotFound.code(), Some(str_bytes(message)))
                 } else {
                     (0, None)
                 };

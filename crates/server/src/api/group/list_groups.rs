@@ -34,8 +34,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> Lis
                 ListedGroup::default()
                     .with_group_id(GroupId(str_bytes(g.group_id)))
                     .with_protocol_type(str_bytes(g.protocol_type))
-                    .with_group_state(str_bytes(g.state.name()))
-                    .with_group_type(str_bytes("classic"))
+                    .with_group_state(str_bytes(g.state))
+                    .with_group_type(str_bytes(g.group_type))
             })
             .collect(),
     )

@@ -1,6 +1,8 @@
 //! The consumer-group APIs (classic protocol). Handlers translate wire versions to the
 //! coordinator's plain requests and back; all group logic lives in `strom-coordinator`.
 
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod delete_groups;
 pub mod describe_groups;
 pub mod find_coordinator;

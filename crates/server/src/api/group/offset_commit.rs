@@ -63,6 +63,7 @@ pub async fn handle(
             generation_id: request.generation_id_or_member_epoch,
             member_id: request.member_id.as_str().to_string(),
             group_instance_id: opt_string(request.group_instance_id.as_ref()),
+            api_version: ctx.version,
             offsets,
         };
         let keys: Vec<(String, i32)> = req
