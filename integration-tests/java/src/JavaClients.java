@@ -47,12 +47,17 @@ public class JavaClients {
     }
 
     static KafkaConsumer<String, String> consumer(String group, String isolation) {
+        return consumer(group, isolation, "classic");
+    }
+
+    /** A consumer of `group` on `protocol`: classic, or consumer (KIP-848). */
+    static KafkaConsumer<String, String> consumer(String group, String isolation, String protocol) {
         Properties p = base();
         p.put("key.deserializer", StringDeserializer.class.getName());
         p.put("value.deserializer", StringDeserializer.class.getName());
         if (group != null) {
             p.put("group.id", group);
-            p.put("group.protocol", "classic");
+            p.put("group.protocol", protocol);
         }
         p.put("auto.offset.reset", "earliest");
         p.put("enable.auto.commit", "false");
@@ -225,17 +230,18 @@ public class JavaClients {
         System.out.println("transactions ok");
     }
 
-    static void groups(Admin admin) throws Exception {
-        String t = "java-group";
-        String g = "java-group-g";
+    /** A group of two on `protocol` (classic, or consumer: KIP-848). */
+    static void groups(Admin admin, String protocol) throws Exception {
+        String t = "java-group-" + protocol;
+        String g = "java-group-g-" + protocol;
         get(admin.createTopics(List.of(new NewTopic(t, 4, (short) 1))).all());
         try (KafkaProducer<String, String> p = producer(new Properties())) {
             for (int i = 0; i < 400; i++) {
                 p.send(new ProducerRecord<>(t, i % 4, "k" + i, "v" + i));
             }
         }
-        KafkaConsumer<String, String> a = consumer(g, "read_uncommitted");
-        KafkaConsumer<String, String> b = consumer(g, "read_uncommitted");
+        KafkaConsumer<String, String> a = consumer(g, "read_uncommitted", protocol);
+        KafkaConsumer<String, String> b = consumer(g, "read_uncommitted", protocol);
         a.subscribe(List.of(t));
         b.subscribe(List.of(t));
         // Both poll until the group settles with two members and every record is read once.
@@ -272,7 +278,9 @@ public class JavaClients {
                 get(admin.listConsumerGroupOffsets(g).partitionsToOffsetAndMetadata());
         check(committed.size() == 4 && committed.values().stream().allMatch(o -> o.offset() == 100),
                 "committed 100 everywhere: " + committed);
-        check(get(admin.listGroups().all()).stream().anyMatch(l -> l.groupId().equals(g)), "group listed");
+        check(get(admin.listGroups().all()).stream().anyMatch(l -> l.groupId().equals(g)
+                && l.type().map(ty -> ty.toString().equalsIgnoreCase(protocol)).orElse(false)),
+                "group listed as " + protocol);
         a.close();
         b.close();
         // An empty group's offsets are reset by Admin, then the group is deleted.
@@ -285,7 +293,7 @@ public class JavaClients {
         check(!committed.containsKey(tp), "offset deleted: " + committed);
         get(admin.deleteConsumerGroups(List.of(g)).all());
         check(get(admin.listGroups().all()).stream().noneMatch(l -> l.groupId().equals(g)), "group deleted");
-        System.out.println("groups ok");
+        System.out.println("groups ok (" + protocol + ")");
     }
 
     /** Consume-transform-produce: input offsets committed in the output transaction. */
@@ -345,7 +353,8 @@ public class JavaClients {
             admin(admin);
             idempotent();
             transactions(admin);
-            groups(admin);
+            groups(admin, "classic");
+            groups(admin, "consumer");
             exactlyOnce(admin);
         }
         System.out.println("java clients ok");

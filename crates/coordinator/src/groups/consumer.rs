@@ -719,6 +719,24 @@ impl Groups {
         })
     }
 
+    /// OffsetFetch v9's member checks: a consumer group's member that names itself must
+    /// exist and be at its current epoch (others, and classic groups, fetch freely).
+    pub fn validate_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Option<ErrorCode> {
+        let cg = self.groups.get(group_id)?.consumer.as_deref()?;
+        if member_id.is_none() && member_epoch < 0 {
+            return None;
+        }
+        let Some(m) = member_id.and_then(|id| cg.members.get(id)) else {
+            return Some(ErrorCode::UnknownMemberId);
+        };
+        (m.member_epoch != member_epoch).then_some(ErrorCode::StaleMemberEpoch)
+    }
+
     /// OffsetCommit's and TxnOffsetCommit's member checks for a consumer group: the member
     /// exists and commits at its current epoch.
     pub(super) fn consumer_commit_check(

@@ -56,6 +56,12 @@ enum Message {
         Arc<TopicsView>,
         oneshot::Sender<ConsumerHeartbeatResponse>,
     ),
+    ValidateOffsetFetch {
+        group_id: String,
+        member_id: Option<String>,
+        member_epoch: i32,
+        reply: oneshot::Sender<Option<ErrorCode>>,
+    },
     ConsumerDescribe {
         group_ids: Vec<String>,
         reply: oneshot::Sender<Vec<ConsumerGroupDescription>>,
@@ -182,6 +188,22 @@ impl GroupCoordinator {
     ) -> Option<ConsumerHeartbeatResponse> {
         self.ask(|r| Message::ConsumerHeartbeat(request, view, r))
             .await
+    }
+
+    /// OffsetFetch v9's member checks (KIP-848 groups).
+    pub async fn validate_offset_fetch(
+        &self,
+        group_id: String,
+        member_id: Option<String>,
+        member_epoch: i32,
+    ) -> Option<Option<ErrorCode>> {
+        self.ask(|reply| Message::ValidateOffsetFetch {
+            group_id,
+            member_id,
+            member_epoch,
+            reply,
+        })
+        .await
     }
 
     /// ConsumerGroupDescribe.
@@ -471,6 +493,19 @@ impl Actor {
             }
             Message::ConsumerHeartbeat(req, view, reply) => {
                 let _ = reply.send(self.groups.consumer_heartbeat(now, wall, req, &view));
+                return;
+            }
+            Message::ValidateOffsetFetch {
+                group_id,
+                member_id,
+                member_epoch,
+                reply,
+            } => {
+                let _ = reply.send(self.groups.validate_offset_fetch(
+                    &group_id,
+                    member_id.as_deref(),
+                    member_epoch,
+                ));
                 return;
             }
             Message::ConsumerDescribe { group_ids, reply } => {

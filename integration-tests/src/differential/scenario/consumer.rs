@@ -7,9 +7,11 @@ use strom_codec::kafka_protocol::messages::consumer_group_heartbeat_request::Top
 use strom_codec::kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use strom_codec::kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use strom_codec::kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
     DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetCommitRequest,
+    OffsetFetchRequest,
 };
 
 use super::{group, s, topic, State, GROUP, TOPIC_A};
@@ -61,6 +63,15 @@ fn commit(member: &str, epoch: i32) -> OffsetCommitRequest {
                 .with_partition_index(0)
                 .with_committed_offset(1)
                 .with_committed_leader_epoch(-1)])])
+}
+
+/// OffsetFetch (v9) of every offset of the group, as `member` at `epoch`.
+fn fetch(member: &str, epoch: i32) -> OffsetFetchRequest {
+    OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+        .with_group_id(group(CONSUMER_GROUP))
+        .with_member_id(Some(s(member)))
+        .with_member_epoch(epoch)
+        .with_topics(None)])
 }
 
 fn describe(groups: &[&str]) -> ConsumerGroupDescribeRequest {
@@ -130,6 +141,11 @@ pub async fn consumer(c: &mut Session, st: &State) {
     c.ask("offset commit: unknown member", commit("nobody", 1))
         .await;
     c.ask("offset commit: its epoch", commit(M1, first.member_epoch))
+        .await;
+    c.ask("offset fetch: its epoch", fetch(M1, first.member_epoch))
+        .await;
+    c.ask("offset fetch: stale epoch", fetch(M1, 0)).await;
+    c.ask("offset fetch: unknown member", fetch("nobody", 1))
         .await;
     c.ask(
         "delete groups: consumer group with members",

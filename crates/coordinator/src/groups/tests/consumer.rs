@@ -151,6 +151,18 @@ fn epochs_are_checked() {
     let out = g.commit(2, 2, 3, commit(1, 9));
     assert_eq!(out.records.len(), 1);
     assert_eq!(code(out), None);
+    // OffsetFetch v9: a member that names itself is checked the same way.
+    assert_eq!(g.validate_offset_fetch("g", None, -1), None);
+    assert_eq!(g.validate_offset_fetch("g", Some("m1"), 1), None);
+    assert_eq!(
+        g.validate_offset_fetch("g", Some("m1"), 0),
+        Some(ErrorCode::StaleMemberEpoch)
+    );
+    assert_eq!(
+        g.validate_offset_fetch("g", Some("nobody"), 1),
+        Some(ErrorCode::UnknownMemberId)
+    );
+    assert_eq!(g.validate_offset_fetch("other", Some("m1"), 0), None);
 }
 
 #[test]

@@ -71,6 +71,23 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
                     .collect::<Vec<_>>()
             });
             let group_id = g.group_id.0.as_str().to_string();
+            if version >= 9 {
+                let member = g.member_id.as_ref().map(|m| m.as_str().to_string());
+                let check = ctx
+                    .state
+                    .groups
+                    .validate_offset_fetch(group_id.clone(), member, g.member_epoch)
+                    .await
+                    .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable));
+                if let Some(e) = check {
+                    groups.push(
+                        OffsetFetchResponseGroup::default()
+                            .with_group_id(GroupId(g.group_id.0))
+                            .with_error_code(e.code()),
+                    );
+                    continue;
+                }
+            }
             let unstable = unstable(ctx, &group_id, request.require_stable).await;
             let response = match fetch(ctx, group_id, wanted).await {
                 Some(offsets) => OffsetFetchResponseGroup::default().with_topics(
