@@ -139,6 +139,8 @@ pub struct ConsumerGroup {
     pub subscribed_metadata: Vec<(String, TopicId, i32)>,
     /// Each subscribed regex and the topics it matched when last resolved.
     pub resolved_regex: BTreeMap<String, BTreeSet<String>>,
+    /// The subscribed regexes, compiled.
+    pub compiled_regex: HashMap<String, regex::Regex>,
 }
 
 impl ConsumerGroup {

@@ -552,16 +552,23 @@ impl Groups {
             .values()
             .filter_map(|m| m.subscribed_regex.clone())
             .collect();
+        // Each regex is compiled once, while some member subscribes with it.
+        cg.compiled_regex.retain(|re, _| regexes.contains(re));
         let mut resolved = BTreeMap::new();
         for re in regexes {
-            let matched: BTreeSet<String> = match compile_regex(&re) {
-                Ok(compiled) => view
+            if !cg.compiled_regex.contains_key(&re) {
+                if let Ok(compiled) = compile_regex(&re) {
+                    cg.compiled_regex.insert(re.clone(), compiled);
+                }
+            }
+            let matched: BTreeSet<String> = match cg.compiled_regex.get(&re) {
+                Some(compiled) => view
                     .topics
                     .keys()
                     .filter(|t| compiled.is_match(t))
                     .cloned()
                     .collect(),
-                Err(_) => BTreeSet::new(),
+                None => BTreeSet::new(),
             };
             resolved.insert(re, matched);
         }
