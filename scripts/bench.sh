@@ -42,7 +42,7 @@ set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-PORT=${PORT:-39092}
+PORT=${PORT:-19092}
 SIZE=${SIZE:-1024}
 COUNT=${COUNT:-1000000}
 MAX_S=${MAX_S:-60}

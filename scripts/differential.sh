@@ -10,7 +10,7 @@
 #   STROM_DIFF_BIN=path/to/strom-differential   # a built harness (the test passes its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT=${DIFF_KAFKA_PORT:-39492}
+PORT=${DIFF_KAFKA_PORT:-19492}
 export KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
 export KAFKA_SET="authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer super.users=User:ANONYMOUS"
 REPORT=${DIFF_REPORT:-target/differential.md}

@@ -3,7 +3,7 @@
 # one KRaft node (broker and controller) on 127.0.0.1:PORT with Kafka's shipped
 # server.properties settings, a fresh data directory, in the foreground until killed.
 #
-#   scripts/kafka-reference.sh                 # port 39392, Kafka 4.4.0
+#   scripts/kafka-reference.sh                 # port 19392, Kafka 4.4.0
 #   KAFKA_VERSION=3.9.1 scripts/kafka-reference.sh 39500
 #
 # Jars are fetched once with Maven into KAFKA_REF_CACHE (default ~/.cache/strom/kafka-VERSION).
@@ -14,7 +14,7 @@
 # KAFKA_PID_FILE: when set, the broker's java process is recorded there as soon as it is spawned,
 # as one line `PID SPAWN_TIME` (the time in seconds since the epoch, bash's EPOCHREALTIME).
 set -euo pipefail
-PORT=${1:-39392}
+PORT=${1:-19392}
 CONTROLLER_PORT=$((PORT + 1))
 VERSION=${KAFKA_VERSION:-4.4.0}
 CACHE=${KAFKA_REF_CACHE:-$HOME/.cache/strom/kafka-$VERSION}

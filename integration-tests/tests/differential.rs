@@ -20,7 +20,7 @@ fn strom_answers_as_kafka_does_but_for_the_known_differences() {
         .current_dir(&root)
         .env("STROM_DIFF_BIN", env!("CARGO_BIN_EXE_strom-differential"))
         .env("DIFF_REPORT", report.path())
-        .env("DIFF_KAFKA_PORT", "39792")
+        .env("DIFF_KAFKA_PORT", "19792")
         .output()
         .expect("scripts/differential.sh runs");
     let text = std::fs::read_to_string(report.path()).unwrap_or_default();
