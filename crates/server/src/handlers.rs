@@ -120,6 +120,7 @@ handlers! {
         CreatePartitions => api::topic::create_partitions,
         DeleteGroups => api::group::delete_groups,
         ElectLeaders => api::topic::elect_leaders,
+        UpdateFeatures => api::update_features,
         IncrementalAlterConfigs => api::config::incremental_alter_configs,
         AlterPartitionReassignments => api::topic::alter_partition_reassignments,
         ListPartitionReassignments => api::topic::list_partition_reassignments,

@@ -163,6 +163,7 @@ pub fn first_error(response: &ResponseKind) -> i16 {
         ResponseKind::SyncGroup(r) => r.error_code,
         ResponseKind::DescribeGroups(r) => first(r.groups.iter().map(|g| g.error_code)),
         ResponseKind::ListGroups(r) => r.error_code,
+        ResponseKind::UpdateFeatures(r) => r.error_code,
         ResponseKind::ConsumerGroupHeartbeat(r) => r.error_code,
         ResponseKind::ConsumerGroupDescribe(r) => first(r.groups.iter().map(|g| g.error_code)),
         ResponseKind::ApiVersions(r) => r.error_code,

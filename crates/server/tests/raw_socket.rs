@@ -135,7 +135,7 @@ async fn unknown_api_versions_version_gets_v0_with_unsupported_version() {
 }
 
 #[tokio::test]
-async fn api_versions_v3_has_a_v0_header_and_no_default_tagged_fields() {
+async fn api_versions_v3_has_a_v0_header_and_the_features() {
     let (broker, _dir) = broker().await;
     let mut s = TcpStream::connect(broker.local_addr()).await.unwrap();
     s.write_all(&frame(
@@ -151,11 +151,35 @@ async fn api_versions_v3_has_a_v0_header_and_no_default_tagged_fields() {
     .await
     .unwrap();
     let resp = read_frame(&mut s).await.expect("answer");
-    // correlation id (4) + error (2) + compact array (1 + 7 per api) + throttle (4) + no tags (1)
-    assert_eq!(resp.len(), 4 + 2 + 1 + 7 * HANDLERS.len() + 4 + 1);
+    // A v0 header: the correlation id, then the body (its error code) at once.
     let mut r = resp.clone();
     assert_eq!(r.get_i32(), 5);
     assert_eq!(r.get_i16(), 0);
+    let mut body = resp.slice(4..);
+    let decoded = ApiVersionsResponse::decode(&mut body, 3).unwrap();
+    assert!(body.is_empty(), "{} bytes after the body", body.len());
+    assert_eq!(decoded.api_keys.len(), HANDLERS.len());
+    // KIP-584 features in tagged fields: what is supported, and group.version finalized at
+    // 1 (KIP-848 served) with the metadata offset as its epoch.
+    let supported: Vec<(String, i16, i16)> = decoded
+        .supported_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version, f.max_version))
+        .collect();
+    assert_eq!(
+        supported,
+        [
+            ("group.version".to_string(), 0, 1),
+            ("transaction.version".to_string(), 0, 0)
+        ]
+    );
+    let finalized: Vec<(String, i16)> = decoded
+        .finalized_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.max_version_level))
+        .collect();
+    assert_eq!(finalized, [("group.version".to_string(), 1)]);
+    assert!(decoded.finalized_features_epoch >= 0);
     broker.shutdown().await;
 }
 
@@ -282,6 +306,9 @@ fn default_request(api_key: ApiKey) -> RequestKind {
         ApiKey::DescribeProducers => {
             RequestKind::DescribeProducers(DescribeProducersRequest::default())
         }
+        ApiKey::UpdateFeatures => RequestKind::UpdateFeatures(
+            strom_codec::kafka_protocol::messages::UpdateFeaturesRequest::default(),
+        ),
         ApiKey::ConsumerGroupHeartbeat => RequestKind::ConsumerGroupHeartbeat(
             strom_codec::kafka_protocol::messages::ConsumerGroupHeartbeatRequest::default(),
         ),

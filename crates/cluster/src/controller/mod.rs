@@ -9,6 +9,7 @@
 //! the image that already holds the earlier items' records.
 
 mod configs;
+pub mod features;
 mod partitions;
 mod placement;
 mod security;
@@ -27,6 +28,7 @@ use crate::image::MetadataImage;
 use crate::records::{AclBinding, Endpoint, MetadataRecord, TopicId};
 
 pub use configs::{ConfigAlteration, ConfigOp, OP_APPEND, OP_DELETE, OP_SET, OP_SUBTRACT};
+pub use features::FeatureUpdate;
 pub use partitions::IsrChange;
 pub use placement::{place_replicas, BrokerSlot};
 pub use security::{ScramChange, SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN};
@@ -160,6 +162,11 @@ pub enum Request {
         broker_id: i32,
         changes: Vec<IsrChange>,
     },
+    /// UpdateFeatures: finalized feature levels.
+    UpdateFeatures {
+        updates: Vec<FeatureUpdate>,
+        validate_only: bool,
+    },
 }
 
 /// The answer to a [`Request`], item by item in request order.
@@ -179,6 +186,7 @@ pub enum Reply {
     FenceBroker,
     /// The partition's leader epoch and partition epoch after each change.
     AlterPartition(Vec<Outcome<(i32, i32)>>),
+    UpdateFeatures(Vec<Outcome<()>>),
 }
 
 /// A decision: the records to append, and the reply to give once they are applied.
@@ -300,6 +308,14 @@ impl Controller {
                 partitions::fence_broker(&mut scratch, broker_id, &self.config);
                 Reply::FenceBroker
             }
+            Request::UpdateFeatures {
+                updates,
+                validate_only,
+            } => Reply::UpdateFeatures(features::update_features(
+                &mut scratch,
+                &updates,
+                validate_only,
+            )),
             Request::AlterPartition { broker_id, changes } => Reply::AlterPartition(
                 changes
                     .into_iter()

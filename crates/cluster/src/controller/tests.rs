@@ -602,3 +602,102 @@ fn isr_changes_need_the_current_epochs_and_eligible_replicas() {
         matches!(&reply, Reply::AlterPartition(r) if code(&r[0]) == Some(ErrorCode::NotLeaderOrFollower))
     );
 }
+
+#[test]
+fn feature_levels_change_as_kafka_allows() {
+    use super::features::{default_levels, FeatureUpdate, GROUP_VERSION, TRANSACTION_VERSION};
+    let mut image = MetadataImage::default();
+    for r in default_levels(&image) {
+        image.apply(r);
+    }
+    assert_eq!(image.features.get(GROUP_VERSION), Some(&1));
+    assert!(
+        default_levels(&image).is_empty(),
+        "defaults are written once"
+    );
+    let update = |name: &str, level: i16, upgrade_type: i8| FeatureUpdate {
+        name: name.into(),
+        level,
+        upgrade_type,
+    };
+    let outcomes = |reply: Reply| match reply {
+        Reply::UpdateFeatures(o) => o,
+        other => panic!("{other:?}"),
+    };
+    // A downgrade needs a downgrade type; an unknown feature or level refuses the request.
+    for (updates, want) in [
+        (
+            vec![update(GROUP_VERSION, 0, 1)],
+            ErrorCode::InvalidUpdateVersion,
+        ),
+        (
+            vec![update(GROUP_VERSION, 2, 1)],
+            ErrorCode::InvalidUpdateVersion,
+        ),
+        (
+            vec![update(TRANSACTION_VERSION, 2, 1)],
+            ErrorCode::InvalidUpdateVersion,
+        ),
+        (
+            vec![update("no.such.version", 1, 1)],
+            ErrorCode::InvalidUpdateVersion,
+        ),
+        (
+            vec![update(GROUP_VERSION, 1, 7)],
+            ErrorCode::InvalidUpdateVersion,
+        ),
+        (
+            vec![update(GROUP_VERSION, 0, 2), update("no.such.version", 1, 1)],
+            ErrorCode::InvalidUpdateVersion,
+        ),
+    ] {
+        let want = Some(want);
+        let n = updates.len();
+        let o = outcomes(run(
+            &mut image,
+            Request::UpdateFeatures {
+                updates,
+                validate_only: false,
+            },
+        ));
+        assert_eq!(o.len(), n);
+        assert!(o.iter().all(|x| code(x) == want), "{o:?}");
+        assert_eq!(
+            image.features.get(GROUP_VERSION),
+            Some(&1),
+            "nothing changed"
+        );
+    }
+    // validate_only decides without records; a safe downgrade to 0 turns it off.
+    let o = outcomes(run(
+        &mut image,
+        Request::UpdateFeatures {
+            updates: vec![update(GROUP_VERSION, 0, 2)],
+            validate_only: true,
+        },
+    ));
+    assert!(o[0].is_ok());
+    assert_eq!(image.features.get(GROUP_VERSION), Some(&1));
+    let o = outcomes(run(
+        &mut image,
+        Request::UpdateFeatures {
+            updates: vec![update(GROUP_VERSION, 0, 2)],
+            validate_only: false,
+        },
+    ));
+    assert!(o[0].is_ok());
+    assert_eq!(image.features.get(GROUP_VERSION), Some(&0));
+    assert!(
+        default_levels(&image).is_empty(),
+        "a feature turned off stays off"
+    );
+    let o = outcomes(run(
+        &mut image,
+        Request::UpdateFeatures {
+            updates: vec![update(GROUP_VERSION, 1, 1)],
+            validate_only: false,
+        },
+    ));
+    assert!(o[0].is_ok());
+    assert_eq!(image.features.get(GROUP_VERSION), Some(&1));
+}

@@ -1,12 +1,17 @@
-//! ApiVersions (API key 18, KIP-511 from v3): the one table of supported versions.
+//! ApiVersions (API key 18, KIP-511 from v3): the one table of supported versions, and from
+//! v3 the features this broker supports and their finalized levels (KIP-584).
 //! The response header is always v0 and default-valued tagged fields are not written
 //! (librdkafka 2.0.2 mis-parses them); both are handled in the codec.
 
 use std::ops::RangeInclusive;
-use strom_codec::kafka_protocol::messages::api_versions_response::ApiVersion;
+use strom_cluster::controller::features::FEATURES;
+use strom_codec::kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use strom_codec::kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use strom_codec::ErrorCode;
 
+use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
@@ -43,7 +48,42 @@ pub async fn handle(
         );
         return response.with_error_code(ErrorCode::InvalidRequest.code());
     }
+    if version < 3 {
+        return response;
+    }
+    let image = ctx.state.metadata.image();
+    let finalized: Vec<FinalizedFeatureKey> = FEATURES
+        .iter()
+        .filter_map(|f| {
+            let level = image.features.get(f.name).copied().filter(|l| *l > 0)?;
+            Some(
+                FinalizedFeatureKey::default()
+                    .with_name(str_bytes(f.name))
+                    .with_min_version_level(level)
+                    .with_max_version_level(level),
+            )
+        })
+        .collect();
     response
+        .with_supported_features(
+            FEATURES
+                .iter()
+                .map(|f| {
+                    SupportedFeatureKey::default()
+                        .with_name(str_bytes(f.name))
+                        .with_min_version(f.min)
+                        .with_max_version(f.max)
+                })
+                .collect(),
+        )
+        // The metadata offset the levels were read at (Kafka's epoch of the finalized
+        // features), -1 without any.
+        .with_finalized_features_epoch(if finalized.is_empty() {
+            -1
+        } else {
+            image.offset
+        })
+        .with_finalized_features(finalized)
 }
 
 #[cfg(test)]

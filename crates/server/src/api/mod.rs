@@ -20,6 +20,7 @@ pub mod security;
 pub mod text;
 pub mod topic;
 pub mod txn;
+pub mod update_features;
 
 /// Whether this task may turn its worker into a blocking thread (`block_in_place`): only on
 /// a multi-threaded runtime. Produce's appends and Fetch's down-conversion use it to keep

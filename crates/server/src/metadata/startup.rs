@@ -145,6 +145,12 @@ pub async fn open(
             );
         }
     }
+    // Features a new cluster (or one from before the feature existed) starts with, as
+    // Kafka finalizes its defaults when formatting (group.version=1).
+    let defaults = strom_cluster::controller::features::default_levels(&quorum.image());
+    if !defaults.is_empty() {
+        quorum.write(defaults).await.map_err(|e| e.to_string())?;
+    }
     let registration = controller.decide(
         &quorum.image(),
         Request::RegisterBroker {

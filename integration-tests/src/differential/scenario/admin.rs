@@ -444,8 +444,44 @@ pub async fn acls_and_users(c: &mut Session) {
         .await;
 }
 
-/// DescribeCluster, DescribeTopicPartitions.
+/// UpdateFeatures: a no-op upgrade, a downgrade without its type, an unknown feature, a
+/// level out of range and a feature named twice (validate only from v1; nothing changes).
+async fn features(c: &mut Session) {
+    use strom_codec::kafka_protocol::messages::update_features_request::FeatureUpdateKey;
+    use strom_codec::kafka_protocol::messages::UpdateFeaturesRequest;
+    let key = |name: &str, level: i16, upgrade_type: i8| {
+        FeatureUpdateKey::default()
+            .with_feature(s(name))
+            .with_max_version_level(level)
+            .with_upgrade_type(upgrade_type)
+            .with_allow_downgrade(upgrade_type != 1)
+    };
+    let cases = [
+        ("same level", vec![key("group.version", 1, 1)]),
+        ("downgrade as upgrade", vec![key("group.version", 0, 1)]),
+        ("unknown feature", vec![key("no.such.version", 1, 1)]),
+        ("level out of range", vec![key("group.version", 9, 1)]),
+        (
+            "named twice",
+            vec![key("group.version", 1, 1), key("group.version", 1, 1)],
+        ),
+    ];
+    for v in c.all_versions::<UpdateFeaturesRequest>() {
+        for (what, updates) in &cases {
+            let req = UpdateFeaturesRequest::default()
+                .with_timeout_ms(10_000)
+                // v0 has no validate_only: its cases change nothing either way.
+                .with_validate_only(v >= 1)
+                .with_feature_updates(updates.clone());
+            c.ask_at(&format!("update features v{v}: {what}"), v, req)
+                .await;
+        }
+    }
+}
+
+/// DescribeCluster, DescribeTopicPartitions, UpdateFeatures.
 pub async fn cluster(c: &mut Session) {
+    features(c).await;
     for v in c.all_versions::<DescribeClusterRequest>() {
         c.ask_at(
             &format!("describe cluster v{v}"),

@@ -13,7 +13,7 @@ use strom_codec::ErrorCode;
 use strom_coordinator::consumer_group::{TopicId, TopicsView};
 use uuid::Uuid;
 
-use super::consumer_group_heartbeat::topics_view;
+use super::consumer_group_heartbeat::{consumer_protocol_enabled, topics_view};
 use super::describe_groups::GROUP_OPERATIONS_ALL;
 use crate::api::metadata::AUTHORIZED_OPERATIONS_OMITTED;
 use crate::api::text::str_bytes;
@@ -49,6 +49,17 @@ pub async fn handle(
         .iter()
         .map(|g| g.0.as_str().to_string())
         .collect();
+    if !consumer_protocol_enabled(ctx.state) {
+        return ConsumerGroupDescribeResponse::default().with_groups(
+            ids.into_iter()
+                .map(|id| {
+                    DescribedGroup::default()
+                        .with_group_id(GroupId(str_bytes(id)))
+                        .with_error_code(ErrorCode::UnsupportedVersion.code())
+                })
+                .collect(),
+        );
+    }
     let Some(described) = ctx.state.groups.consumer_describe(ids.clone()).await else {
         return ConsumerGroupDescribeResponse::default().with_groups(
             ids.into_iter()

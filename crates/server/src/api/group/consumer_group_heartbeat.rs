@@ -40,6 +40,17 @@ pub fn topics_view(state: &BrokerState) -> TopicsView {
     }
 }
 
+/// Whether `group.version` is at least 1 (Kafka answers ConsumerGroupHeartbeat and
+/// ConsumerGroupDescribe with UNSUPPORTED_VERSION below).
+pub fn consumer_protocol_enabled(state: &BrokerState) -> bool {
+    state
+        .metadata
+        .image()
+        .features
+        .get(strom_cluster::controller::features::GROUP_VERSION)
+        .is_some_and(|level| *level >= 1)
+}
+
 /// A group config of the metadata image (`consumer.session.timeout.ms` …), if set.
 fn group_config(state: &BrokerState, group: &str, key: &str) -> Option<i32> {
     let image = state.metadata.image();
@@ -55,6 +66,10 @@ pub async fn handle(
     request: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
     let state = ctx.state;
+    if !consumer_protocol_enabled(state) {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ErrorCode::UnsupportedVersion.code());
+    }
     let group_id = request.group_id.0.as_str().to_string();
     let defaults = &state.config.groups;
     let req = ConsumerHeartbeat {
