@@ -141,6 +141,8 @@ pub struct ConsumerGroup {
     pub resolved_regex: BTreeMap<String, BTreeSet<String>>,
     /// The subscribed regexes, compiled.
     pub compiled_regex: HashMap<String, regex::Regex>,
+    /// Each regex as the last heartbeat resolved it: in use from the next heartbeat on.
+    pub pending_regex: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl ConsumerGroup {

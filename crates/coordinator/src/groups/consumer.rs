@@ -554,6 +554,20 @@ impl Groups {
             .collect();
         // Each regex is compiled once, while some member subscribes with it.
         cg.compiled_regex.retain(|re, _| regexes.contains(re));
+        // Kafka resolves regexes off the heartbeat path: what a heartbeat resolves is used
+        // from the next one on (a member subscribing with names and a new regex gets the
+        // named topics first, the matched ones a heartbeat later; librdkafka's 0045 expects
+        // exactly that).
+        cg.resolved_regex = regexes
+            .iter()
+            .filter_map(|re| {
+                let matched = cg
+                    .pending_regex
+                    .get(re)
+                    .or_else(|| cg.resolved_regex.get(re))?;
+                Some((re.clone(), matched.clone()))
+            })
+            .collect();
         let mut resolved = BTreeMap::new();
         for re in regexes {
             if !cg.compiled_regex.contains_key(&re) {
@@ -572,7 +586,7 @@ impl Groups {
             };
             resolved.insert(re, matched);
         }
-        cg.resolved_regex = resolved;
+        cg.pending_regex = resolved;
         let metadata: Vec<(String, TopicId, i32)> = cg
             .subscribed_topics()
             .into_iter()

@@ -535,3 +535,24 @@ fn simulate(seed: u64) -> (usize, usize) {
     }
     (gained, revoked)
 }
+
+#[test]
+fn a_new_regex_matches_from_the_next_heartbeat_on() {
+    let mut g = Groups::new(GroupConfig::default());
+    let v = view(&[("a", T1, 2), ("re-1", T2, 3)]);
+    let mut j = join("g", "m1", &["a"]);
+    j.subscribed_topic_regex = Some("re-.*".into());
+    let r = g.consumer_heartbeat(0, 0, j, &v);
+    // The named topic at once, as Kafka (its regexes resolve off the heartbeat path).
+    assert_eq!(r.assignment, Some(vec![(T1, vec![0, 1])]));
+    let r = again(&mut g, 1, &v, "m1", r.member_epoch, &[(T1, vec![0, 1])]);
+    assert_eq!(
+        r.assignment,
+        Some(vec![(T1, vec![0, 1]), (T2, vec![0, 1, 2])])
+    );
+    let d = g.consumer_describe("g");
+    assert_eq!(
+        d.members[0].subscribed_topic_regex.as_deref(),
+        Some("re-.*")
+    );
+}
