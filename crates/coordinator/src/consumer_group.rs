@@ -212,6 +212,16 @@ impl ConsumerGroup {
             }
         }
         self.target.remove(member_id);
+        // A regex nobody subscribes with any more is forgotten (Kafka tombstones its
+        // resolution): subscribing with it again resolves it anew.
+        let used: BTreeSet<&String> = self
+            .members
+            .values()
+            .filter_map(|o| o.subscribed_regex.as_ref())
+            .collect();
+        self.resolved_regex.retain(|re, _| used.contains(re));
+        self.pending_regex.retain(|re, _| used.contains(re));
+        self.compiled_regex.retain(|re, _| used.contains(re));
         Some(m)
     }
 

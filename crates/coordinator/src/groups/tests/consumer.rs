@@ -555,4 +555,11 @@ fn a_new_regex_matches_from_the_next_heartbeat_on() {
         d.members[0].subscribed_topic_regex.as_deref(),
         Some("re-.*")
     );
+    // Once its last subscriber left, the regex is new again to whoever subscribes with it.
+    let r = g.consumer_heartbeat(2, 2, beat("g", "m1", -1), &v);
+    assert_eq!(r.error, None);
+    let mut j = join("g", "m2", &["a"]);
+    j.subscribed_topic_regex = Some("re-.*".into());
+    let r = g.consumer_heartbeat(3, 3, j, &v);
+    assert_eq!(r.assignment, Some(vec![(T1, vec![0, 1])]));
 }
