@@ -46,15 +46,6 @@ pub struct TopicsView {
     pub topics: BTreeMap<String, (TopicId, i32)>,
 }
 
-impl TopicsView {
-    pub fn name_of(&self, id: &TopicId) -> Option<&str> {
-        self.topics
-            .iter()
-            .find(|(_, (i, _))| i == id)
-            .map(|(n, _)| n.as_str())
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberState {
     Stable,

@@ -10,14 +10,15 @@ use strom_codec::kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, GroupId, TopicName,
 };
 use strom_codec::ErrorCode;
-use strom_coordinator::consumer_group::{TopicId, TopicsView};
+use strom_coordinator::consumer_group::TopicId;
 use uuid::Uuid;
 
-use super::consumer_group_heartbeat::{consumer_protocol_enabled, topics_view};
+use super::consumer_group_heartbeat::consumer_protocol_enabled;
 use super::describe_groups::GROUP_OPERATIONS_ALL;
 use crate::api::metadata::AUTHORIZED_OPERATIONS_OMITTED;
 use crate::api::text::str_bytes;
 use crate::context::RequestContext;
+use crate::topics::Topics;
 
 /// The versions this handler answers.
 pub const VERSIONS: RangeInclusive<i16> = 0..=1;
@@ -25,14 +26,18 @@ pub const VERSIONS: RangeInclusive<i16> = 0..=1;
 /// ConsumerGroupDescribe's member type (v1): a member of the consumer protocol.
 const MEMBER_TYPE_CONSUMER: i8 = 1;
 
-fn assignment(view: &TopicsView, list: Vec<(TopicId, Vec<i32>)>) -> Assignment {
+/// An assignment with its topics' names (empty for a topic gone since).
+fn assignment(topics: &Topics, list: Vec<(TopicId, Vec<i32>)>) -> Assignment {
     Assignment::default().with_topic_partitions(
         list.into_iter()
             .map(|(id, partitions)| {
                 TopicPartitions::default()
                     .with_topic_id(Uuid::from_bytes(id))
                     .with_topic_name(TopicName(str_bytes(
-                        view.name_of(&id).unwrap_or_default().to_string(),
+                        topics
+                            .get_by_id(&Uuid::from_bytes(id))
+                            .map(|t| t.name.clone())
+                            .unwrap_or_default(),
                     )))
                     .with_partitions(partitions)
             })
@@ -71,7 +76,6 @@ pub async fn handle(
                 .collect(),
         );
     };
-    let view = topics_view(ctx.state);
     let ops = if request.include_authorized_operations {
         GROUP_OPERATIONS_ALL
     } else {
@@ -116,8 +120,11 @@ pub async fn handle(
                                     .with_subscribed_topic_regex(
                                         m.subscribed_topic_regex.map(str_bytes),
                                     )
-                                    .with_assignment(assignment(&view, m.assignment))
-                                    .with_target_assignment(assignment(&view, m.target_assignment))
+                                    .with_assignment(assignment(&ctx.state.topics, m.assignment))
+                                    .with_target_assignment(assignment(
+                                        &ctx.state.topics,
+                                        m.target_assignment,
+                                    ))
                                     .with_member_type(if version >= 1 {
                                         MEMBER_TYPE_CONSUMER
                                     } else {
