@@ -384,13 +384,7 @@ fn seeded_consumer_simulation_keeps_invariants() {
 /// gave a client partitions and how many took some away.
 fn simulate(seed: u64) -> (usize, usize) {
     let (mut gained, mut revoked) = (0, 0);
-    let mut rng = seed;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = xorshift(seed);
     let mut g = Groups::new(GroupConfig::default());
     let mut topics = [("a".to_string(), T1, 3), ("b".to_string(), T2, 2)];
     let mut clients: HashMap<String, Client> = HashMap::new();

@@ -214,3 +214,14 @@ pub(super) fn commit_error(g: &mut Groups, member: &str, generation: i32) -> Opt
         other => panic!("{other:?}"),
     }
 }
+
+/// A seeded xorshift generator for the simulations: `next(n)` is in `0..n`.
+pub(super) fn xorshift(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut rng = seed;
+    move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    }
+}

@@ -13,13 +13,7 @@ fn seeded_simulation_keeps_invariants() {
 /// Seeded random simulation: members join, sync, heartbeat, commit, leave and vanish
 /// while time jumps; invariants are checked after every step.
 fn simulate(seed: u64) {
-    let mut rng = seed;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = xorshift(seed);
     let mut g = Groups::new(GroupConfig::default());
     let mut now = 0i64;
     let mut token = 100u64;
