@@ -65,9 +65,27 @@ pub fn java_hash(s: &str) -> i32 {
         .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
 }
 
-/// The `__consumer_offsets` partition of `group_id`.
-pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
-    (java_hash(group_id) & 0x7fff_ffff) % partitions.max(1)
+/// The internal-topic partition of `key` (a group id in `__consumer_offsets`, a
+/// transactional id in `__transaction_state`): Kafka's `Utils.abs(key.hashCode()) %
+/// partitions`, where `Utils.abs` is Java's `Math.abs` with `Integer.MIN_VALUE` taken to 0.
+pub fn partition_for(key: &str, partitions: i32) -> i32 {
+    let hash = java_hash(key);
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
+}
+
+/// Where Strom before this release put `key`: the hash's low 31 bits, which differs from
+/// [`partition_for`] for a negative hash. Records found there are older than any in the
+/// right partition, so start-up replays them first.
+pub fn legacy_partition_for(key: &str, partitions: i32) -> i32 {
+    (java_hash(key) & 0x7fff_ffff) % partitions.max(1)
+}
+
+/// Whether a record of `key` read from `partition` was put there by an earlier Strom
+/// ([`legacy_partition_for`]) rather than where Kafka and this Strom put it.
+pub fn misplaced(key: &str, partition: i32, partitions: i32) -> bool {
+    partition != partition_for(key, partitions)
+        && partition == legacy_partition_for(key, partitions)
 }
 
 fn put_string(out: &mut BytesMut, s: &str) {
@@ -258,6 +276,17 @@ mod tests {
         assert_eq!(java_hash("hello"), 99_162_322);
         assert_eq!(java_hash("polygenelubricants"), i32::MIN);
         assert_eq!(partition_for("polygenelubricants", 50), 0);
+        // A negative hash: Kafka takes its absolute value (the Java reference broker puts
+        // "diff-txn-v2-group" in partition 9 of 50), not its low 31 bits (39).
+        assert_eq!(java_hash("diff-txn-v2-group"), -1_732_793_159);
+        assert_eq!(partition_for("diff-txn-v2-group", 50), 9);
+        assert_eq!(legacy_partition_for("diff-txn-v2-group", 50), 39);
+        assert!(misplaced("diff-txn-v2-group", 39, 50));
+        assert!(!misplaced("diff-txn-v2-group", 9, 50));
+        assert_eq!(
+            partition_for("hello", 50),
+            legacy_partition_for("hello", 50)
+        );
     }
 
     #[test]

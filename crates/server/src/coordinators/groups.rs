@@ -746,5 +746,18 @@ impl Actor {
 
 /// Reads every record of `__consumer_offsets` into `groups` (blocking); returns how many.
 pub fn replay(topics: &Topics, log: &InternalTopic, groups: &mut Groups, now_ms: i64) -> usize {
-    log.replay(topics, |_, key, value| groups.replay(now_ms, key, value))
+    let partitions = groups.config().offsets_partitions;
+    let misplaced = |partition: i32, key: &[u8]| {
+        let group_id = match strom_coordinator::records::decode_key(key) {
+            Some(
+                strom_coordinator::records::Key::Offset { group_id, .. }
+                | strom_coordinator::records::Key::Group { group_id },
+            ) => group_id,
+            None => return false,
+        };
+        strom_coordinator::records::misplaced(&group_id, partition, partitions)
+    };
+    log.replay(topics, misplaced, |_, key, value| {
+        groups.replay(now_ms, key, value);
+    })
 }

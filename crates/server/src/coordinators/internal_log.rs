@@ -152,19 +152,48 @@ impl InternalTopic {
 
     /// Calls `apply(partition, key, value)` for every record of the topic, in log order per
     /// partition; returns how many were read. Nothing when the topic does not exist yet.
+    /// Records for which `misplaced(partition, key)` holds (left by an earlier Strom in the
+    /// partition it used to choose) are older than the others of their key, and are applied
+    /// first, in a pass of their own.
     pub fn replay(
         &self,
         topics: &Topics,
+        misplaced: impl Fn(i32, &[u8]) -> bool,
         mut apply: impl FnMut(i32, &[u8], Option<&[u8]>),
     ) -> usize {
         let Some(topic) = topics.get(self.name) else {
             return 0;
         };
         let mut applied = 0;
+        let mut moved = 0;
         for p in &topic.partitions {
-            applied += replay_partition(p, &mut |key, value| apply(p.index, key, value));
+            moved += replay_partition(p, &mut |key, value| {
+                if misplaced(p.index, key) {
+                    apply(p.index, key, value);
+                    true
+                } else {
+                    false
+                }
+            });
         }
-        applied
+        if moved > 0 {
+            tracing::info!(
+                topic = self.name,
+                records = moved,
+                "replayed records an earlier Strom put in other partitions first"
+            );
+        }
+        for p in &topic.partitions {
+            applied += replay_partition(p, &mut |key, value| {
+                if misplaced(p.index, key) {
+                    false
+                } else {
+                    apply(p.index, key, value);
+                    true
+                }
+            });
+        }
+        applied + moved
     }
 }
 
@@ -185,10 +214,10 @@ fn append_batch(
     }
 }
 
-/// Reads one partition's records up to its high watermark; returns how many.
+/// Reads one partition's records up to its high watermark; returns how many `apply` took.
 fn replay_partition(
     p: &crate::topics::Partition,
-    apply: &mut impl FnMut(&[u8], Option<&[u8]>),
+    apply: &mut impl FnMut(&[u8], Option<&[u8]>) -> bool,
 ) -> usize {
     let mut applied = 0;
     let state = p.read_state();
@@ -198,8 +227,9 @@ fn replay_partition(
         REPLAY_CHUNK_BYTES,
         &mut |r| {
             if let Some(key) = r.key {
-                apply(key, r.value);
-                applied += 1;
+                if apply(key, r.value) {
+                    applied += 1;
+                }
             }
         },
     );

@@ -532,5 +532,10 @@ async fn write_markers(topics: Arc<Topics>, groups: GroupCoordinator, job: &Mark
 
 /// Reads every record of `__transaction_state` into `txns` (blocking); returns how many.
 pub fn replay(topics: &Topics, log: &InternalTopic, txns: &mut Transactions) -> usize {
-    log.replay(topics, |_, key, value| txns.replay(key, value))
+    let partitions = txns.config().log_partitions;
+    let misplaced = |partition: i32, key: &[u8]| {
+        strom_coordinator::transactions::decode_key(key)
+            .is_some_and(|id| strom_coordinator::records::misplaced(&id, partition, partitions))
+    };
+    log.replay(topics, misplaced, |_, key, value| txns.replay(key, value))
 }
