@@ -34,6 +34,9 @@ struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
     last_used: u64,
+    /// The largest timestamp of the producer's last batch or transaction marker (Kafka's
+    /// `lastTimestamp`: a marker's is the coordinator's time of writing it).
+    last_timestamp: i64,
 }
 
 /// What to do with an incoming batch.
@@ -108,9 +111,36 @@ impl ProducerStates {
         Ok(SequenceCheck::Append)
     }
 
-    /// Records a batch that was written (or found in the log during a rebuild).
+    /// Records a batch that was written (or found in the log during a rebuild). A transaction
+    /// marker with a newer epoch moves the producer to it (KIP-890 transactions v2 writes
+    /// markers with the epoch bumped, so a late batch of the ended transaction is fenced
+    /// here), and its next batch starts at sequence 0.
     pub fn update(&mut self, header: &BatchHeader) {
-        if header.producer_id < 0 || header.base_sequence == NO_SEQUENCE {
+        if header.producer_id < 0 {
+            return;
+        }
+        if header.is_control() {
+            self.clock += 1;
+            let clock = self.clock;
+            let entry = self
+                .producers
+                .entry(header.producer_id)
+                .or_insert_with(|| ProducerEntry {
+                    epoch: header.producer_epoch,
+                    batches: VecDeque::new(),
+                    last_used: clock,
+                    last_timestamp: -1,
+                });
+            if header.producer_epoch > entry.epoch {
+                entry.epoch = header.producer_epoch;
+                entry.batches.clear();
+            }
+            entry.last_used = clock;
+            entry.last_timestamp = header.max_timestamp;
+            self.evict_beyond_limit();
+            return;
+        }
+        if header.base_sequence == NO_SEQUENCE {
             return;
         }
         self.clock += 1;
@@ -129,16 +159,24 @@ impl ProducerStates {
                 epoch: header.producer_epoch,
                 batches: VecDeque::new(),
                 last_used: clock,
+                last_timestamp: -1,
             });
         if header.producer_epoch > entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
         }
         entry.last_used = clock;
+        entry.last_timestamp = header.max_timestamp;
         entry.batches.push_back(meta);
         while entry.batches.len() > PRODUCER_BATCHES_RETAINED {
             entry.batches.pop_front();
         }
+        self.evict_beyond_limit();
+    }
+
+    /// Forgets the least recently used producer when there are more than
+    /// [`PRODUCERS_PER_PARTITION_MAX`].
+    fn evict_beyond_limit(&mut self) {
         if self.producers.len() > PRODUCERS_PER_PARTITION_MAX {
             if let Some(oldest) = self
                 .producers
@@ -151,19 +189,19 @@ impl ProducerStates {
         }
     }
 
-    /// Every producer with its epoch and last written batch, by producer id.
+    /// Every producer with its epoch, last sequence (-1 for a producer whose epoch a marker
+    /// moved on, with no batch since: Kafka's `NO_SEQUENCE`) and the timestamp of its last
+    /// batch or marker, by producer id.
     pub fn active(&self) -> Vec<ActiveProducer> {
         let mut v: Vec<ActiveProducer> = self
             .producers
             .iter()
-            .filter_map(|(id, e)| {
-                e.batches.back().map(|b| ActiveProducer {
-                    producer_id: *id,
-                    epoch: e.epoch,
-                    last_sequence: b.last_sequence,
-                    last_timestamp: b.timestamp,
-                    current_txn_start_offset: -1,
-                })
+            .map(|(id, e)| ActiveProducer {
+                producer_id: *id,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_sequence),
+                last_timestamp: e.last_timestamp,
+                current_txn_start_offset: -1,
             })
             .collect();
         v.sort_by_key(|p| p.producer_id);
@@ -244,6 +282,40 @@ mod tests {
         assert_eq!(
             s.check(&header(1, 4, 0, 1, 0)).unwrap(),
             SequenceCheck::Append
+        );
+    }
+
+    #[test]
+    fn a_marker_with_a_newer_epoch_fences_the_old_one() {
+        let mut s = ProducerStates::default();
+        s.update(&header(1, 4, 0, 3, 0));
+        // A transactions-v1 marker at the same epoch changes nothing: sequences go on.
+        let mut marker = header(1, 4, NO_SEQUENCE, 1, 3);
+        marker.attributes |= 0x30; // transactional, control
+        marker.max_timestamp = 77;
+        s.update(&marker);
+        assert!(s.check(&header(1, 4, 3, 1, 4)).is_ok());
+        // A v2 marker at epoch 5: epoch 4 is stale, and epoch 5 starts at sequence 0.
+        marker.producer_epoch = 5;
+        s.update(&marker);
+        assert!(matches!(
+            s.check(&header(1, 4, 3, 1, 4)),
+            Err(Error::InvalidProducerEpoch { .. })
+        ));
+        assert!(matches!(
+            s.check(&header(1, 5, 3, 1, 4)),
+            Err(Error::OutOfOrderSequence { expected: 0, .. })
+        ));
+        assert!(s.check(&header(1, 5, 0, 1, 4)).is_ok());
+        let active = s.active();
+        assert_eq!(
+            (
+                active[0].epoch,
+                active[0].last_sequence,
+                active[0].last_timestamp
+            ),
+            (5, -1, 77),
+            "the marker's time is the producer's last"
         );
     }
 

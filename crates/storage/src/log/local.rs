@@ -335,6 +335,9 @@ impl LocalLog {
         let head = patched_header(&bytes, base_offset, leader_epoch, MaxTimestamp::AsSent)?;
         let written = BatchHeader::parse(&head)?;
         self.write_batch(&head, &written, &bytes, leader_epoch, now_ms)?;
+        if let Some(states) = self.producers.as_mut() {
+            states.update(&written);
+        }
         let kind = if marker.commit {
             txn::CONTROL_COMMIT
         } else {
