@@ -137,6 +137,7 @@ async fn a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced() {
             producer_id: pid,
             producer_epoch: epoch,
             partitions: vec![("t".into(), 0)],
+            tv2: false,
         })
         .await
         .unwrap();

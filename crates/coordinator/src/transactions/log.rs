@@ -16,7 +16,11 @@ use super::state::{TxnMetadata, TxnOffset, TxnState};
 const KEY_VERSION: i16 = 0;
 /// Kafka's flexible `TransactionLogValue` version.
 const VALUE_VERSION: i16 = 1;
-/// Kafka's tag of `ClientTransactionVersion` in `TransactionLogValue`.
+/// Kafka's tags in `TransactionLogValue` v1: `PreviousProducerId` (int64, default -1),
+/// `NextProducerId` (int64, -1), `ClientTransactionVersion` (int16, 0). A field at its default
+/// is not written, as Kafka's generated code does.
+const PREVIOUS_PRODUCER_ID_TAG: u32 = 0;
+const NEXT_PRODUCER_ID_TAG: u32 = 1;
 const CLIENT_TRANSACTION_VERSION_TAG: u32 = 2;
 /// Strom's tag for the offsets a transaction commits (well above Kafka's own tags).
 pub const PENDING_OFFSETS_TAG: u32 = 10_000;
@@ -188,10 +192,34 @@ pub fn value(t: &TxnMetadata) -> Bytes {
     out.put_i64(t.start_ms);
     // Tagged fields, in increasing tag order.
     let offsets = (!t.offsets.is_empty()).then(|| pending_offsets(&t.offsets));
-    put_uvarint(&mut out, 1 + u64::from(offsets.is_some()));
-    put_uvarint(&mut out, u64::from(CLIENT_TRANSACTION_VERSION_TAG));
-    put_uvarint(&mut out, 2);
-    out.put_i16(1);
+    let previous = (t.prev_producer_id != -1).then_some(t.prev_producer_id);
+    let next = (t.next_producer_id != -1).then_some(t.next_producer_id);
+    let client_tv = (t.client_tv != 0).then_some(t.client_tv);
+    let count = [
+        previous.is_some(),
+        next.is_some(),
+        client_tv.is_some(),
+        offsets.is_some(),
+    ]
+    .into_iter()
+    .filter(|present| *present)
+    .count();
+    put_uvarint(&mut out, count as u64);
+    for (tag, id) in [
+        (PREVIOUS_PRODUCER_ID_TAG, previous),
+        (NEXT_PRODUCER_ID_TAG, next),
+    ] {
+        if let Some(id) = id {
+            put_uvarint(&mut out, u64::from(tag));
+            put_uvarint(&mut out, 8);
+            out.put_i64(id);
+        }
+    }
+    if let Some(tv) = client_tv {
+        put_uvarint(&mut out, u64::from(CLIENT_TRANSACTION_VERSION_TAG));
+        put_uvarint(&mut out, 2);
+        out.put_i16(tv);
+    }
     if let Some(offsets) = offsets {
         put_uvarint(&mut out, u64::from(PENDING_OFFSETS_TAG));
         put_uvarint(&mut out, offsets.len() as u64);
@@ -264,6 +292,7 @@ pub fn decode_value(transactional_id: &str, value: &[u8]) -> Option<TxnMetadata>
     let last_update_ms = b.get_i64();
     let start_ms = b.get_i64();
     let mut offsets = BTreeMap::new();
+    let (mut prev_producer_id, mut next_producer_id, mut client_tv) = (-1, -1, 0);
     if flexible {
         let fields = get_uvarint(&mut b)?;
         for _ in 0..fields {
@@ -272,9 +301,14 @@ pub fn decode_value(transactional_id: &str, value: &[u8]) -> Option<TxnMetadata>
             if b.remaining() < size {
                 return None;
             }
-            let field = b.split_to(size);
-            if tag == u64::from(PENDING_OFFSETS_TAG) {
-                offsets = decode_pending_offsets(field)?;
+            let mut field = b.split_to(size);
+            match u32::try_from(tag) {
+                Ok(PREVIOUS_PRODUCER_ID_TAG) if size == 8 => prev_producer_id = field.get_i64(),
+                Ok(NEXT_PRODUCER_ID_TAG) if size == 8 => next_producer_id = field.get_i64(),
+                Ok(CLIENT_TRANSACTION_VERSION_TAG) if size == 2 => client_tv = field.get_i16(),
+                Ok(PENDING_OFFSETS_TAG) => offsets = decode_pending_offsets(field)?,
+                // NextProducerEpoch (3, never set by Kafka) and tags of later versions.
+                _ => {}
             }
         }
     }
@@ -289,6 +323,9 @@ pub fn decode_value(transactional_id: &str, value: &[u8]) -> Option<TxnMetadata>
         start_ms,
         last_update_ms,
         pending: false,
+        prev_producer_id,
+        next_producer_id,
+        client_tv,
     })
 }
 
@@ -336,6 +373,9 @@ mod tests {
             start_ms: 1000,
             last_update_ms: 2000,
             pending: false,
+            prev_producer_id: 4000,
+            next_producer_id: -1,
+            client_tv: 2,
         }
     }
 
@@ -358,6 +398,8 @@ mod tests {
         let t = TxnMetadata {
             partitions: [("t".to_string(), 1)].into(),
             offsets: BTreeMap::new(),
+            prev_producer_id: -1,
+            next_producer_id: 4002,
             ..sample()
         };
         let v = value(&t);
@@ -369,8 +411,22 @@ mod tests {
         expected.extend_from_slice(&[2, 2, b't', 2, 0, 0, 0, 1, 0]);
         expected.extend_from_slice(&2000i64.to_be_bytes());
         expected.extend_from_slice(&1000i64.to_be_bytes());
-        expected.extend_from_slice(&[1, 2, 2, 0, 1]); // ClientTransactionVersion = 1
+        expected.extend_from_slice(&[2, 1, 8]); // NextProducerId
+        expected.extend_from_slice(&4002i64.to_be_bytes());
+        expected.extend_from_slice(&[2, 2, 0, 2]); // ClientTransactionVersion = 2
         assert_eq!(&v[..], &expected[..]);
+        // A transaction of version 0 with no producer id change has no tagged fields, and
+        // one written with a NextProducerEpoch (tag 3) reads back.
+        let plain = TxnMetadata {
+            next_producer_id: -1,
+            client_tv: 0,
+            ..t
+        };
+        let v = value(&plain);
+        assert_eq!(v[v.len() - 1], 0);
+        let mut with_epoch = v[..v.len() - 1].to_vec();
+        with_epoch.extend_from_slice(&[1, 3, 2, 0, 5]);
+        assert_eq!(decode_value("tx-1", &with_epoch), Some(plain));
     }
 
     #[test]

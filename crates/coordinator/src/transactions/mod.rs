@@ -26,8 +26,12 @@ use crate::producer_ids::ProducerIds;
 use crate::records::partition_for;
 
 pub use log::{decode_key, decode_value, key as record_key, value as record_value};
-pub use requests::{AddOffsets, AddPartitions, EndTxn, InitProducerId, TxnOffsetCommit};
-pub use state::{end_transition, TxnMetadata, TxnOffset, TxnState, EPOCH_MAX};
+pub use requests::{
+    AddOffsets, AddPartitions, EndTxn, InitProducerId, SupportedOperation, TxnOffsetCommit,
+};
+pub use state::{
+    end_transition, end_transition_v2, EndV2, TxnMetadata, TxnOffset, TxnState, EPOCH_MAX,
+};
 
 /// Name of Kafka's internal transaction log topic.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
@@ -71,8 +75,10 @@ pub struct TxnRecord {
 pub enum TxnReply {
     /// InitProducerId: the producer id and epoch.
     InitProducerId(Result<(i64, i16), ErrorCode>),
-    /// AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn.
+    /// AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit.
     Done(Result<(), ErrorCode>),
+    /// EndTxn: the producer id and epoch the producer goes on with (EndTxn v5 returns them).
+    Ended(Result<(i64, i16), ErrorCode>),
 }
 
 /// What a write waits to be told about.
@@ -151,6 +157,8 @@ impl TxnOutputs {
 pub struct ProducerView {
     pub producer_epoch: i16,
     pub ongoing: bool,
+    /// The transaction is being ended (its markers are being written).
+    pub ending: bool,
     pub partitions: BTreeSet<(String, i32)>,
 }
 
@@ -214,6 +222,10 @@ impl Transactions {
     /// Stores `t` as pending, with the record that persists it and `completion` to hear of.
     fn write(&mut self, mut t: TxnMetadata, completion: TxnCompletion) -> TxnOutputs {
         t.pending = true;
+        t.prev_producer_id = self
+            .txns
+            .get(&t.transactional_id)
+            .map_or(-1, |old| old.producer_id);
         let record = self.record(&t);
         self.put(t);
         TxnOutputs {
@@ -229,6 +241,7 @@ impl Transactions {
         Some(ProducerView {
             producer_epoch: t.producer_epoch,
             ongoing: t.state == TxnState::Ongoing,
+            ending: t.state.is_prepare() || t.state == TxnState::PrepareEpochFence,
             partitions: t.partitions.clone(),
         })
     }
@@ -308,17 +321,18 @@ impl Transactions {
                 TxnCompletion::Changed {
                     reply: Some((token, _)),
                     ..
-                }
-                | TxnCompletion::Prepared {
+                } => TxnOutputs::reply(token, TxnReply::Done(Err(error))),
+                TxnCompletion::Prepared {
                     reply: Some(token), ..
                 }
                 | TxnCompletion::Completed {
                     reply: Some(token), ..
-                } => TxnOutputs::reply(token, TxnReply::Done(Err(error))),
+                } => TxnOutputs::reply(token, TxnReply::Ended(Err(error))),
                 _ => TxnOutputs::default(),
             };
         }
         t.last_update_ms = now_ms;
+        let ended = (t.producer_id, t.producer_epoch);
         match completion {
             TxnCompletion::Changed { reply, .. } => TxnOutputs {
                 replies: reply.into_iter().collect(),
@@ -327,7 +341,7 @@ impl Transactions {
             TxnCompletion::Prepared { reply, .. } => self.marker_job(&id, reply),
             TxnCompletion::Completed { reply, .. } => TxnOutputs {
                 replies: reply
-                    .map(|token| (token, TxnReply::Done(Ok(()))))
+                    .map(|token| (token, TxnReply::Ended(Ok(ended))))
                     .into_iter()
                     .collect(),
                 ..TxnOutputs::default()
@@ -384,7 +398,7 @@ impl Transactions {
             return match job.reply {
                 Some(token) => TxnOutputs::reply(
                     token,
-                    TxnReply::Done(Err(ErrorCode::CoordinatorNotAvailable)),
+                    TxnReply::Ended(Err(ErrorCode::CoordinatorNotAvailable)),
                 ),
                 None => TxnOutputs::default(),
             };
@@ -398,6 +412,13 @@ impl Transactions {
         t.partitions.clear();
         t.offsets.clear();
         t.last_update_ms = now_ms;
+        if t.next_producer_id >= 0 {
+            // Transactions v2 with the epoch exhausted: the producer goes on with a new id.
+            self.by_producer.remove(&t.producer_id);
+            t.producer_id = t.next_producer_id;
+            t.producer_epoch = 0;
+            t.next_producer_id = -1;
+        }
         self.write(
             t,
             TxnCompletion::Completed {

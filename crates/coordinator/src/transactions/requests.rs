@@ -1,11 +1,9 @@
 //! The transactional producer's requests: InitProducerId, AddPartitionsToTxn,
 //! AddOffsetsToTxn, TxnOffsetCommit and EndTxn.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use strom_codec::ErrorCode;
 
-use super::state::{end_transition, TxnMetadata, TxnOffset, TxnState};
+use super::state::{end_transition, end_transition_v2, EndV2, TxnMetadata, TxnOffset, TxnState};
 use super::{Transactions, TxnCompletion, TxnOutputs, TxnReply};
 use crate::group::Token;
 use crate::records::partition_for;
@@ -24,6 +22,23 @@ pub struct AddPartitions {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub partitions: Vec<(String, i32)>,
+    /// Added implicitly by a KIP-890 transactions-v2 request (Produce v12+) rather than by
+    /// the client's AddPartitionsToTxn.
+    pub tv2: bool,
+}
+
+/// What a request does with a partition its transaction has not added (Kafka's
+/// `TransactionSupportedOperation`, chosen by the request's version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportedOperation {
+    /// INVALID_TXN_STATE (TxnOffsetCommit v0-3, Produce v0-10).
+    DefaultError,
+    /// TRANSACTION_ABORTABLE, which the client aborts on and carries on (TxnOffsetCommit v4,
+    /// Produce v11).
+    GenericErrorSupported,
+    /// The partition joins the transaction (transactions v2: TxnOffsetCommit v5+, Produce
+    /// v12+).
+    AddPartition,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +56,8 @@ pub struct TxnOffsetCommit {
     pub producer_epoch: i16,
     pub group_id: String,
     pub offsets: Vec<TxnOffset>,
+    /// When the group's offsets partition is not in the transaction yet.
+    pub operation: SupportedOperation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +66,8 @@ pub struct EndTxn {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub commit: bool,
+    /// EndTxn v5+: KIP-890 transactions v2, the epoch bumped by every end.
+    pub tv2: bool,
 }
 
 fn done(token: Token, result: Result<(), ErrorCode>) -> TxnOutputs {
@@ -83,18 +102,12 @@ impl Transactions {
             let Some(producer_id) = self.producer_ids.next_id() else {
                 return reply(Err(ErrorCode::CoordinatorLoadInProgress));
             };
-            let t = TxnMetadata {
-                transactional_id: req.transactional_id.clone(),
+            let t = TxnMetadata::new(
+                req.transactional_id.clone(),
                 producer_id,
-                producer_epoch: 0,
-                timeout_ms: req.timeout_ms,
-                state: TxnState::Empty,
-                partitions: BTreeSet::new(),
-                offsets: BTreeMap::new(),
-                start_ms: -1,
-                last_update_ms: now_ms,
-                pending: false,
-            };
+                req.timeout_ms,
+                now_ms,
+            );
             return self.write(
                 t,
                 TxnCompletion::Changed {
@@ -165,8 +178,7 @@ impl Transactions {
             .txns
             .get(id)
             .ok_or(ErrorCode::InvalidProducerIdMapping)?;
-        t.check_producer(producer_id, epoch)?;
-        t.check_addable()?;
+        t.check_addable(producer_id, epoch)?;
         Ok(t.clone())
     }
 
@@ -178,8 +190,12 @@ impl Transactions {
         token: Token,
         mut t: TxnMetadata,
         partitions: impl IntoIterator<Item = (String, i32)>,
+        tv2: bool,
     ) -> TxnOutputs {
         let before = t.clone();
+        if t.state != TxnState::Ongoing {
+            t.client_tv = if tv2 { 2 } else { 0 };
+        }
         t.begin(now_ms);
         t.partitions.extend(partitions);
         if t == before {
@@ -199,7 +215,7 @@ impl Transactions {
     /// AddPartitionsToTxn. The server checks beforehand that the partitions exist.
     pub fn add_partitions(&mut self, now_ms: i64, token: Token, req: AddPartitions) -> TxnOutputs {
         match self.addable(&req.transactional_id, req.producer_id, req.producer_epoch) {
-            Ok(t) => self.join(now_ms, token, t, req.partitions),
+            Ok(t) => self.join(now_ms, token, t, req.partitions, req.tv2),
             Err(e) => done(token, Err(e)),
         }
     }
@@ -211,7 +227,7 @@ impl Transactions {
             partition_for(&req.group_id, self.config.offsets_partitions),
         );
         match self.addable(&req.transactional_id, req.producer_id, req.producer_epoch) {
-            Ok(t) => self.join(now_ms, token, t, std::iter::once(partition)),
+            Ok(t) => self.join(now_ms, token, t, std::iter::once(partition), false),
             Err(e) => done(token, Err(e)),
         }
     }
@@ -233,8 +249,22 @@ impl Transactions {
             partition_for(&req.group_id, self.config.offsets_partitions),
         );
         if t.state != TxnState::Ongoing || !t.partitions.contains(&offsets_partition) {
-            // AddOffsetsToTxn must come first.
-            return done(token, Err(ErrorCode::InvalidTxnState));
+            // AddOffsetsToTxn must come first, unless the request adds the partition itself.
+            match req.operation {
+                SupportedOperation::DefaultError => {
+                    return done(token, Err(ErrorCode::InvalidTxnState))
+                }
+                SupportedOperation::GenericErrorSupported => {
+                    return done(token, Err(ErrorCode::TransactionAbortable))
+                }
+                SupportedOperation::AddPartition => {
+                    if t.state != TxnState::Ongoing {
+                        t.client_tv = 2;
+                    }
+                    t.begin(now_ms);
+                    t.partitions.insert(offsets_partition);
+                }
+            }
         }
         let pending = t.offsets.entry(req.group_id).or_default();
         for o in req.offsets {
@@ -251,25 +281,60 @@ impl Transactions {
         )
     }
 
-    /// EndTxn: commit or abort the open transaction; answered once it is complete.
+    /// EndTxn: commit or abort the open transaction; answered once it is complete, with the
+    /// producer id and epoch the producer goes on with (transactions v2 bumps the epoch with
+    /// every end, and moves to a new producer id when the epoch is exhausted).
     pub fn end_txn(&mut self, now_ms: i64, token: Token, req: EndTxn) -> TxnOutputs {
+        let reply = |r| TxnOutputs::reply(token, TxnReply::Ended(r));
+        if req.transactional_id.is_empty() {
+            return reply(Err(ErrorCode::InvalidRequest));
+        }
         let Some(t) = self.txns.get(&req.transactional_id) else {
-            return done(token, Err(ErrorCode::InvalidProducerIdMapping));
+            return reply(Err(ErrorCode::InvalidProducerIdMapping));
         };
-        if let Err(e) = t.check_producer(req.producer_id, req.producer_epoch) {
-            return done(token, Err(e));
-        }
-        if t.pending {
-            return done(token, Err(ErrorCode::ConcurrentTransactions));
-        }
-        let prepare = match end_transition(t.state, req.commit) {
-            Err(e) => return done(token, Err(e)),
-            // A retry of an end that already completed the same way.
-            Ok(None) => return done(token, Ok(())),
-            Ok(Some(prepare)) => prepare,
-        };
+        let stored = (t.producer_id, t.producer_epoch);
         let mut t = t.clone();
-        t.state = prepare;
+        if req.tv2 {
+            match end_transition_v2(&t, req.producer_id, req.producer_epoch, req.commit) {
+                Err(e) => return reply(Err(e)),
+                Ok(EndV2::Retried) => return reply(Ok(stored)),
+                Ok(EndV2::Prepare { state, empty }) => {
+                    if empty {
+                        // Aborting a transaction that added nothing: its start is now.
+                        t.partitions.clear();
+                        t.offsets.clear();
+                        t.start_ms = now_ms;
+                    }
+                    match t.next_epoch() {
+                        Some(epoch) => t.producer_epoch = epoch,
+                        None => {
+                            // Exhausted: the markers carry the last epoch, and the producer
+                            // goes on with a new id once the transaction completes.
+                            let Some(next) = self.producer_ids.next_id() else {
+                                return reply(Err(ErrorCode::CoordinatorLoadInProgress));
+                            };
+                            t.next_producer_id = next;
+                            t.producer_epoch = t.producer_epoch.saturating_add(1);
+                        }
+                    }
+                    t.client_tv = 2;
+                    t.state = state;
+                }
+            }
+        } else {
+            if let Err(e) = t.check_producer(req.producer_id, req.producer_epoch) {
+                return reply(Err(e));
+            }
+            if t.pending {
+                return reply(Err(ErrorCode::ConcurrentTransactions));
+            }
+            match end_transition(t.state, req.commit) {
+                Err(e) => return reply(Err(e)),
+                // A retry of an end that already completed the same way.
+                Ok(None) => return reply(Ok(stored)),
+                Ok(Some(prepare)) => t.state = prepare,
+            }
+        }
         t.last_update_ms = now_ms;
         self.write(
             t,

@@ -110,9 +110,38 @@ pub struct TxnMetadata {
     pub last_update_ms: i64,
     /// A change of this id is being written; nothing else may change it until it is.
     pub pending: bool,
+    /// The producer id before the last change (-1: none). A TV2 EndTxn retried with it after
+    /// an epoch overflow is recognised (Kafka's `previousProducerId`).
+    pub prev_producer_id: i64,
+    /// The producer id this one moves to when the transaction being ended completes (TV2,
+    /// epoch exhausted; -1: none).
+    pub next_producer_id: i64,
+    /// The transaction version of the requests that started or ended the current
+    /// transaction: 2 for KIP-890's transactions v2, else 0 (Kafka's
+    /// `clientTransactionVersion`).
+    pub client_tv: i16,
 }
 
 impl TxnMetadata {
+    /// A new id's state: `producer_id` at epoch 0, no transaction.
+    pub fn new(transactional_id: String, producer_id: i64, timeout_ms: i32, now_ms: i64) -> Self {
+        Self {
+            transactional_id,
+            producer_id,
+            producer_epoch: 0,
+            timeout_ms,
+            state: TxnState::Empty,
+            partitions: BTreeSet::new(),
+            offsets: BTreeMap::new(),
+            start_ms: -1,
+            last_update_ms: now_ms,
+            pending: false,
+            prev_producer_id: -1,
+            next_producer_id: -1,
+            client_tv: 0,
+        }
+    }
+
     /// The request's producer id and epoch against this id's current ones.
     pub fn check_producer(&self, producer_id: i64, epoch: i16) -> Result<(), ErrorCode> {
         if producer_id != self.producer_id {
@@ -124,9 +153,15 @@ impl TxnMetadata {
         Ok(())
     }
 
-    /// Whether partitions or offsets may join now.
-    pub fn check_addable(&self) -> Result<(), ErrorCode> {
-        if self.pending || self.state.is_prepare() || self.state == TxnState::PrepareEpochFence {
+    /// Whether partitions or offsets may join now, for the request's producer id and epoch,
+    /// checked in Kafka's order: a change being written first (with TV2 the producer may
+    /// already hold the id that change moves to), then the producer, then the state.
+    pub fn check_addable(&self, producer_id: i64, epoch: i16) -> Result<(), ErrorCode> {
+        if self.pending {
+            return Err(ErrorCode::ConcurrentTransactions);
+        }
+        self.check_producer(producer_id, epoch)?;
+        if self.state.is_prepare() || self.state == TxnState::PrepareEpochFence {
             return Err(ErrorCode::ConcurrentTransactions);
         }
         if self.state == TxnState::Dead {
@@ -175,22 +210,66 @@ pub fn end_transition(state: TxnState, commit: bool) -> Result<Option<TxnState>,
     }
 }
 
+/// What a TV2 EndTxn does (Kafka's `endTransaction` with an epoch-bumping client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndV2 {
+    /// A retry of an end that completed the same way: answered with the stored id and epoch.
+    Retried,
+    /// Enter this Prepare state with the epoch bumped; `empty`: the transaction added nothing
+    /// (an abort from Empty or Complete), so it has no partitions to mark.
+    Prepare { state: TxnState, empty: bool },
+}
+
+/// EndTxn v5+ (KIP-890 transactions v2) against `t`: the producer's epoch moves on with every
+/// end, so a request one epoch behind the stored one is a retry of an end already made, and
+/// the same epoch is the producer's current transaction. The checks and their order are
+/// Kafka's.
+pub fn end_transition_v2(
+    t: &TxnMetadata,
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+) -> Result<EndV2, ErrorCode> {
+    use TxnState::*;
+    let retry_on_bump = i32::from(t.producer_epoch) == i32::from(epoch) + 1;
+    let retry_on_overflow =
+        t.prev_producer_id == producer_id && epoch == EPOCH_MAX && t.producer_epoch == 0;
+    if t.pending {
+        return Err(ErrorCode::ConcurrentTransactions);
+    }
+    if t.producer_id != producer_id && !retry_on_overflow {
+        return Err(ErrorCode::InvalidProducerIdMapping);
+    }
+    let current = epoch == t.producer_epoch;
+    let valid_epoch = match t.state {
+        Ongoing | Empty | Dead | PrepareEpochFence => current,
+        PrepareCommit | PrepareAbort => retry_on_bump,
+        CompleteCommit | CompleteAbort => retry_on_bump || retry_on_overflow || current,
+    };
+    if !valid_epoch {
+        return Err(ErrorCode::ProducerFenced);
+    }
+    let retry = retry_on_bump || retry_on_overflow;
+    let prepare = |state, empty| Ok(EndV2::Prepare { state, empty });
+    match (t.state, commit) {
+        (Ongoing, true) => prepare(PrepareCommit, false),
+        (Ongoing, false) => prepare(PrepareAbort, false),
+        (CompleteCommit, true) | (CompleteAbort, false) if retry => Ok(EndV2::Retried),
+        (CompleteCommit | CompleteAbort | Empty, false) if !retry => prepare(PrepareAbort, true),
+        (PrepareCommit, true) | (PrepareAbort, false) => Err(ErrorCode::ConcurrentTransactions),
+        _ => Err(ErrorCode::InvalidTxnState),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(state: TxnState) -> TxnMetadata {
         TxnMetadata {
-            transactional_id: "t".into(),
-            producer_id: 5,
             producer_epoch: 2,
-            timeout_ms: 60_000,
             state,
-            partitions: BTreeSet::new(),
-            offsets: BTreeMap::new(),
-            start_ms: -1,
-            last_update_ms: 0,
-            pending: false,
+            ..TxnMetadata::new("t".into(), 5, 60_000, 0)
         }
     }
 
@@ -226,13 +305,18 @@ mod tests {
             Err(ErrorCode::InvalidProducerIdMapping)
         );
         assert_eq!(
-            record(TxnState::PrepareCommit).check_addable(),
+            record(TxnState::PrepareCommit).check_addable(5, 2),
             Err(ErrorCode::ConcurrentTransactions)
+        );
+        assert_eq!(
+            record(TxnState::PrepareCommit).check_addable(5, 1),
+            Err(ErrorCode::ProducerFenced)
         );
         let mut pending = record(TxnState::Ongoing);
         pending.pending = true;
+        // A change being written comes first, whatever the producer.
         assert_eq!(
-            pending.check_addable(),
+            pending.check_addable(6, 9),
             Err(ErrorCode::ConcurrentTransactions)
         );
     }
@@ -248,6 +332,89 @@ mod tests {
         t.begin(200);
         assert_eq!(t.start_ms, 100);
         assert_eq!(t.partitions.len(), 1);
+    }
+
+    /// Every cell of Kafka's TV2 EndTxn table: state × (abort, commit) × (retry with the
+    /// epoch before the bump, the current epoch).
+    #[test]
+    fn tv2_end_transitions_follow_kafka() {
+        use EndV2::*;
+        use TxnState::*;
+        let fenced = Err(ErrorCode::ProducerFenced);
+        let invalid = Err(ErrorCode::InvalidTxnState);
+        let concurrent = Err(ErrorCode::ConcurrentTransactions);
+        let p = |state, empty| Ok(Prepare { state, empty });
+        // (state, abort-retry, abort-current, commit-retry, commit-current); stored epoch 2,
+        // a retry carries 1.
+        let table = [
+            (
+                Ongoing,
+                fenced,
+                p(PrepareAbort, false),
+                fenced,
+                p(PrepareCommit, false),
+            ),
+            (Empty, fenced, p(PrepareAbort, true), fenced, invalid),
+            (
+                CompleteAbort,
+                Ok(Retried),
+                p(PrepareAbort, true),
+                invalid,
+                invalid,
+            ),
+            (
+                CompleteCommit,
+                invalid,
+                p(PrepareAbort, true),
+                Ok(Retried),
+                invalid,
+            ),
+            (PrepareAbort, concurrent, fenced, invalid, fenced),
+            (PrepareCommit, invalid, fenced, concurrent, fenced),
+        ];
+        for (state, abort_retry, abort, commit_retry, commit) in table {
+            let t = record(state);
+            assert_eq!(
+                end_transition_v2(&t, 5, 1, false),
+                abort_retry,
+                "{state:?} abort retry"
+            );
+            assert_eq!(end_transition_v2(&t, 5, 2, false), abort, "{state:?} abort");
+            assert_eq!(
+                end_transition_v2(&t, 5, 1, true),
+                commit_retry,
+                "{state:?} commit retry"
+            );
+            assert_eq!(
+                end_transition_v2(&t, 5, 2, true),
+                commit,
+                "{state:?} commit"
+            );
+            assert_eq!(
+                end_transition_v2(&t, 6, 2, true),
+                Err(ErrorCode::InvalidProducerIdMapping)
+            );
+            assert_eq!(
+                end_transition_v2(&t, 5, 3, true),
+                fenced,
+                "{state:?} newer epoch"
+            );
+        }
+        // A retry after the epoch overflowed: the old id at the last epoch, the new id at 0.
+        let t = TxnMetadata {
+            producer_id: 9,
+            producer_epoch: 0,
+            prev_producer_id: 5,
+            ..record(CompleteCommit)
+        };
+        assert_eq!(end_transition_v2(&t, 5, EPOCH_MAX, true), Ok(Retried));
+        assert_eq!(
+            end_transition_v2(&t, 5, 3, true),
+            Err(ErrorCode::InvalidProducerIdMapping)
+        );
+        let mut pending = record(Ongoing);
+        pending.pending = true;
+        assert_eq!(end_transition_v2(&pending, 6, 0, true), concurrent);
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn add(c: &mut Transactions, now: i64, id: &str, pid: i64, epoch: i16, topic: &s
             producer_id: pid,
             producer_epoch: epoch,
             partitions: vec![(topic.into(), 0), (topic.into(), 1)],
+            tv2: false,
         },
     );
     settle(c, now, out)
@@ -82,6 +83,17 @@ fn end(
     epoch: i16,
     commit: bool,
 ) -> (TxnReply, Vec<MarkerJob>) {
+    end_as(c, now, (id, pid, epoch), commit, false)
+}
+
+/// EndTxn by `(transactional id, producer id, epoch)`; `tv2`: as EndTxn v5.
+fn end_as(
+    c: &mut Transactions,
+    now: i64,
+    (id, pid, epoch): (&str, i64, i16),
+    commit: bool,
+    tv2: bool,
+) -> (TxnReply, Vec<MarkerJob>) {
     let out = c.end_txn(
         now,
         3,
@@ -90,6 +102,7 @@ fn end(
             producer_id: pid,
             producer_epoch: epoch,
             commit,
+            tv2,
         },
     );
     let (mut replies, markers) = settle(c, now, out);
@@ -131,12 +144,13 @@ fn a_transaction_commits_with_markers_on_its_partitions_and_its_offsets_made_vis
                 leader_epoch: -1,
                 metadata: None,
             }],
+            operation: SupportedOperation::DefaultError,
         },
     );
     settle(&mut c, 12, out);
     assert_eq!(c.pending_offsets("g").len(), 1);
     let (reply, markers) = end(&mut c, 20, "t", pid, epoch, true);
-    assert_eq!(reply, TxnReply::Done(Ok(())));
+    assert_eq!(reply, TxnReply::Ended(Ok((pid, epoch))));
     assert_eq!(markers.len(), 1);
     assert!(markers[0].commit);
     assert_eq!(
@@ -150,11 +164,11 @@ fn a_transaction_commits_with_markers_on_its_partitions_and_its_offsets_made_vis
     // A retried EndTxn of the same end is answered OK, the other end is refused.
     assert_eq!(
         end(&mut c, 21, "t", pid, epoch, true).0,
-        TxnReply::Done(Ok(()))
+        TxnReply::Ended(Ok((pid, epoch)))
     );
     assert_eq!(
         end(&mut c, 21, "t", pid, epoch, false).0,
-        TxnReply::Done(Err(ErrorCode::InvalidTxnState))
+        TxnReply::Ended(Err(ErrorCode::InvalidTxnState))
     );
 }
 
@@ -170,18 +184,19 @@ fn requests_during_a_write_get_concurrent_transactions() {
             producer_id: pid,
             producer_epoch: epoch,
             partitions: vec![("a".into(), 0)],
+            tv2: false,
         },
     );
     assert!(out.replies.is_empty(), "answered once written");
     let (reply, _) = end(&mut c, 1, "t", pid, epoch, true);
     assert_eq!(
         reply,
-        TxnReply::Done(Err(ErrorCode::ConcurrentTransactions))
+        TxnReply::Ended(Err(ErrorCode::ConcurrentTransactions))
     );
     settle(&mut c, 1, out);
     assert_eq!(
         end(&mut c, 2, "t", pid, epoch, true).0,
-        TxnReply::Done(Ok(()))
+        TxnReply::Ended(Ok((pid, epoch)))
     );
 }
 
@@ -237,7 +252,13 @@ fn transactions_past_their_timeout_are_aborted_with_a_bumped_epoch() {
     );
     assert_eq!(
         end(&mut c, 63_000, "t", pid, epoch, true).0,
-        TxnReply::Done(Err(ErrorCode::ProducerFenced))
+        TxnReply::Ended(Err(ErrorCode::ProducerFenced))
+    );
+    // A transactions-v2 producer's abort one epoch behind is a retry of the abort made for
+    // it: it goes on with the bumped epoch.
+    assert_eq!(
+        end_as(&mut c, 63_000, ("t", pid, epoch), false, true).0,
+        TxnReply::Ended(Ok((pid, epoch + 1)))
     );
 }
 
@@ -254,6 +275,7 @@ fn failed_markers_leave_the_prepare_state_for_the_next_tick() {
             producer_id: pid,
             producer_epoch: epoch,
             commit: true,
+            tv2: false,
         },
     );
     let completion = out.completions[0].clone();
@@ -262,7 +284,7 @@ fn failed_markers_leave_the_prepare_state_for_the_next_tick() {
     let out = c.markers_written(2, job, false);
     assert_eq!(
         out.replies,
-        vec![(3, TxnReply::Done(Err(ErrorCode::CoordinatorNotAvailable)))]
+        vec![(3, TxnReply::Ended(Err(ErrorCode::CoordinatorNotAvailable)))]
     );
     assert_eq!(c.get("t").unwrap().state, TxnState::PrepareCommit);
     let out = c.tick(3);
@@ -351,7 +373,7 @@ fn requests_are_checked_as_kafka_checks_them() {
     let (pid, epoch) = init(&mut c, 0, "t");
     assert_eq!(
         end(&mut c, 0, "t", pid, epoch, true).0,
-        TxnReply::Done(Err(ErrorCode::InvalidTxnState)),
+        TxnReply::Ended(Err(ErrorCode::InvalidTxnState)),
         "nothing to end"
     );
     let out = c.txn_offset_commit(
@@ -363,6 +385,7 @@ fn requests_are_checked_as_kafka_checks_them() {
             producer_epoch: epoch,
             group_id: "g".into(),
             offsets: Vec::new(),
+            operation: SupportedOperation::DefaultError,
         },
     );
     assert_eq!(
@@ -370,4 +393,124 @@ fn requests_are_checked_as_kafka_checks_them() {
         vec![(5, TxnReply::Done(Err(ErrorCode::InvalidTxnState)))],
         "AddOffsetsToTxn first"
     );
+}
+
+fn txn_offsets(
+    c: &mut Transactions,
+    pid: i64,
+    epoch: i16,
+    operation: SupportedOperation,
+) -> TxnReply {
+    let out = c.txn_offset_commit(
+        0,
+        5,
+        TxnOffsetCommit {
+            transactional_id: "t".into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            group_id: "g".into(),
+            offsets: vec![TxnOffset {
+                topic: "a".into(),
+                partition: 0,
+                offset: 3,
+                leader_epoch: -1,
+                metadata: None,
+            }],
+            operation,
+        },
+    );
+    settle(c, 0, out).0.pop().map(|(_, r)| r).expect("a reply")
+}
+
+#[test]
+fn txn_offset_commit_without_add_offsets_depends_on_the_request_version() {
+    let mut c = coordinator();
+    let (pid, epoch) = init(&mut c, 0, "t");
+    assert_eq!(
+        txn_offsets(
+            &mut c,
+            pid,
+            epoch,
+            SupportedOperation::GenericErrorSupported
+        ),
+        TxnReply::Done(Err(ErrorCode::TransactionAbortable)),
+        "v4"
+    );
+    assert_eq!(
+        txn_offsets(&mut c, pid, epoch, SupportedOperation::AddPartition),
+        TxnReply::Done(Ok(())),
+        "v5 adds the offsets partition itself"
+    );
+    let t = c.get("t").unwrap();
+    assert_eq!((t.state, t.client_tv), (TxnState::Ongoing, 2));
+    assert_eq!(c.pending_offsets("g").len(), 1);
+    let (reply, markers) = end_as(&mut c, 1, ("t", pid, epoch), true, true);
+    assert_eq!(reply, TxnReply::Ended(Ok((pid, epoch + 1))));
+    assert_eq!(markers[0].offsets["g"][0].offset, 3);
+    assert_eq!(markers[0].producer_epoch, epoch + 1);
+}
+
+/// Transactions v2: every end bumps the epoch (markers carry the bumped one), a retried end
+/// is answered with it, an abort needs no transaction, and an exhausted epoch moves the
+/// producer to a new id.
+#[test]
+fn tv2_ends_bump_the_epoch_and_roll_the_producer_id_over() {
+    let mut c = coordinator();
+    let (pid, e0) = init(&mut c, 0, "t");
+    add(&mut c, 1, "t", pid, e0, "a");
+    let (reply, markers) = end_as(&mut c, 2, ("t", pid, e0), true, true);
+    assert_eq!(reply, TxnReply::Ended(Ok((pid, e0 + 1))));
+    assert_eq!(
+        (markers[0].producer_epoch, markers[0].commit),
+        (e0 + 1, true)
+    );
+    assert_eq!(c.producer_view(pid).map(|v| v.producer_epoch), Some(e0 + 1));
+    // The retry of that commit, with the epoch it was sent with.
+    assert_eq!(
+        end_as(&mut c, 3, ("t", pid, e0), true, true).0,
+        TxnReply::Ended(Ok((pid, e0 + 1)))
+    );
+    // An abort with nothing added still bumps the epoch, and marks nothing.
+    let (reply, markers) = end_as(&mut c, 4, ("t", pid, e0 + 1), false, true);
+    assert_eq!(reply, TxnReply::Ended(Ok((pid, e0 + 2))));
+    assert!(markers[0].partitions.is_empty());
+    assert_eq!(c.get("t").unwrap().state, TxnState::CompleteAbort);
+    // A commit with nothing added is refused.
+    assert_eq!(
+        end_as(&mut c, 5, ("t", pid, e0 + 2), true, true).0,
+        TxnReply::Ended(Err(ErrorCode::InvalidTxnState))
+    );
+
+    // Near the end of the epochs: the markers take the last one, then a new id at 0.
+    let mut t = c.get("t").unwrap().clone();
+    t.producer_epoch = EPOCH_MAX - 1;
+    c.adopt(t);
+    add(&mut c, 6, "t", pid, EPOCH_MAX - 1, "a");
+    assert_eq!(
+        end_as(&mut c, 7, ("t", pid, EPOCH_MAX - 1), true, true).0,
+        TxnReply::Ended(Ok((pid, EPOCH_MAX)))
+    );
+    add(&mut c, 8, "t", pid, EPOCH_MAX, "a");
+    let (reply, markers) = end_as(&mut c, 9, ("t", pid, EPOCH_MAX), false, true);
+    let TxnReply::Ended(Ok((new_pid, 0))) = reply else {
+        panic!("{reply:?}");
+    };
+    assert_ne!(new_pid, pid);
+    assert_eq!(
+        (markers[0].producer_id, markers[0].producer_epoch),
+        (pid, i16::MAX)
+    );
+    assert_eq!(c.producer_view(pid), None, "the old id is forgotten");
+    assert!(c.producer_view(new_pid).is_some());
+    // The abort retried with the old id and epoch gets the new id.
+    assert_eq!(
+        end_as(&mut c, 10, ("t", pid, EPOCH_MAX), false, true).0,
+        TxnReply::Ended(Ok((new_pid, 0)))
+    );
+    // The log keeps what a restart needs.
+    let mut replayed = Transactions::new(TxnConfig::default(), ProducerIds::new());
+    for r in c.snapshot_records() {
+        replayed.replay(&r.key, r.value.as_deref());
+    }
+    assert_eq!(replayed.get("t"), c.get("t"));
 }

@@ -196,5 +196,8 @@ fn adopted(t: TxnRecord) -> TxnMetadata {
         start_ms: t.start_ms,
         last_update_ms: t.updated_ms,
         pending: false,
+        prev_producer_id: -1,
+        next_producer_id: -1,
+        client_tv: 0,
     }
 }

@@ -50,7 +50,7 @@ enum Message {
     AddPartitions(AddPartitions, oneshot::Sender<Result<(), ErrorCode>>),
     AddOffsets(AddOffsets, oneshot::Sender<Result<(), ErrorCode>>),
     TxnOffsetCommit(TxnOffsetCommit, oneshot::Sender<Result<(), ErrorCode>>),
-    EndTxn(EndTxn, oneshot::Sender<Result<(), ErrorCode>>),
+    EndTxn(EndTxn, oneshot::Sender<Result<(i64, i16), ErrorCode>>),
     PendingOffsets {
         group_id: String,
         reply: oneshot::Sender<BTreeSet<(String, i32)>>,
@@ -148,7 +148,8 @@ impl TxnCoordinator {
         Self::unavailable(self.ask(|r| Message::TxnOffsetCommit(request, r)).await)
     }
 
-    pub async fn end_txn(&self, request: EndTxn) -> Result<(), ErrorCode> {
+    /// EndTxn: the producer id and epoch the producer goes on with.
+    pub async fn end_txn(&self, request: EndTxn) -> Result<(i64, i16), ErrorCode> {
         Self::unavailable(self.ask(|r| Message::EndTxn(request, r)).await)
     }
 
@@ -164,33 +165,48 @@ impl TxnCoordinator {
         self.ask(|reply| Message::List { reply }).await
     }
 
-    /// Checks a transactional produce: the producer's current epoch, with the partition in its
-    /// open transaction (KIP-890's verification), from the published view.
+    /// Checks a transactional produce against the published view (KIP-890's verification,
+    /// as Kafka's coordinator answers it): the producer must be known, at its current epoch,
+    /// with the partition in its open transaction.
     pub fn check_produce(
         &self,
         producer_id: i64,
         epoch: i16,
         topic: &str,
         partition: i32,
-    ) -> Option<ErrorCode> {
+    ) -> ProduceCheck {
         let views = self
             .views
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(view) = views.get(&producer_id) else {
-            return Some(ErrorCode::InvalidProducerIdMapping);
+            return ProduceCheck::Refused(ErrorCode::InvalidProducerIdMapping);
         };
-        if epoch < view.producer_epoch {
-            return Some(ErrorCode::InvalidProducerEpoch);
+        if epoch != view.producer_epoch {
+            return ProduceCheck::Refused(ErrorCode::InvalidProducerEpoch);
         }
-        if epoch > view.producer_epoch
-            || !view.ongoing
-            || !view.partitions.contains(&(topic.to_string(), partition))
-        {
-            return Some(ErrorCode::InvalidTxnState);
+        if view.ending {
+            return ProduceCheck::Ending;
         }
-        None
+        if !view.ongoing || !view.partitions.contains(&(topic.to_string(), partition)) {
+            return ProduceCheck::NotAdded;
+        }
+        ProduceCheck::Ok
     }
+}
+
+/// What [`TxnCoordinator::check_produce`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProduceCheck {
+    /// The partition is in the producer's open transaction.
+    Ok,
+    Refused(ErrorCode),
+    /// The partition is not in the producer's transaction (or none is open): the request's
+    /// version decides (INVALID_TXN_STATE, TRANSACTION_ABORTABLE, or added).
+    NotAdded,
+    /// The producer's transaction is being ended (CONCURRENT_TRANSACTIONS at the
+    /// coordinator).
+    Ending,
 }
 
 /// Where an InitProducerId's answer goes.
@@ -201,6 +217,7 @@ type InitReply = oneshot::Sender<Result<(i64, i16), ErrorCode>>;
 enum Waiter {
     Init(oneshot::Sender<Result<(i64, i16), ErrorCode>>),
     Done(oneshot::Sender<Result<(), ErrorCode>>),
+    Ended(oneshot::Sender<Result<(i64, i16), ErrorCode>>),
 }
 
 struct Actor {
@@ -243,7 +260,7 @@ impl Actor {
                 },
             }
             self.waiters.retain(|_, w| match w {
-                Waiter::Init(tx) => !tx.is_closed(),
+                Waiter::Init(tx) | Waiter::Ended(tx) => !tx.is_closed(),
                 Waiter::Done(tx) => !tx.is_closed(),
             });
         }
@@ -299,7 +316,7 @@ impl Actor {
                 self.txns.txn_offset_commit(now, token, request)
             }
             Message::EndTxn(request, reply) => {
-                let token = self.token(Waiter::Done(reply));
+                let token = self.token(Waiter::Ended(reply));
                 self.txns.end_txn(now, token, request)
             }
             Message::PendingOffsets { group_id, reply } => {
@@ -444,6 +461,10 @@ impl Actor {
                     true
                 }
                 (Some(Waiter::Done(tx)), TxnReply::Done(r)) => {
+                    let _ = tx.send(r);
+                    true
+                }
+                (Some(Waiter::Ended(tx)), TxnReply::Ended(r)) => {
                     let _ = tx.send(r);
                     true
                 }

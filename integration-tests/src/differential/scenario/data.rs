@@ -110,7 +110,7 @@ pub async fn topics(c: &mut Session, st: &mut State) {
     )
     .await;
     for v in c.all_versions::<MetadataRequest>() {
-        let req = metadata(&[TOPIC_A, TOPIC_COMPACT, "no-such-topic"]);
+        let req = metadata(&[TOPIC_A, TOPIC_COMPACT, TOPIC_TXN, "no-such-topic"]);
         let label = format!("metadata v{v}");
         if let Some(resp) = c.ask_at(&label, v, req).await {
             for t in resp.topics {
@@ -129,12 +129,21 @@ pub async fn topics(c: &mut Session, st: &mut State) {
     c.ask("metadata: by topic id", ids).await;
 }
 
-pub(super) fn produce_to(name: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
+/// Produce of `records` to `partition` of `name`, named both ways (by name up to v12, by id
+/// from v13; the codec writes the one the version has).
+pub(super) fn produce_to(
+    st: &State,
+    name: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> ProduceRequest {
     ProduceRequest::default()
         .with_acks(acks)
         .with_timeout_ms(10_000)
         .with_topic_data(vec![TopicProduceData::default()
             .with_name(topic(name))
+            .with_topic_id(st.topic_ids.get(name).copied().unwrap_or_default())
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(partition)
                 .with_records(Some(records))])])
@@ -142,7 +151,7 @@ pub(super) fn produce_to(name: &str, partition: i32, records: Bytes, acks: i16) 
 
 /// Produce: acks=1 and all, several partitions, bad topics, partitions, acks and CRCs, and
 /// every version from 3.
-pub async fn produce(c: &mut Session) {
+pub async fn produce(c: &mut Session, st: &State) {
     let one = |key: Option<&[u8]>, ts: i64| {
         Bytes::from(strom_storage::batch::build_batch(
             &[(key, Some(b"v"))],
@@ -158,40 +167,43 @@ pub async fn produce(c: &mut Session) {
     for (label, req) in [
         (
             "produce acks=all p0",
-            produce_to(TOPIC_A, 0, batch(3, 0, None), -1),
+            produce_to(st, TOPIC_A, 0, batch(3, 0, None), -1),
         ),
         (
             "produce acks=1 p0",
-            produce_to(TOPIC_A, 0, batch(2, 3, None), 1),
+            produce_to(st, TOPIC_A, 0, batch(2, 3, None), 1),
         ),
-        ("produce p1", produce_to(TOPIC_A, 1, batch(4, 0, None), -1)),
+        (
+            "produce p1",
+            produce_to(st, TOPIC_A, 1, batch(4, 0, None), -1),
+        ),
         (
             "produce compacted",
-            produce_to(TOPIC_COMPACT, 0, batch(2, 0, None), -1),
+            produce_to(st, TOPIC_COMPACT, 0, batch(2, 0, None), -1),
         ),
         (
             "produce compacted: null key",
-            produce_to(TOPIC_COMPACT, 0, one(None, TS), -1),
+            produce_to(st, TOPIC_COMPACT, 0, one(None, TS), -1),
         ),
         (
             "produce: unknown topic",
-            produce_to("no-such-topic", 0, batch(1, 0, None), -1),
+            produce_to(st, "no-such-topic", 0, batch(1, 0, None), -1),
         ),
         (
             "produce: unknown partition",
-            produce_to(TOPIC_A, 9, batch(1, 0, None), -1),
+            produce_to(st, TOPIC_A, 9, batch(1, 0, None), -1),
         ),
         (
             "produce: acks=2",
-            produce_to(TOPIC_A, 0, batch(1, 0, None), 2),
+            produce_to(st, TOPIC_A, 0, batch(1, 0, None), 2),
         ),
         (
             "produce: corrupt crc",
-            produce_to(TOPIC_A, 0, Bytes::from(corrupt), -1),
+            produce_to(st, TOPIC_A, 0, Bytes::from(corrupt), -1),
         ),
         (
             "produce: timestamp from 1970",
-            produce_to(TOPIC_A, 0, one(Some(b"k"), 1), -1),
+            produce_to(st, TOPIC_A, 0, one(Some(b"k"), 1), -1),
         ),
     ] {
         c.ask(label, req).await;
@@ -205,6 +217,7 @@ pub async fn produce(c: &mut Session) {
             &format!("produce v{v} p2"),
             v,
             produce_to(
+                st,
                 TOPIC_A,
                 2,
                 batch(1, usize::try_from(v).unwrap_or(0), None),

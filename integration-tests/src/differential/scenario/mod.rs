@@ -29,6 +29,7 @@ pub const TOPIC_TXN: &str = "diff-txn";
 pub const TOPIC_GONE: &str = "diff-gone";
 pub const GROUP: &str = "diff-group";
 pub const TXN_ID: &str = "diff-txn-id";
+pub const TXN_ID_V2: &str = "diff-txn-v2";
 
 /// What earlier answers told this session.
 #[derive(Default)]
@@ -48,13 +49,14 @@ pub async fn run(c: &mut Session) {
     .await;
     settle(c).await;
     data::topics(c, &mut st).await;
-    data::produce(c).await;
+    data::produce(c, &st).await;
     data::fetch(c, &st).await;
     data::offsets(c).await;
     groups::classic(c).await;
     consumer::consumer(c, &st).await;
-    txn::idempotent(c).await;
+    txn::idempotent(c, &st).await;
     txn::transactional(c, &st).await;
+    txn::transactional_v2(c, &st).await;
     admin::configs(c).await;
     admin::partitions_and_records(c).await;
     admin::acls_and_users(c).await;

@@ -1,5 +1,6 @@
-//! AddOffsetsToTxn (API key 25, v0–v3): the group's `__consumer_offsets` partition joins the
-//! producer's open transaction, so TxnOffsetCommit may follow.
+//! AddOffsetsToTxn (API key 25, v0–v4): the group's `__consumer_offsets` partition joins the
+//! producer's open transaction, so TxnOffsetCommit may follow. v4 only declares that the
+//! client handles TRANSACTION_ABORTABLE (KIP-890); transactions-v2 clients send none.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
@@ -8,7 +9,7 @@ use strom_coordinator::transactions::AddOffsets;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=3;
+pub const VERSIONS: RangeInclusive<i16> = 0..=4;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,

@@ -56,6 +56,7 @@ async fn add(
             producer_id: request.v3_and_below_producer_id.0,
             producer_epoch: request.v3_and_below_producer_epoch,
             partitions: partitions.clone(),
+            tv2: false,
         })
         .await;
     partitions.into_iter().map(|p| (p, result.err())).collect()

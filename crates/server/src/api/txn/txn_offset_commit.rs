@@ -1,5 +1,7 @@
-//! TxnOffsetCommit (API key 28, v0–v4): offsets held with the open transaction, visible in
-//! the group once it commits.
+//! TxnOffsetCommit (API key 28, v0–v5): offsets held with the open transaction, visible in
+//! the group once it commits. The group's offsets partition must be in the transaction
+//! (AddOffsetsToTxn) up to v4: INVALID_TXN_STATE otherwise, TRANSACTION_ABORTABLE at v4; v5
+//! (KIP-890 transactions v2) adds it itself.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::txn_offset_commit_response::{
@@ -7,12 +9,22 @@ use strom_codec::kafka_protocol::messages::txn_offset_commit_response::{
 };
 use strom_codec::kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use strom_codec::ErrorCode;
-use strom_coordinator::transactions::{TxnOffset, TxnOffsetCommit};
+use strom_coordinator::transactions::{SupportedOperation, TxnOffset, TxnOffsetCommit};
 
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=4;
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
+
+/// What a version does when the offsets partition is not in the transaction (Kafka's
+/// `txnOffsetCommitRequestVersionToTransactionSupportedOperation`).
+fn operation(version: i16) -> SupportedOperation {
+    match version {
+        5.. => SupportedOperation::AddPartition,
+        4 => SupportedOperation::GenericErrorSupported,
+        _ => SupportedOperation::DefaultError,
+    }
+}
 
 pub async fn handle(
     ctx: &RequestContext<'_>,
@@ -67,6 +79,7 @@ pub async fn handle(
                     producer_epoch: request.producer_epoch,
                     group_id: group,
                     offsets,
+                    operation: operation(ctx.version),
                 })
                 .await
                 .err()
