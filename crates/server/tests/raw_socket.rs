@@ -160,7 +160,8 @@ async fn api_versions_v3_has_a_v0_header_and_the_features() {
     assert!(body.is_empty(), "{} bytes after the body", body.len());
     assert_eq!(decoded.api_keys.len(), HANDLERS.len());
     // KIP-584 features in tagged fields: what is supported, and group.version finalized at
-    // 1 (KIP-848 served) with the metadata offset as its epoch.
+    // 1 (KIP-848 served) and transaction.version at 2 (KIP-890 transactions v2), with the
+    // metadata offset as their epoch.
     let supported: Vec<(String, i16, i16)> = decoded
         .supported_features
         .iter()
@@ -170,7 +171,7 @@ async fn api_versions_v3_has_a_v0_header_and_the_features() {
         supported,
         [
             ("group.version".to_string(), 0, 1),
-            ("transaction.version".to_string(), 0, 0)
+            ("transaction.version".to_string(), 0, 2)
         ]
     );
     let finalized: Vec<(String, i16)> = decoded
@@ -178,7 +179,13 @@ async fn api_versions_v3_has_a_v0_header_and_the_features() {
         .iter()
         .map(|f| (f.name.to_string(), f.max_version_level))
         .collect();
-    assert_eq!(finalized, [("group.version".to_string(), 1)]);
+    assert_eq!(
+        finalized,
+        [
+            ("group.version".to_string(), 1),
+            ("transaction.version".to_string(), 2)
+        ]
+    );
     assert!(decoded.finalized_features_epoch >= 0);
     broker.shutdown().await;
 }

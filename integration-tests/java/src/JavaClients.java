@@ -227,6 +227,9 @@ public class JavaClients {
         TransactionDescription desc = get(admin.describeTransactions(List.of("java-txn-1")).all()).get("java-txn-1");
         check(desc.state() == TransactionState.COMPLETE_COMMIT && desc.topicPartitions().isEmpty(),
                 "described: " + desc);
+        // Transactions v2 (KIP-890, transaction.version 2 finalized): every commit or abort
+        // bumped the epoch, from 0 after initTransactions to 3.
+        check(desc.producerEpoch() == 3, "three ends, three epoch bumps: " + desc);
         System.out.println("transactions ok");
     }
 
@@ -336,6 +339,11 @@ public class JavaClients {
             }
             check(done == 50, "transformed 50, did " + done);
         }
+        // Transactions v2: offsets joined the transactions without AddOffsetsToTxn, and each
+        // commit bumped the epoch.
+        TransactionDescription eos = get(admin.describeTransactions(List.of("java-eos-1")).all()).get("java-eos-1");
+        check(eos.state() == TransactionState.COMPLETE_COMMIT && eos.producerEpoch() > 0,
+                "epoch bumped by the commits: " + eos);
         Map<TopicPartition, OffsetAndMetadata> committed =
                 get(admin.listConsumerGroupOffsets(g).partitionsToOffsetAndMetadata());
         check(committed.get(new TopicPartition(in, 0)).offset() == 50, "input offsets committed: " + committed);

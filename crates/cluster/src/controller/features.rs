@@ -21,7 +21,10 @@ pub struct Feature {
 
 /// `group.version`: level 1 serves KIP-848 consumer groups (ConsumerGroupHeartbeat).
 pub const GROUP_VERSION: &str = "group.version";
-/// `transaction.version`: level 2 would be KIP-890's transactions v2 (not yet served).
+/// `transaction.version`: at level 2, clients that know KIP-890 use transactions v2 (EndTxn
+/// v5, Produce v12+ adding partitions implicitly, an epoch bump per transaction); level 1
+/// only changes how Kafka writes its transaction log. The broker serves every request version
+/// whatever the level: the level is what clients decide by.
 pub const TRANSACTION_VERSION: &str = "transaction.version";
 
 /// The features clients can see, as Kafka names them.
@@ -35,8 +38,8 @@ pub const FEATURES: &[Feature] = &[
     Feature {
         name: TRANSACTION_VERSION,
         min: 0,
-        max: 0,
-        default: 0,
+        max: 2,
+        default: 2,
     },
 ];
 

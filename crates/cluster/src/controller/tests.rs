@@ -635,7 +635,7 @@ fn feature_levels_change_as_kafka_allows() {
             ErrorCode::InvalidUpdateVersion,
         ),
         (
-            vec![update(TRANSACTION_VERSION, 2, 1)],
+            vec![update(TRANSACTION_VERSION, 3, 1)],
             ErrorCode::InvalidUpdateVersion,
         ),
         (
