@@ -239,7 +239,8 @@ mod tests {
         );
         assert!(is_served(ApiKey::Produce, 0, true));
         assert!(is_served(ApiKey::Produce, 2, true));
-        assert!(!is_served(ApiKey::Produce, 12, true));
+        assert!(is_served(ApiKey::Produce, 13, true));
+        assert!(!is_served(ApiKey::Produce, 14, true));
     }
 
     #[test]
