@@ -109,7 +109,7 @@ async fn commit_offsets(conn: &mut TcpStream, version: i16, (pid, epoch): (i64, 
         .with_group_id(GroupId(s("g")))
         .with_producer_id(ProducerId(pid))
         .with_producer_epoch(epoch)
-        .with_generation_id(-1)
+        .with_generation_id_or_member_epoch(-1)
         .with_member_id(s(""))
         .with_topics(vec![TxnOffsetCommitRequestTopic::default()
             .with_name(TopicName(s("v2")))

@@ -1,5 +1,8 @@
 //! ApiVersions (API key 18, KIP-511 from v3): the one table of supported versions, and from
-//! v3 the features this broker supports and their finalized levels (KIP-584).
+//! v3 the features this broker supports and their finalized levels (KIP-584). From v5
+//! (KIP-1242) a client may name the cluster and node it means to reach: another cluster, or
+//! another node of this one, is REBOOTSTRAP_REQUIRED (its metadata is stale). Errors carry
+//! no version table, as Kafka's.
 //! The response header is always v0 and default-valued tagged fields are not written
 //! (librdkafka 2.0.2 mis-parses them); both are handled in the codec.
 
@@ -15,7 +18,7 @@ use crate::api::text::str_bytes;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=4;
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
 
 /// KIP-511: `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`.
 fn valid_software_field(s: &str) -> bool {
@@ -36,7 +39,7 @@ pub async fn handle(
     table: Vec<ApiVersion>,
 ) -> ApiVersionsResponse {
     let version = ctx.version;
-    let response = ApiVersionsResponse::default().with_api_keys(table);
+    let failed = |e: ErrorCode| ApiVersionsResponse::default().with_error_code(e.code());
     if version >= 3
         && (!valid_software_field(request.client_software_name.as_str())
             || !valid_software_field(request.client_software_version.as_str()))
@@ -46,8 +49,19 @@ pub async fn handle(
             version = request.client_software_version.as_str(),
             "invalid client software name/version (KIP-511)"
         );
-        return response.with_error_code(ErrorCode::InvalidRequest.code());
+        return failed(ErrorCode::InvalidRequest);
     }
+    if version >= 5 {
+        if let Some(cluster) = request.cluster_id.as_ref() {
+            if cluster.as_str() != ctx.state.cluster_id
+                || request.node_id != ctx.state.config.node_id
+            {
+                tracing::debug!(peer = %ctx.peer, cluster = cluster.as_str(), node = request.node_id, "ApiVersions for another cluster or node (KIP-1242)");
+                return failed(ErrorCode::RebootstrapRequired);
+            }
+        }
+    }
+    let response = ApiVersionsResponse::default().with_api_keys(table);
     if version < 3 {
         return response;
     }

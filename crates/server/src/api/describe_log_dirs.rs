@@ -1,5 +1,6 @@
-//! DescribeLogDirs (API key 35, v0–v4): the one data directory with every (or the asked)
-//! partition's size on disk, and (v4) the volume's total and usable bytes.
+//! DescribeLogDirs (API key 35, v0–v5): the one data directory with every (or the asked)
+//! partition's size on disk, (v4) the volume's total and usable bytes, and (v5) whether it is
+//! cordoned (KIP-1066; Strom never cordons its directory).
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::describe_log_dirs_response::{
@@ -11,7 +12,7 @@ use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=4;
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
 
 /// Kafka's "unknown" for the volume byte counts.
 const VOLUME_BYTES_UNKNOWN: i64 = -1;

@@ -1,6 +1,7 @@
-//! ListOffsets (API key 2, v0–v10): earliest (-2), latest (-1; the last stable offset for
-//! `read_committed`), max timestamp (-3, KIP-734),
-//! earliest local (-4), latest tiered (-5, KIP-1005; no tiered storage: none), or the first
+//! ListOffsets (API key 2, v0–v11): earliest (-2), latest (-1; the last stable offset for
+//! `read_committed`), max timestamp (-3, KIP-734), earliest local (-4), latest tiered (-5,
+//! KIP-1005) and earliest pending upload (-6, KIP-1023, asked from v11; with no tiered storage
+//! both are none: offset, timestamp and leader epoch -1, as Kafka answers), or the first
 //! offset whose timestamp is ≥ a given time, through the time index. v0 answers as Kafka 3.9
 //! did: a list of at most `max_num_offsets` segment boundaries before the time, newest
 //! first, none past the high watermark for a consumer. v10's timeout bounds waiting for
@@ -19,13 +20,14 @@ use crate::error::storage_error_code;
 use crate::topics::Partition;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=10;
+pub const VERSIONS: RangeInclusive<i16> = 0..=11;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
-const EARLIEST_PENDING_UPLOAD: i64 = -5;
+const LATEST_TIERED: i64 = -5;
+const EARLIEST_PENDING_UPLOAD: i64 = -6;
 
 pub async fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let version = ctx.version;
@@ -121,7 +123,7 @@ fn lookup(
     let found = match timestamp {
         LATEST => Ok(Some((fetchable, -1))),
         EARLIEST | EARLIEST_LOCAL => Ok(Some((state.log_start_offset, -1))),
-        EARLIEST_PENDING_UPLOAD => Ok(None),
+        LATEST_TIERED | EARLIEST_PENDING_UPLOAD => Ok(None),
         MAX_TIMESTAMP => {
             let (offset, ts) = state.max_timestamp();
             Ok((offset >= 0 && offset < fetchable).then_some((offset, ts)))

@@ -403,7 +403,8 @@ fn list_offsets(
             )])
 }
 
-/// ListOffsets (earliest, latest, by time, max timestamp, local start, every version) and
+/// ListOffsets (earliest, latest, by time, max timestamp, local start, tiered and pending
+/// upload, every version) and
 /// OffsetForLeaderEpoch.
 pub async fn offsets(c: &mut Session) {
     let ps = [0, 1, 2, 9];
@@ -413,6 +414,7 @@ pub async fn offsets(c: &mut Session) {
         ("max timestamp", -3),
         ("earliest local", -4),
         ("latest tiered", -5),
+        ("earliest pending upload", -6),
         ("by time: first", TS),
         ("by time: second", TS + 1),
         ("by time: future", TS + 1_000_000),

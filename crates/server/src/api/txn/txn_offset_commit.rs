@@ -36,7 +36,7 @@ pub async fn handle(
         .group_instance_id
         .as_ref()
         .map(|i| i.as_str().to_string());
-    let generation = request.generation_id;
+    let generation = request.generation_id_or_member_epoch;
     let max_metadata = ctx.state.config.groups.offset_metadata_bytes_max;
     let group_check = ctx
         .state
