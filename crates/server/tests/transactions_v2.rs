@@ -230,3 +230,112 @@ async fn transactions_v2_add_partitions_on_the_broker_and_bump_the_epoch_per_end
     );
     broker.shutdown().await;
 }
+
+/// AddPartitionsToTxn v4-5, as brokers send it to the coordinator: a batch of transactions,
+/// verified or added each on its own; and PRODUCER_FENCED as older clients know it.
+#[tokio::test]
+async fn add_partitions_v4_verifies_and_adds_a_batch_of_transactions() {
+    use strom_codec::kafka_protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+    };
+    use strom_codec::kafka_protocol::messages::{
+        AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+    };
+    let (broker, _dir) = broker().await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    create_topic(&mut conn, "v2", 2).await;
+    let (pid, e) = init(&mut conn, "tx").await;
+    let txn = |id: &str, epoch: i16, verify: bool, topic: &str, partitions: Vec<i32>| {
+        AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(s(id)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_verify_only(verify)
+            .with_topics(vec![AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_partitions(partitions)])
+    };
+    let send = |transactions| {
+        RequestKind::AddPartitionsToTxn(
+            AddPartitionsToTxnRequest::default().with_transactions(transactions),
+        )
+    };
+    let codes = |r: &AddPartitionsToTxnResponse| -> Vec<(String, Vec<(i32, i16)>)> {
+        r.results_by_transaction
+            .iter()
+            .map(|t| {
+                let partitions = t
+                    .topic_results
+                    .iter()
+                    .flat_map(|tr| tr.results_by_partition.iter())
+                    .map(|p| (p.partition_index, p.partition_error_code))
+                    .collect();
+                (t.transactional_id.0.to_string(), partitions)
+            })
+            .collect()
+    };
+    // Add partition 0 with transactions v2, in the same batch as a transaction that does
+    // not exist and one naming an unknown partition.
+    let r: AddPartitionsToTxnResponse = call(
+        &mut conn,
+        ApiKey::AddPartitionsToTxn,
+        5,
+        send(vec![
+            txn("tx", e, false, "v2", vec![0]),
+            txn("nobody", 0, false, "v2", vec![0]),
+            txn("tx", e, false, "v2", vec![1, 7]),
+        ]),
+    )
+    .await;
+    let abortable = ErrorCode::TransactionAbortable.code();
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("tx".to_string(), vec![(0, 0)]),
+            (
+                "nobody".to_string(),
+                vec![(0, ErrorCode::InvalidProducerIdMapping.code())]
+            ),
+            (
+                "tx".to_string(),
+                vec![
+                    (1, ErrorCode::OperationNotAttempted.code()),
+                    (7, ErrorCode::UnknownTopicOrPartition.code())
+                ]
+            ),
+        ]
+    );
+    // Verification: partition 0 is in the transaction, 1 is not; a stale epoch fails all.
+    let r: AddPartitionsToTxnResponse = call(
+        &mut conn,
+        ApiKey::AddPartitionsToTxn,
+        4,
+        send(vec![
+            txn("tx", e, true, "v2", vec![0, 1]),
+            txn("tx", e - 1, true, "v2", vec![0]),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        codes(&r),
+        vec![
+            ("tx".to_string(), vec![(0, 0), (1, abortable)]),
+            (
+                "tx".to_string(),
+                vec![(0, ErrorCode::ProducerFenced.code())]
+            ),
+        ]
+    );
+    assert_eq!(describe(&mut conn).await.2, 1, "verification adds nothing");
+    // EndTxn v1 (a client from before KIP-588) hears of a fenced epoch as
+    // INVALID_PRODUCER_EPOCH; v2+ as PRODUCER_FENCED.
+    assert_eq!(
+        end(&mut conn, 1, (pid, e - 1), true).await.0,
+        ErrorCode::InvalidProducerEpoch.code()
+    );
+    assert_eq!(
+        end(&mut conn, 2, (pid, e - 1), true).await.0,
+        ErrorCode::ProducerFenced.code()
+    );
+    broker.shutdown().await;
+}

@@ -220,6 +220,34 @@ impl Transactions {
         }
     }
 
+    /// AddPartitionsToTxn v4+ with `VerifyOnly` (what a broker asks before appending a
+    /// transactional batch, KIP-890): per partition, whether it is in the id's transaction
+    /// (TRANSACTION_ABORTABLE if not), or the error for them all. As Kafka's
+    /// `handleVerifyPartitionsInTransaction`, a change being written is not waited for.
+    pub fn verify_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<Option<ErrorCode>>, ErrorCode> {
+        if transactional_id.is_empty() {
+            return Err(ErrorCode::InvalidRequest);
+        }
+        let t = self
+            .txns
+            .get(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        t.check_producer(producer_id, epoch)?;
+        if t.state.is_prepare() {
+            return Err(ErrorCode::ConcurrentTransactions);
+        }
+        Ok(partitions
+            .iter()
+            .map(|p| (!t.partitions.contains(p)).then_some(ErrorCode::TransactionAbortable))
+            .collect())
+    }
+
     /// AddOffsetsToTxn: the group's offsets partition joins the transaction.
     pub fn add_offsets(&mut self, now_ms: i64, token: Token, req: AddOffsets) -> TxnOutputs {
         let partition = (

@@ -514,3 +514,26 @@ fn tv2_ends_bump_the_epoch_and_roll_the_producer_id_over() {
     }
     assert_eq!(replayed.get("t"), c.get("t"));
 }
+
+#[test]
+fn verification_answers_per_partition_as_kafka() {
+    let mut c = coordinator();
+    assert_eq!(
+        c.verify_partitions("t", 1, 0, &[("a".into(), 0)]),
+        Err(ErrorCode::InvalidProducerIdMapping)
+    );
+    let (pid, epoch) = init(&mut c, 0, "t");
+    add(&mut c, 1, "t", pid, epoch, "a");
+    assert_eq!(
+        c.verify_partitions("t", pid, epoch, &[("a".into(), 1), ("b".into(), 0)]),
+        Ok(vec![None, Some(ErrorCode::TransactionAbortable)])
+    );
+    assert_eq!(
+        c.verify_partitions("t", pid, epoch + 1, &[("a".into(), 1)]),
+        Err(ErrorCode::ProducerFenced)
+    );
+    assert_eq!(
+        c.verify_partitions("", pid, epoch, &[("a".into(), 1)]),
+        Err(ErrorCode::InvalidRequest)
+    );
+}

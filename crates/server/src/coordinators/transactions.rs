@@ -51,6 +51,13 @@ enum Message {
     AddOffsets(AddOffsets, oneshot::Sender<Result<(), ErrorCode>>),
     TxnOffsetCommit(TxnOffsetCommit, oneshot::Sender<Result<(), ErrorCode>>),
     EndTxn(EndTxn, oneshot::Sender<Result<(i64, i16), ErrorCode>>),
+    Verify {
+        transactional_id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<(String, i32)>,
+        reply: oneshot::Sender<Result<Vec<Option<ErrorCode>>, ErrorCode>>,
+    },
     PendingOffsets {
         group_id: String,
         reply: oneshot::Sender<BTreeSet<(String, i32)>>,
@@ -151,6 +158,27 @@ impl TxnCoordinator {
     /// EndTxn: the producer id and epoch the producer goes on with.
     pub async fn end_txn(&self, request: EndTxn) -> Result<(i64, i16), ErrorCode> {
         Self::unavailable(self.ask(|r| Message::EndTxn(request, r)).await)
+    }
+
+    /// AddPartitionsToTxn's verification (v4+, `VerifyOnly`): per partition, whether it is in
+    /// the transaction (TRANSACTION_ABORTABLE if not), or the error for them all.
+    pub async fn verify_partitions(
+        &self,
+        transactional_id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Vec<Option<ErrorCode>>, ErrorCode> {
+        Self::unavailable(
+            self.ask(|reply| Message::Verify {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                partitions,
+                reply,
+            })
+            .await,
+        )
     }
 
     /// Partitions of `group_id` with offsets waiting on an open transaction.
@@ -318,6 +346,21 @@ impl Actor {
             Message::EndTxn(request, reply) => {
                 let token = self.token(Waiter::Ended(reply));
                 self.txns.end_txn(now, token, request)
+            }
+            Message::Verify {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                partitions,
+                reply,
+            } => {
+                let _ = reply.send(self.txns.verify_partitions(
+                    &transactional_id,
+                    producer_id,
+                    producer_epoch,
+                    &partitions,
+                ));
+                return;
             }
             Message::PendingOffsets { group_id, reply } => {
                 let _ = reply.send(self.txns.pending_offsets(&group_id));

@@ -1,6 +1,8 @@
 //! Idempotent and transactional producers and the transaction admin APIs.
 
-use strom_codec::kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use strom_codec::kafka_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
 use strom_codec::kafka_protocol::messages::describe_producers_request::TopicRequest;
 use strom_codec::kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
@@ -313,6 +315,36 @@ pub async fn transactional_v2(c: &mut Session, st: &State) {
     .await;
     c.ask("tv2: describe transactions: ongoing", describe.clone())
         .await;
+    // What a broker asks the coordinator before appending (AddPartitionsToTxn v4+,
+    // VerifyOnly): partition 0 is in the transaction, TOPIC_A's partition 1 is not; a wrong
+    // epoch fails the transaction's partitions.
+    if c.version::<AddPartitionsToTxnRequest>().unwrap_or(0) >= 4 {
+        let verify = |epoch: i16| {
+            AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(txn_id(TXN_ID_V2))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_verify_only(true)
+                .with_topics(vec![
+                    AddPartitionsToTxnTopic::default()
+                        .with_name(topic(TOPIC_TXN))
+                        .with_partitions(vec![0]),
+                    AddPartitionsToTxnTopic::default()
+                        .with_name(topic(TOPIC_A))
+                        .with_partitions(vec![1]),
+                ])
+        };
+        c.ask(
+            "tv2: add partitions to txn: verify only",
+            AddPartitionsToTxnRequest::default().with_transactions(vec![verify(e)]),
+        )
+        .await;
+        c.ask(
+            "tv2: add partitions to txn: verify only, stale epoch",
+            AddPartitionsToTxnRequest::default().with_transactions(vec![verify(e + 1)]),
+        )
+        .await;
+    }
     c.ask_at("tv2: end txn commit", end_v, end(true, e)).await;
     c.wait_until(&describe, |r| {
         r.transaction_states

@@ -25,5 +25,9 @@ pub async fn handle(
             group_id: request.group_id.0.as_str().to_string(),
         })
         .await;
-    AddOffsetsToTxnResponse::default().with_error_code(crate::error::code(result.err()))
+    AddOffsetsToTxnResponse::default().with_error_code(crate::error::code(
+        result
+            .err()
+            .map(|e| super::fenced_as_known(e, ctx.version, 2)),
+    ))
 }

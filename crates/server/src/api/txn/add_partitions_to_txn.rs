@@ -1,13 +1,18 @@
-//! AddPartitionsToTxn (API key 24, v0–v3): partitions join the producer's open transaction
-//! (answered by the transaction coordinator). The KIP-890 forms (v4+, sent broker to
-//! coordinator) are not advertised.
+//! AddPartitionsToTxn (API key 24, v0–v5): partitions join the producer's open transaction
+//! (answered by the transaction coordinator). v0–v3 come from clients, one transaction each.
+//! v4–v5 (KIP-890) are what brokers send the coordinator: a batch of transactions, each
+//! either added (with transactions v2) or, with `VerifyOnly`, checked partition by partition
+//! (TRANSACTION_ABORTABLE for one not in the transaction). A transaction with an unknown
+//! partition fails alone: that partition UNKNOWN_TOPIC_OR_PARTITION, the others
+//! OPERATION_NOT_ATTEMPTED, as Kafka answers.
 
 use std::ops::RangeInclusive;
+use strom_codec::kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use strom_codec::kafka_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
 };
 use strom_codec::kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TransactionalId,
 };
 use strom_codec::ErrorCode;
 use strom_coordinator::transactions::AddPartitions;
@@ -15,16 +20,39 @@ use strom_coordinator::transactions::AddPartitions;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=3;
+pub const VERSIONS: RangeInclusive<i16> = 0..=5;
 
-/// Per partition: an unknown one fails alone and the others are OPERATION_NOT_ATTEMPTED (as
-/// Kafka answers); otherwise they join the transaction together.
-async fn add(
-    ctx: &RequestContext<'_>,
-    request: &AddPartitionsToTxnRequest,
+/// The first version brokers send (a batch of transactions, transactions v2).
+const BROKER_VERSION: i16 = 4;
+
+/// One transaction of the request.
+struct Transaction {
+    transactional_id: String,
+    producer_id: i64,
+    producer_epoch: i16,
+    verify_only: bool,
     partitions: Vec<(String, i32)>,
+}
+
+fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
+    topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.0.as_str().to_string(), *p))
+        })
+        .collect()
+}
+
+/// Per partition: an unknown one fails alone and the others are OPERATION_NOT_ATTEMPTED;
+/// otherwise they are added (or verified) together.
+async fn answer(
+    ctx: &RequestContext<'_>,
+    txn: Transaction,
 ) -> Vec<((String, i32), Option<ErrorCode>)> {
-    let unknown: Vec<bool> = partitions
+    let unknown: Vec<bool> = txn
+        .partitions
         .iter()
         .map(|(topic, p)| {
             ctx.state
@@ -35,7 +63,8 @@ async fn add(
         })
         .collect();
     if unknown.iter().any(|u| *u) {
-        return partitions
+        return txn
+            .partitions
             .into_iter()
             .zip(unknown)
             .map(|(p, u)| {
@@ -48,34 +77,45 @@ async fn add(
             })
             .collect();
     }
-    let result = ctx
-        .state
-        .txns
-        .add_partitions(AddPartitions {
-            transactional_id: request.v3_and_below_transactional_id.0.as_str().to_string(),
-            producer_id: request.v3_and_below_producer_id.0,
-            producer_epoch: request.v3_and_below_producer_epoch,
-            partitions: partitions.clone(),
-            tv2: false,
-        })
-        .await;
-    partitions.into_iter().map(|p| (p, result.err())).collect()
+    if txn.verify_only {
+        let verified = ctx
+            .state
+            .txns
+            .verify_partitions(
+                txn.transactional_id,
+                txn.producer_id,
+                txn.producer_epoch,
+                txn.partitions.clone(),
+            )
+            .await;
+        return match verified {
+            Ok(errors) => txn.partitions.into_iter().zip(errors).collect(),
+            Err(e) => txn.partitions.into_iter().map(|p| (p, Some(e))).collect(),
+        };
+    }
+    let version = ctx.version;
+    let result = if txn.transactional_id.is_empty() {
+        Err(ErrorCode::InvalidRequest)
+    } else {
+        ctx.state
+            .txns
+            .add_partitions(AddPartitions {
+                transactional_id: txn.transactional_id,
+                producer_id: txn.producer_id,
+                producer_epoch: txn.producer_epoch,
+                partitions: txn.partitions.clone(),
+                tv2: version >= BROKER_VERSION,
+            })
+            .await
+    };
+    let error = result.err().map(|e| super::fenced_as_known(e, version, 2));
+    txn.partitions.into_iter().map(|p| (p, error)).collect()
 }
 
-pub async fn handle(
-    ctx: &RequestContext<'_>,
-    request: AddPartitionsToTxnRequest,
-) -> AddPartitionsToTxnResponse {
-    let partitions: Vec<(String, i32)> = request
-        .v3_and_below_topics
-        .iter()
-        .flat_map(|t| {
-            t.partitions
-                .iter()
-                .map(move |p| (t.name.0.as_str().to_string(), *p))
-        })
-        .collect();
-    let results = add(ctx, &request, partitions).await;
+/// The results of one transaction, by topic in request order.
+fn by_topic(
+    results: Vec<((String, i32), Option<ErrorCode>)>,
+) -> Vec<AddPartitionsToTxnTopicResult> {
     let mut by_topic: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
     for ((topic, partition), error) in results {
         let result = AddPartitionsToTxnPartitionResult::default()
@@ -90,5 +130,39 @@ pub async fn handle(
             ),
         }
     }
-    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(by_topic)
+    by_topic
+}
+
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    if ctx.version < BROKER_VERSION {
+        let txn = Transaction {
+            transactional_id: request.v3_and_below_transactional_id.0.as_str().to_string(),
+            producer_id: request.v3_and_below_producer_id.0,
+            producer_epoch: request.v3_and_below_producer_epoch,
+            verify_only: false,
+            partitions: partitions_of(&request.v3_and_below_topics),
+        };
+        let results = answer(ctx, txn).await;
+        return AddPartitionsToTxnResponse::default()
+            .with_results_by_topic_v3_and_below(by_topic(results));
+    }
+    let mut results = Vec::with_capacity(request.transactions.len());
+    for t in &request.transactions {
+        let txn = Transaction {
+            transactional_id: t.transactional_id.0.as_str().to_string(),
+            producer_id: t.producer_id.0,
+            producer_epoch: t.producer_epoch,
+            verify_only: t.verify_only,
+            partitions: partitions_of(&t.topics),
+        };
+        results.push(
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(TransactionalId(t.transactional_id.0.clone()))
+                .with_topic_results(by_topic(answer(ctx, txn).await)),
+        );
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }

@@ -33,7 +33,11 @@ pub async fn handle(ctx: &RequestContext<'_>, request: EndTxnRequest) -> EndTxnR
     // As Kafka: -1/-1 with an error.
     let (producer_id, epoch) = result.unwrap_or((-1, -1));
     EndTxnResponse::default()
-        .with_error_code(crate::error::code(result.err()))
+        .with_error_code(crate::error::code(
+            result
+                .err()
+                .map(|e| super::fenced_as_known(e, ctx.version, 2)),
+        ))
         .with_producer_id(ProducerId(producer_id))
         .with_producer_epoch(epoch)
 }

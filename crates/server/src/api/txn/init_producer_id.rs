@@ -42,7 +42,7 @@ pub async fn handle(
             .with_producer_epoch(epoch),
         Err(e) => {
             tracing::debug!(peer = %ctx.peer, transactional_id = ?request.transactional_id, error = ?e, "InitProducerId refused");
-            failed(e)
+            failed(super::fenced_as_known(e, ctx.version, 4))
         }
     }
 }

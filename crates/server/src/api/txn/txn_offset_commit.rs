@@ -26,6 +26,22 @@ fn operation(version: i16) -> SupportedOperation {
     }
 }
 
+/// The coordinator's refusal as Kafka's group coordinator passes it on at `version`:
+/// through the transaction verification (a fenced epoch is INVALID_PRODUCER_EPOCH) and its
+/// operation error mapping (a transaction being ended is retriable COORDINATOR_NOT_AVAILABLE,
+/// but CONCURRENT_TRANSACTIONS for transactions v2, which adds the partition).
+fn verification_error(error: ErrorCode, version: i16) -> ErrorCode {
+    match error {
+        ErrorCode::ProducerFenced => ErrorCode::InvalidProducerEpoch,
+        ErrorCode::ConcurrentTransactions
+            if operation(version) != SupportedOperation::AddPartition =>
+        {
+            ErrorCode::CoordinatorNotAvailable
+        }
+        other => other,
+    }
+}
+
 pub async fn handle(
     ctx: &RequestContext<'_>,
     request: TxnOffsetCommitRequest,
@@ -83,6 +99,7 @@ pub async fn handle(
                 })
                 .await
                 .err()
+                .map(|e| verification_error(e, ctx.version))
         }
     };
     let topics = request
