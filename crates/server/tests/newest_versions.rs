@@ -121,3 +121,101 @@ async fn list_offsets_v11_delete_groups_v3_and_describe_log_dirs_v5() {
         .any(|t| t.name.0.as_str() == "newest"));
     broker.shutdown().await;
 }
+
+/// OffsetCommit and OffsetFetch v10 name topics by id (KIP-848).
+#[tokio::test]
+async fn offset_commit_and_fetch_v10_name_topics_by_id() {
+    use strom_codec::kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use strom_codec::kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use strom_codec::kafka_protocol::messages::{
+        OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    };
+    let (broker, _dir) = broker().await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    create_topic(&mut conn, "by-id", 2).await;
+    let id = broker.state().topics.get("by-id").unwrap().id;
+    let unknown = uuid::Uuid::from_u128(42);
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("g10")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(
+            [id, unknown]
+                .into_iter()
+                .map(|topic_id| {
+                    OffsetCommitRequestTopic::default()
+                        .with_topic_id(topic_id)
+                        .with_partitions(vec![OffsetCommitRequestPartition::default()
+                            .with_partition_index(1)
+                            .with_committed_offset(7)])
+                })
+                .collect(),
+        );
+    let r: OffsetCommitResponse = call(
+        &mut conn,
+        ApiKey::OffsetCommit,
+        10,
+        RequestKind::OffsetCommit(commit),
+    )
+    .await;
+    let answers: Vec<(uuid::Uuid, i16)> = r
+        .topics
+        .iter()
+        .map(|t| (t.topic_id, t.partitions[0].error_code))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![(id, 0), (unknown, ErrorCode::UnknownTopicId.code())]
+    );
+
+    let fetch = |topics: Option<Vec<uuid::Uuid>>| {
+        RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
+            OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(s("g10")))
+                .with_member_epoch(-1)
+                .with_topics(topics.map(|ids| {
+                    ids.into_iter()
+                        .map(|topic_id| {
+                            OffsetFetchRequestTopics::default()
+                                .with_topic_id(topic_id)
+                                .with_partition_indexes(vec![1])
+                        })
+                        .collect()
+                })),
+        ]))
+    };
+    let r: OffsetFetchResponse = call(
+        &mut conn,
+        ApiKey::OffsetFetch,
+        10,
+        fetch(Some(vec![id, unknown])),
+    )
+    .await;
+    let mut answers: Vec<(uuid::Uuid, i64, i16)> = r.groups[0]
+        .topics
+        .iter()
+        .map(|t| {
+            let p = &t.partitions[0];
+            (t.topic_id, p.committed_offset, p.error_code)
+        })
+        .collect();
+    answers.sort();
+    let mut expected = vec![(id, 7, 0), (unknown, -1, ErrorCode::UnknownTopicId.code())];
+    expected.sort();
+    assert_eq!(answers, expected);
+    let r: OffsetFetchResponse = call(&mut conn, ApiKey::OffsetFetch, 10, fetch(None)).await;
+    let all: Vec<(uuid::Uuid, i64)> = r.groups[0]
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.topic_id, p.committed_offset))
+        })
+        .collect();
+    assert_eq!(all, vec![(id, 7)]);
+    broker.shutdown().await;
+}

@@ -52,13 +52,14 @@ fn owned(r: &ConsumerGroupHeartbeatResponse) -> Vec<TopicPartitions> {
         .collect()
 }
 
-fn commit(member: &str, epoch: i32) -> OffsetCommitRequest {
+fn commit(st: &State, member: &str, epoch: i32) -> OffsetCommitRequest {
     OffsetCommitRequest::default()
         .with_group_id(group(CONSUMER_GROUP))
         .with_member_id(s(member))
         .with_generation_id_or_member_epoch(epoch)
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(topic(TOPIC_A))
+            .with_topic_id(st.topic_ids.get(TOPIC_A).copied().unwrap_or_default())
             .with_partitions(vec![OffsetCommitRequestPartition::default()
                 .with_partition_index(0)
                 .with_committed_offset(1)
@@ -137,11 +138,14 @@ pub async fn consumer(c: &mut Session, st: &State) {
         DescribeGroupsRequest::default().with_groups(vec![group(CONSUMER_GROUP)]),
     )
     .await;
-    c.ask("offset commit: stale epoch", commit(M1, 0)).await;
-    c.ask("offset commit: unknown member", commit("nobody", 1))
+    c.ask("offset commit: stale epoch", commit(st, M1, 0)).await;
+    c.ask("offset commit: unknown member", commit(st, "nobody", 1))
         .await;
-    c.ask("offset commit: its epoch", commit(M1, first.member_epoch))
-        .await;
+    c.ask(
+        "offset commit: its epoch",
+        commit(st, M1, first.member_epoch),
+    )
+    .await;
     c.ask("offset fetch: its epoch", fetch(M1, first.member_epoch))
         .await;
     c.ask("offset fetch: stale epoch", fetch(M1, 0)).await;

@@ -20,7 +20,7 @@ use strom_codec::kafka_protocol::messages::{
 };
 use strom_codec::kafka_protocol::protocol::StrBytes;
 
-use super::{find_coordinator, group, s, topic, GROUP, TOPIC_A};
+use super::{find_coordinator, group, s, topic, State, GROUP, TOPIC_A};
 use crate::differential::session::Session;
 
 /// A consumer protocol subscription to diff-a (version 0, no user data).
@@ -53,11 +53,14 @@ fn join(member: &StrBytes) -> JoinGroupRequest {
             .with_metadata(subscription())])
 }
 
-pub(super) fn offset_fetch(v: i16, group_id: &str, all: bool) -> OffsetFetchRequest {
+/// OffsetFetch at `v` of `group_id`'s offsets of TOPIC_A (named both ways: by name up to v9,
+/// by id from v10), or of `all` its offsets.
+pub(super) fn offset_fetch(st: &State, v: i16, group_id: &str, all: bool) -> OffsetFetchRequest {
     if v >= 8 {
         let topics = (!all).then(|| {
             vec![OffsetFetchRequestTopics::default()
                 .with_name(topic(TOPIC_A))
+                .with_topic_id(st.topic_ids.get(TOPIC_A).copied().unwrap_or_default())
                 .with_partition_indexes(vec![0, 1, 9])]
         });
         OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
@@ -84,7 +87,7 @@ fn heartbeat(generation: i32, member: &StrBytes) -> HeartbeatRequest {
 
 /// FindCoordinator, join (with and without a member id), sync, heartbeats good and bad,
 /// commits and fetches of offsets at every version, describe, list, leave, delete.
-pub async fn classic(c: &mut Session) {
+pub async fn classic(c: &mut Session, st: &State) {
     for v in c.all_versions::<FindCoordinatorRequest>() {
         let req = find_coordinator(v, 0, &[GROUP, "other"]);
         c.ask_at(&format!("find coordinator v{v}"), v, req).await;
@@ -124,6 +127,7 @@ pub async fn classic(c: &mut Session) {
             .with_group_id(group(GROUP))
             .with_topics(vec![OffsetCommitRequestTopic::default()
                 .with_name(topic(TOPIC_A))
+                .with_topic_id(st.topic_ids.get(TOPIC_A).copied().unwrap_or_default())
                 .with_partitions(vec![
                     OffsetCommitRequestPartition::default()
                         .with_partition_index(0)
@@ -162,13 +166,13 @@ pub async fn classic(c: &mut Session) {
         c.ask_at(
             &format!("offset fetch v{v}"),
             v,
-            offset_fetch(v, GROUP, false),
+            offset_fetch(st, v, GROUP, false),
         )
         .await;
         c.ask_at(
             &format!("offset fetch v{v} all"),
             v,
-            offset_fetch(v, GROUP, true),
+            offset_fetch(st, v, GROUP, true),
         )
         .await;
     }
@@ -176,7 +180,7 @@ pub async fn classic(c: &mut Session) {
     c.ask_at(
         "offset fetch: unknown group",
         v,
-        offset_fetch(v, "no-such-group", true),
+        offset_fetch(st, v, "no-such-group", true),
     )
     .await;
     let describe = DescribeGroupsRequest::default()
@@ -217,8 +221,11 @@ pub async fn classic(c: &mut Session) {
     c.ask("leave group", leave).await;
     c.ask("describe groups: empty", describe).await;
     c.ask("offset delete: group empty", del_offsets).await;
-    c.ask("offset fetch after delete", offset_fetch(v, GROUP, true))
-        .await;
+    c.ask(
+        "offset fetch after delete",
+        offset_fetch(st, v, GROUP, true),
+    )
+    .await;
     c.ask(
         "delete groups",
         DeleteGroupsRequest::default()

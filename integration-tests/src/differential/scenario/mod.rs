@@ -52,7 +52,7 @@ pub async fn run(c: &mut Session) {
     data::produce(c, &st).await;
     data::fetch(c, &st).await;
     data::offsets(c).await;
-    groups::classic(c).await;
+    groups::classic(c, &st).await;
     consumer::consumer(c, &st).await;
     txn::idempotent(c, &st).await;
     txn::transactional(c, &st).await;
@@ -79,9 +79,10 @@ async fn settle(c: &mut Session) {
     let v = c
         .version::<strom_codec::kafka_protocol::messages::OffsetFetchRequest>()
         .unwrap_or(0);
-    c.wait_until(&groups::offset_fetch(v, "diff-warmup", true), |r| {
-        r.error_code == 0 && r.groups.iter().all(|g| g.error_code == 0)
-    })
+    c.wait_until(
+        &groups::offset_fetch(&State::default(), v, "diff-warmup", true),
+        |r| r.error_code == 0 && r.groups.iter().all(|g| g.error_code == 0),
+    )
     .await;
     for id in [None, Some("diff-warmup-txn")] {
         c.wait_until(&init_producer_id(id), |r| r.error_code == 0)

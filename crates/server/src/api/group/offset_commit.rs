@@ -1,10 +1,11 @@
-//! OffsetCommit (API key 8, v0–v9): committed offsets with their metadata, checked against
+//! OffsetCommit (API key 8, v0–v10): committed offsets with their metadata, checked against
 //! the member's generation (generation -1: a simple consumer outside any group; v0 has no
 //! generation and is one). v0 wrote to ZooKeeper in Kafka 3.9's ZooKeeper mode; here it is
 //! stored like v1, in `__consumer_offsets`, where every version reads it. v1's per-partition
 //! commit timestamp and v2–v4's retention time are accepted and not used: offsets expire by
 //! the broker's `offsets.retention.minutes` alone. Partitions of unknown topics get
-//! UNKNOWN_TOPIC_OR_PARTITION. Stored in `__consumer_offsets` before the answer.
+//! UNKNOWN_TOPIC_OR_PARTITION. v10 names topics by id (KIP-848): an unknown id is
+//! UNKNOWN_TOPIC_ID. Stored in `__consumer_offsets` before the answer.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -21,10 +22,14 @@ use crate::api::text::topic_name;
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=9;
+pub const VERSIONS: RangeInclusive<i16> = 0..=10;
 
-/// Per topic, each partition's error decided before the coordinator is asked.
-type Prechecked = Vec<(String, Vec<(i32, Option<ErrorCode>)>)>;
+/// The first version that names topics by id.
+const TOPIC_IDS: i16 = 10;
+
+/// Per topic (its name and id as asked), each partition's error decided before the
+/// coordinator is asked.
+type Prechecked = Vec<((String, uuid::Uuid), Vec<(i32, Option<ErrorCode>)>)>;
 
 pub async fn handle(
     ctx: &RequestContext<'_>,
@@ -32,11 +37,21 @@ pub async fn handle(
 ) -> OffsetCommitResponse {
     let mut results: Prechecked = Vec::new();
     let mut offsets = Vec::new();
+    let by_id = ctx.version >= TOPIC_IDS;
     for t in &request.topics {
-        let name = t.name.0.as_str().to_string();
-        let topic = ctx.state.topics.get(&name);
+        let topic = ctx
+            .state
+            .topics
+            .get_named(t.name.0.as_str(), t.topic_id.into_bytes(), by_id);
+        let name = topic
+            .as_ref()
+            .map_or_else(|| t.name.0.as_str().to_string(), |tp| tp.name.clone());
         let mut partitions = Vec::new();
         for p in &t.partitions {
+            if by_id && topic.is_none() {
+                partitions.push((p.partition_index, Some(ErrorCode::UnknownTopicId)));
+                continue;
+            }
             if topic
                 .as_ref()
                 .and_then(|tp| tp.partition(p.partition_index))
@@ -54,7 +69,7 @@ pub async fn handle(
                 opt_string(p.committed_metadata.as_ref()),
             ));
         }
-        results.push((name, partitions));
+        results.push(((name, t.topic_id), partitions));
     }
     let mut outcome: HashMap<(String, i32), Option<ErrorCode>> = HashMap::new();
     if !offsets.is_empty() {
@@ -86,7 +101,7 @@ pub async fn handle(
     }
     let topics = results
         .into_iter()
-        .map(|(name, partitions)| {
+        .map(|((name, topic_id), partitions)| {
             let partitions = partitions
                 .into_iter()
                 .map(|(index, pre)| {
@@ -99,6 +114,7 @@ pub async fn handle(
                 .collect();
             OffsetCommitResponseTopic::default()
                 .with_name(topic_name(name))
+                .with_topic_id(topic_id)
                 .with_partitions(partitions)
         })
         .collect();

@@ -1,10 +1,13 @@
-//! OffsetFetch (API key 9, v0–v9): committed offsets of one group (v0–v7) or several (v8+);
+//! OffsetFetch (API key 9, v0–v10): committed offsets of one group (v0–v7) or several (v8+);
 //! `topics = null` asks for all of a group's offsets (v2+). v0 read ZooKeeper in Kafka 3.9's
 //! ZooKeeper mode; here it reads what every other version reads (`__consumer_offsets`), so a
 //! v0 client sees the commits of newer ones. v0 and v1 have no group-level error: a group
 //! error is repeated in every partition asked for, as Kafka did. Unknown offsets are -1 with empty
 //! metadata. With `require_stable` (v7+), a partition whose offset waits on an open
-//! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in KIP-447.
+//! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as in KIP-447. v10 names
+//! topics by id (KIP-848): an unknown id is UNKNOWN_TOPIC_ID, and asked for all offsets, a
+//! group's offsets of topics that no longer exist are left out (they have no id), as Kafka
+//! 4.4 answers.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::offset_fetch_response::{
@@ -19,7 +22,10 @@ use crate::api::text::{str_bytes, topic_name};
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=9;
+pub const VERSIONS: RangeInclusive<i16> = 0..=10;
+
+/// The first version that names topics by id.
+const TOPIC_IDS: i16 = 10;
 
 async fn fetch(
     ctx: &RequestContext<'_>,
@@ -58,18 +64,33 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
     let version = ctx.version;
     if version >= 8 {
         let mut groups = Vec::new();
+        let by_id = version >= TOPIC_IDS;
         for g in request.groups {
+            // v10: topics asked for by an id no topic has, answered UNKNOWN_TOPIC_ID.
+            let mut unknown_ids = Vec::new();
             let wanted = g.topics.map(|topics| {
                 topics
                     .into_iter()
                     .flat_map(|t| {
-                        let name = t.name.0.as_str().to_string();
+                        let name = if by_id {
+                            match ctx.state.topics.get_by_id(&t.topic_id) {
+                                Some(topic) => topic.name.clone(),
+                                None => {
+                                    unknown_ids.push((t.topic_id, t.partition_indexes));
+                                    return Vec::new();
+                                }
+                            }
+                        } else {
+                            t.name.0.as_str().to_string()
+                        };
                         t.partition_indexes
                             .into_iter()
-                            .map(move |p| (name.clone(), p))
+                            .map(|p| (name.clone(), p))
+                            .collect::<Vec<_>>()
                     })
                     .collect::<Vec<_>>()
             });
+            let all_topics = wanted.is_none();
             let group_id = g.group_id.0.as_str().to_string();
             if version >= 9 {
                 let member = g.member_id.as_ref().map(|m| m.as_str().to_string());
@@ -93,9 +114,23 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
                 Some(offsets) => OffsetFetchResponseGroup::default().with_topics(
                     by_topic(offsets)
                         .into_iter()
-                        .map(|(t, parts)| {
+                        .filter_map(|(t, parts)| {
+                            let id = if by_id {
+                                match ctx.state.topics.get(&t) {
+                                    Some(topic) => topic.id,
+                                    // All offsets: a deleted topic's are left out.
+                                    None if all_topics => return None,
+                                    None => uuid::Uuid::nil(),
+                                }
+                            } else {
+                                uuid::Uuid::nil()
+                            };
+                            Some((t, id, parts))
+                        })
+                        .map(|(t, id, parts)| {
                             OffsetFetchResponseTopics::default()
                                 .with_name(topic_name(t))
+                                .with_topic_id(id)
                                 .with_partitions(
                                     parts
                                         .into_iter()
@@ -120,6 +155,23 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
                                         .collect(),
                                 )
                         })
+                        .chain(unknown_ids.into_iter().map(|(id, partitions)| {
+                            OffsetFetchResponseTopics::default()
+                                .with_topic_id(id)
+                                .with_partitions(
+                                    partitions
+                                        .into_iter()
+                                        .map(|p| {
+                                            OffsetFetchResponsePartitions::default()
+                                                .with_partition_index(p)
+                                                .with_committed_offset(-1)
+                                                .with_committed_leader_epoch(-1)
+                                                .with_metadata(Some(str_bytes("")))
+                                                .with_error_code(ErrorCode::UnknownTopicId.code())
+                                        })
+                                        .collect(),
+                                )
+                        }))
                         .collect(),
                 ),
                 None => OffsetFetchResponseGroup::default()
