@@ -339,3 +339,80 @@ async fn add_partitions_v4_verifies_and_adds_a_batch_of_transactions() {
     );
     broker.shutdown().await;
 }
+
+/// TxnOffsetCommit v6 (KIP-1319): topics by id, and the group errors that older versions
+/// hear as ILLEGAL_GENERATION; unknown topics are refused alone at every version.
+#[tokio::test]
+async fn txn_offset_commit_v6_names_topics_by_id() {
+    let (broker, _dir) = broker().await;
+    let mut conn = TcpStream::connect(broker.local_addr()).await.unwrap();
+    create_topic(&mut conn, "v2", 1).await;
+    let id = broker.state().topics.get("v2").unwrap().id;
+    let (pid, e) = init(&mut conn, "tx").await;
+    let request = |generation: i32, topics: Vec<TxnOffsetCommitRequestTopic>| {
+        RequestKind::TxnOffsetCommit(
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(s("tx")))
+                .with_group_id(GroupId(s("g6")))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(e)
+                .with_generation_id_or_member_epoch(generation)
+                .with_member_id(s(if generation < 0 { "" } else { "m" }))
+                .with_topics(topics),
+        )
+    };
+    let topic = |name: &str, topic_id: uuid::Uuid| {
+        TxnOffsetCommitRequestTopic::default()
+            .with_name(TopicName(s(name)))
+            .with_topic_id(topic_id)
+            .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(1)])
+    };
+    let codes = |r: TxnOffsetCommitResponse| -> Vec<i16> {
+        r.topics
+            .iter()
+            .map(|t| t.partitions[0].error_code)
+            .collect()
+    };
+    let unknown = uuid::Uuid::from_u128(7);
+    let r: TxnOffsetCommitResponse = call(
+        &mut conn,
+        ApiKey::TxnOffsetCommit,
+        6,
+        request(-1, vec![topic("", id), topic("", unknown)]),
+    )
+    .await;
+    assert_eq!(r.topics[0].topic_id, id);
+    assert_eq!(codes(r), vec![0, ErrorCode::UnknownTopicId.code()]);
+    // By name (v5): an unknown topic alone is refused.
+    let r: TxnOffsetCommitResponse = call(
+        &mut conn,
+        ApiKey::TxnOffsetCommit,
+        5,
+        request(
+            -1,
+            vec![
+                topic("v2", uuid::Uuid::nil()),
+                topic("nope", uuid::Uuid::nil()),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(codes(r), vec![0, ErrorCode::UnknownTopicOrPartition.code()]);
+    // A member of a group that does not exist.
+    for (version, expected) in [
+        (6, ErrorCode::GroupIdNotFound),
+        (5, ErrorCode::IllegalGeneration),
+    ] {
+        let r: TxnOffsetCommitResponse = call(
+            &mut conn,
+            ApiKey::TxnOffsetCommit,
+            version,
+            request(3, vec![topic("v2", id)]),
+        )
+        .await;
+        assert_eq!(codes(r), vec![expected.code()], "v{version}");
+    }
+    broker.shutdown().await;
+}

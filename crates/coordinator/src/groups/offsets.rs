@@ -129,14 +129,20 @@ impl Groups {
 
     /// Checks a TxnOffsetCommit's group fields as Kafka does for transactional commits:
     /// without generation, member and instance there is nothing to check; otherwise the
-    /// member must exist, not be fenced, and be of the current generation.
+    /// member must exist, not be fenced, and be of the current generation (member epoch, in
+    /// a consumer group). A group that does not exist is refused unless the generation is
+    /// negative (a simple commit): GROUP_ID_NOT_FOUND from v6 (KIP-1319), ILLEGAL_GENERATION
+    /// before, which is also what a stale member epoch is before v6.
     pub fn validate_txn_commit(
         &self,
         group_id: &str,
         generation_id: i32,
         member_id: &str,
         group_instance_id: Option<&str>,
+        api_version: i16,
     ) -> Option<ErrorCode> {
+        /// The first TxnOffsetCommit version with GROUP_ID_NOT_FOUND and STALE_MEMBER_EPOCH.
+        const KIP_1319: i16 = 6;
         if group_id.is_empty() {
             return Some(ErrorCode::InvalidGroupId);
         }
@@ -144,10 +150,21 @@ impl Groups {
             return None;
         }
         let Some(group) = self.groups.get(group_id) else {
-            return Some(ErrorCode::IllegalGeneration);
+            return if generation_id < 0 {
+                None
+            } else if api_version >= KIP_1319 {
+                Some(ErrorCode::GroupIdNotFound)
+            } else {
+                Some(ErrorCode::IllegalGeneration)
+            };
         };
         if let Some(cg) = group.consumer.as_deref() {
-            Self::consumer_commit_check(cg, member_id, generation_id, None)
+            match Self::consumer_commit_check(cg, member_id, generation_id, None) {
+                Some(ErrorCode::StaleMemberEpoch) if api_version < KIP_1319 => {
+                    Some(ErrorCode::IllegalGeneration)
+                }
+                other => other,
+            }
         } else if group.state == GroupState::Dead {
             Some(ErrorCode::CoordinatorNotAvailable)
         } else if group.is_fenced(member_id, group_instance_id) {

@@ -98,6 +98,7 @@ enum Message {
         generation_id: i32,
         member_id: String,
         group_instance_id: Option<String>,
+        api_version: i16,
         reply: oneshot::Sender<Option<ErrorCode>>,
     },
     MaterializeTxnOffsets {
@@ -274,12 +275,14 @@ impl GroupCoordinator {
         generation_id: i32,
         member_id: String,
         group_instance_id: Option<String>,
+        api_version: i16,
     ) -> Option<Option<ErrorCode>> {
         self.ask(|reply| Message::ValidateTxnCommit {
             group_id,
             generation_id,
             member_id,
             group_instance_id,
+            api_version,
             reply,
         })
         .await
@@ -560,6 +563,7 @@ impl Actor {
                 generation_id,
                 member_id,
                 group_instance_id,
+                api_version,
                 reply,
             } => {
                 let _ = reply.send(self.groups.validate_txn_commit(
@@ -567,6 +571,7 @@ impl Actor {
                     generation_id,
                     &member_id,
                     group_instance_id.as_deref(),
+                    api_version,
                 ));
                 return;
             }

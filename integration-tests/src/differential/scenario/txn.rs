@@ -290,6 +290,7 @@ pub async fn transactional_v2(c: &mut Session, st: &State) {
             .with_generation_id_or_member_epoch(-1)
             .with_topics(vec![TxnOffsetCommitRequestTopic::default()
                 .with_name(topic(TOPIC_A))
+                .with_topic_id(st.topic_ids.get(TOPIC_A).copied().unwrap_or_default())
                 .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
                     .with_partition_index(1)
                     .with_committed_offset(2)
@@ -313,6 +314,18 @@ pub async fn transactional_v2(c: &mut Session, st: &State) {
         offsets(e),
     )
     .await;
+    if commit_v >= 6 {
+        let mut unknown = offsets(e);
+        for t in &mut unknown.topics {
+            t.topic_id = uuid::Uuid::from_u128(7);
+        }
+        c.ask_at(
+            "tv2: txn offset commit: unknown topic id",
+            commit_v,
+            unknown,
+        )
+        .await;
+    }
     c.ask("tv2: describe transactions: ongoing", describe.clone())
         .await;
     // What a broker asks the coordinator before appending (AddPartitionsToTxn v4+,

@@ -1,7 +1,9 @@
-//! TxnOffsetCommit (API key 28, v0–v5): offsets held with the open transaction, visible in
+//! TxnOffsetCommit (API key 28, v0–v6): offsets held with the open transaction, visible in
 //! the group once it commits. The group's offsets partition must be in the transaction
 //! (AddOffsetsToTxn) up to v4: INVALID_TXN_STATE otherwise, TRANSACTION_ABORTABLE at v4; v5
-//! (KIP-890 transactions v2) adds it itself.
+//! (KIP-890 transactions v2) adds it itself. v6 (KIP-1319) names topics by id (an unknown id
+//! is UNKNOWN_TOPIC_ID) and answers GROUP_ID_NOT_FOUND and STALE_MEMBER_EPOCH where older
+//! versions get ILLEGAL_GENERATION. Partitions of unknown topics are refused alone.
 
 use std::ops::RangeInclusive;
 use strom_codec::kafka_protocol::messages::txn_offset_commit_response::{
@@ -14,7 +16,10 @@ use strom_coordinator::transactions::{SupportedOperation, TxnOffset, TxnOffsetCo
 use crate::context::RequestContext;
 
 /// The versions this handler answers.
-pub const VERSIONS: RangeInclusive<i16> = 0..=5;
+pub const VERSIONS: RangeInclusive<i16> = 0..=6;
+
+/// The first version that names topics by id.
+const TOPIC_IDS: i16 = 6;
 
 /// What a version does when the offsets partition is not in the transaction (Kafka's
 /// `txnOffsetCommitRequestVersionToTransactionSupportedOperation`).
@@ -42,52 +47,84 @@ fn verification_error(error: ErrorCode, version: i16) -> ErrorCode {
     }
 }
 
+/// One partition of the request: where it is answered and, unless refused already, what is
+/// committed.
+struct Asked {
+    /// Index of its topic in the request.
+    topic: usize,
+    partition: i32,
+    refused: Option<ErrorCode>,
+}
+
 pub async fn handle(
     ctx: &RequestContext<'_>,
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
+    let version = ctx.version;
+    let by_id = version >= TOPIC_IDS;
     let group = request.group_id.0.as_str().to_string();
-    let member = request.member_id.as_str().to_string();
-    let instance = request
-        .group_instance_id
-        .as_ref()
-        .map(|i| i.as_str().to_string());
-    let generation = request.generation_id_or_member_epoch;
     let max_metadata = ctx.state.config.groups.offset_metadata_bytes_max;
-    let group_check = ctx
-        .state
-        .groups
-        .validate_txn_commit(group.clone(), generation, member, instance)
-        .await
-        .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable));
-    let too_large = request.topics.iter().any(|t| {
-        t.partitions.iter().any(|p| {
-            p.committed_metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > max_metadata)
-        })
-    });
-    let error = match group_check {
-        Some(e) => Some(e),
-        None if too_large => Some(ErrorCode::OffsetMetadataTooLarge),
-        None => {
-            let offsets: Vec<TxnOffset> = request
-                .topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions.iter().map(move |p| TxnOffset {
-                        topic: t.name.0.as_str().to_string(),
-                        partition: p.partition_index,
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: p
-                            .committed_metadata
-                            .as_ref()
-                            .map(|m| m.as_str().to_string()),
-                    })
-                })
-                .collect();
-            ctx.state
+    // As Kafka: unknown topics and partitions are answered as such, the others committed.
+    let mut asked = Vec::new();
+    let mut offsets: Vec<TxnOffset> = Vec::new();
+    let mut too_large = false;
+    for (index, t) in request.topics.iter().enumerate() {
+        let topic = ctx
+            .state
+            .topics
+            .get_named(t.name.0.as_str(), t.topic_id.into_bytes(), by_id);
+        for p in &t.partitions {
+            let refused = match &topic {
+                None if by_id => Some(ErrorCode::UnknownTopicId),
+                Some(tp) if tp.partition(p.partition_index).is_some() => None,
+                _ => Some(ErrorCode::UnknownTopicOrPartition),
+            };
+            if let (None, Some(tp)) = (refused, &topic) {
+                too_large |= p
+                    .committed_metadata
+                    .as_ref()
+                    .is_some_and(|m| m.len() > max_metadata);
+                offsets.push(TxnOffset {
+                    topic: tp.name.clone(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p
+                        .committed_metadata
+                        .as_ref()
+                        .map(|m| m.as_str().to_string()),
+                });
+            }
+            asked.push(Asked {
+                topic: index,
+                partition: p.partition_index,
+                refused,
+            });
+        }
+    }
+    let error = if offsets.is_empty() {
+        None
+    } else {
+        let group_check = ctx
+            .state
+            .groups
+            .validate_txn_commit(
+                group.clone(),
+                request.generation_id_or_member_epoch,
+                request.member_id.as_str().to_string(),
+                request
+                    .group_instance_id
+                    .as_ref()
+                    .map(|i| i.as_str().to_string()),
+                version,
+            )
+            .await
+            .unwrap_or(Some(ErrorCode::CoordinatorNotAvailable));
+        match group_check {
+            Some(e) => Some(e),
+            None if too_large => Some(ErrorCode::OffsetMetadataTooLarge),
+            None => ctx
+                .state
                 .txns
                 .txn_offset_commit(TxnOffsetCommit {
                     transactional_id: request.transactional_id.0.as_str().to_string(),
@@ -95,30 +132,30 @@ pub async fn handle(
                     producer_epoch: request.producer_epoch,
                     group_id: group,
                     offsets,
-                    operation: operation(ctx.version),
+                    operation: operation(version),
                 })
                 .await
                 .err()
-                .map(|e| verification_error(e, ctx.version))
+                .map(|e| verification_error(e, version)),
         }
     };
-    let topics = request
+    let mut topics: Vec<TxnOffsetCommitResponseTopic> = request
         .topics
         .iter()
         .map(|t| {
             TxnOffsetCommitResponseTopic::default()
                 .with_name(t.name.clone())
-                .with_partitions(
-                    t.partitions
-                        .iter()
-                        .map(|p| {
-                            TxnOffsetCommitResponsePartition::default()
-                                .with_partition_index(p.partition_index)
-                                .with_error_code(crate::error::code(error))
-                        })
-                        .collect(),
-                )
+                .with_topic_id(t.topic_id)
         })
         .collect();
+    for a in asked {
+        if let Some(t) = topics.get_mut(a.topic) {
+            t.partitions.push(
+                TxnOffsetCommitResponsePartition::default()
+                    .with_partition_index(a.partition)
+                    .with_error_code(crate::error::code(a.refused.or(error))),
+            );
+        }
+    }
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
