@@ -179,6 +179,29 @@ async fn transactions_v2_add_partitions_on_the_broker_and_bump_the_epoch_per_end
         code(ErrorCode::InvalidTxnState)
     );
 
+    // Invalid acks refuse the request before its partition joins the transaction.
+    let bad_acks = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s("tx"))))
+        .with_acks(2)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(s("v2")))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(2)
+                .with_records(Some(txn_batch((pid, e, 0))))])]);
+    let r: ProduceResponse = call(
+        &mut conn,
+        ApiKey::Produce,
+        12,
+        RequestKind::Produce(bad_acks),
+    )
+    .await;
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        code(ErrorCode::InvalidRequiredAcks)
+    );
+    assert_eq!(describe(&mut conn).await.2, 0, "nothing joined");
+
     // Transactions v2: Produce v12 and v13 and TxnOffsetCommit v5 join on their own.
     assert_eq!(produce(&mut conn, 12, ("v2", 0), (pid, e, 0)).await, 0);
     // v13 names topics by id only: a name is an unknown id (the Java client's runs use ids).

@@ -163,7 +163,10 @@ async fn add_to_transaction(
     request: &ProduceRequestView,
 ) -> Option<ErrorCode> {
     let transactional_id = request.transactional_id()?;
-    if operation(request.version()) != SupportedOperation::AddPartition {
+    // As Kafka, invalid acks refuse the request before any partition joins a transaction.
+    if operation(request.version()) != SupportedOperation::AddPartition
+        || !matches!(request.acks, -1..=1)
+    {
         return None;
     }
     let by_id = request.version() >= 13;
