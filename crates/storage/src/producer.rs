@@ -116,41 +116,11 @@ impl ProducerStates {
     /// markers with the epoch bumped, so a late batch of the ended transaction is fenced
     /// here), and its next batch starts at sequence 0.
     pub fn update(&mut self, header: &BatchHeader) {
-        if header.producer_id < 0 {
-            return;
-        }
-        if header.is_control() {
-            self.clock += 1;
-            let clock = self.clock;
-            let entry = self
-                .producers
-                .entry(header.producer_id)
-                .or_insert_with(|| ProducerEntry {
-                    epoch: header.producer_epoch,
-                    batches: VecDeque::new(),
-                    last_used: clock,
-                    last_timestamp: -1,
-                });
-            if header.producer_epoch > entry.epoch {
-                entry.epoch = header.producer_epoch;
-                entry.batches.clear();
-            }
-            entry.last_used = clock;
-            entry.last_timestamp = header.max_timestamp;
-            self.evict_beyond_limit();
-            return;
-        }
-        if header.base_sequence == NO_SEQUENCE {
+        let marker = header.is_control();
+        if header.producer_id < 0 || (!marker && header.base_sequence == NO_SEQUENCE) {
             return;
         }
         self.clock += 1;
-        let meta = BatchMetadata {
-            first_sequence: header.base_sequence,
-            last_sequence: header.last_sequence(),
-            base_offset: header.base_offset,
-            last_offset: header.last_offset(),
-            timestamp: header.max_timestamp,
-        };
         let clock = self.clock;
         let entry = self
             .producers
@@ -167,9 +137,17 @@ impl ProducerStates {
         }
         entry.last_used = clock;
         entry.last_timestamp = header.max_timestamp;
-        entry.batches.push_back(meta);
-        while entry.batches.len() > PRODUCER_BATCHES_RETAINED {
-            entry.batches.pop_front();
+        if !marker {
+            entry.batches.push_back(BatchMetadata {
+                first_sequence: header.base_sequence,
+                last_sequence: header.last_sequence(),
+                base_offset: header.base_offset,
+                last_offset: header.last_offset(),
+                timestamp: header.max_timestamp,
+            });
+            while entry.batches.len() > PRODUCER_BATCHES_RETAINED {
+                entry.batches.pop_front();
+            }
         }
         self.evict_beyond_limit();
     }
